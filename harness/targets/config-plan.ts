@@ -71,6 +71,8 @@ export interface RenderedConfig {
   files: Record<string, string>;
   /** relative name of the file to pass to the proxy (-c / -f). */
   main: string;
+  /** relative name of the rendered copy of the user's file, when it is not `main` (a wrapped fragment). */
+  source?: string;
   mapped: Mapping[];
 }
 

@@ -1,0 +1,23 @@
+import type { Check } from './check.ts';
+import { checkPathCases } from './path-cases.ts';
+
+/**
+ * Percent-escapes chosen so that a proxy which decodes and re-encodes the path (nginx
+ * does, when proxy_pass has a URI part) still produces the bytes the client sent:
+ * %20 and %25 re-encode to themselves. An encoded slash (%2F) does not survive nginx's
+ * normalisation nor Apache's AllowEncodedSlashes default; it is not part of this contract.
+ */
+export const prefixStrip: Check = {
+  id: 'prefix.strip',
+  title: '/api prefix stripped (deep paths, query, percent-encoding as sent)',
+  severity: 'must',
+  needs: ['prefix-rewrite'],
+  run: (ctx) =>
+    checkPathCases(ctx, [
+      { send: '/api/auth/namespaces', expect: '/auth/namespaces' },
+      { send: '/api/', expect: '/' },
+      { send: '/api/instances/7b3c/interfaces/eth0/metadata', expect: '/instances/7b3c/interfaces/eth0/metadata' },
+      { send: '/api/instances?all=true&namespace=sys%20tem&q=a%2Fb', expect: '/instances?all=true&namespace=sys%20tem&q=a%2Fb' },
+      { send: '/api/blobs/disk%20image%2520v2.qcow2', expect: '/blobs/disk%20image%2520v2.qcow2' },
+    ]),
+};

@@ -1,0 +1,41 @@
+import type { Check } from './check.ts';
+import { balanceAllBackends } from './balance-all-backends.ts';
+import { failoverBackendDown } from './failover-backend-down.ts';
+import { headersForwardedFor } from './headers-forwarded-for.ts';
+import { headersForwardedProto } from './headers-forwarded-proto.ts';
+import { headersHostPreserved } from './headers-host-preserved.ts';
+import { prefixBareApi } from './prefix-bare-api.ts';
+import { prefixDocsPassthrough } from './prefix-docs-passthrough.ts';
+import { prefixRootCatchall } from './prefix-root-catchall.ts';
+import { prefixStrip } from './prefix-strip.ts';
+import { scannerPhpDropped } from './scanner-php-dropped.ts';
+import { streamDownloadLarge } from './stream-download-large.ts';
+import { streamDownloadUnbuffered } from './stream-download-unbuffered.ts';
+import { streamIdleGap } from './stream-idle-gap.ts';
+import { streamUploadLarge } from './stream-upload-large.ts';
+import { streamUploadUnbuffered } from './stream-upload-unbuffered.ts';
+import { tlsRedirectHttps } from './tls-redirect-https.ts';
+import { tlsTerminate } from './tls-terminate.ts';
+
+/** Every check lbdrill knows, by id. Profiles refer to these ids. */
+export const CHECKS: ReadonlyMap<string, Check> = new Map(
+  [
+    prefixStrip,
+    prefixDocsPassthrough,
+    prefixBareApi,
+    prefixRootCatchall,
+    balanceAllBackends,
+    headersForwardedFor,
+    headersForwardedProto,
+    headersHostPreserved,
+    tlsTerminate,
+    tlsRedirectHttps,
+    scannerPhpDropped,
+    streamUploadLarge,
+    streamUploadUnbuffered,
+    streamDownloadLarge,
+    streamDownloadUnbuffered,
+    streamIdleGap,
+    failoverBackendDown,
+  ].map((check) => [check.id, check]),
+);

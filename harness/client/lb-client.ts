@@ -1,0 +1,153 @@
+import type { Readable } from 'node:stream';
+import { Client, errors as undiciErrors, type Dispatcher } from 'undici';
+
+/** A listener of the LB under test, as the client reaches it. */
+export interface Endpoint {
+  host: string;
+  port: number;
+  tls: boolean;
+  /** Host header and TLS SNI the client sends (the config's server name, or localhost). */
+  serverName: string;
+  /** the port as written in the config, e.g. 443. */
+  originalPort: number;
+}
+
+/** One request through the LB. */
+export interface LbRequest {
+  method?: string;
+  /** raw path and query, sent byte for byte. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: Readable | string | Buffer;
+  /** abort the request after this long (default 30 s). */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** What the client saw; `error` is set when no response arrived. */
+export interface LbResponse {
+  status?: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** body as text, capped (see textLimitBytes). */
+  text: string;
+  error?: { kind: ErrorKind; code: string; message: string };
+  durationMs: number;
+}
+
+/** How a request failed, in words a report reader understands. */
+export type ErrorKind = 'closed-without-response' | 'reset' | 'refused' | 'timeout' | 'tls' | 'other';
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const TEXT_LIMIT_BYTES = 256 * 1024;
+
+export function classifyError(err: unknown): { kind: ErrorKind; code: string; message: string } {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.code ?? e.cause?.code ?? 'UNKNOWN';
+  const message = e.message ?? String(err);
+  let kind: ErrorKind = 'other';
+  if (code === 'UND_ERR_SOCKET' || /other side closed/i.test(message)) kind = 'closed-without-response';
+  else if (code === 'ECONNRESET' || code === 'EPIPE') kind = 'reset';
+  else if (code === 'ECONNREFUSED') kind = 'refused';
+  else if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || code === 'UND_ERR_ABORTED' || code === 'ABORT_ERR' || code === 'UND_ERR_CONNECT_TIMEOUT')
+    kind = 'timeout';
+  else if (/^ERR_TLS|CERT|SSL|EPROTO/.test(code) || /certificate|ssl|tls/i.test(message)) kind = 'tls';
+  return { kind, code, message };
+}
+
+/**
+ * lbdrill's HTTP client towards the LB under test: keep-alive connections per endpoint,
+ * TLS verified against lbdrill's own CA only, a fixed client source address (so the
+ * backend can tell the client's address from the LB's), and raw paths.
+ */
+export class LbClient implements AsyncDisposable {
+  readonly #clients = new Map<string, Client>();
+  /** lbdrill's CA certificate, the only one this client trusts. */
+  readonly caPem: string;
+  /** source address of every connection, e.g. 127.0.9.9 */
+  readonly localAddress: string;
+
+  constructor(options: { ca: string; localAddress: string }) {
+    this.caPem = options.ca;
+    this.localAddress = options.localAddress;
+  }
+
+  /** A keep-alive undici Client for an endpoint (shared across requests). */
+  clientFor(endpoint: Endpoint, options: { fresh?: boolean } = {}): Client {
+    const key = `${endpoint.tls ? 'https' : 'http'}://${endpoint.host}:${endpoint.port}/${endpoint.serverName}`;
+    const existing = options.fresh ? undefined : this.#clients.get(key);
+    if (existing && !existing.destroyed && !existing.closed) return existing;
+    const client = new Client(`${endpoint.tls ? 'https' : 'http'}://${endpoint.host}:${endpoint.port}`, {
+      connect: {
+        ca: this.caPem,
+        servername: endpoint.serverName,
+        localAddress: this.localAddress,
+        rejectUnauthorized: true,
+      },
+      // Long transfers and idle gaps are what we test: undici must not time out first.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: 4_000,
+      pipelining: 1,
+    });
+    if (!options.fresh) this.#clients.set(key, client);
+    return client;
+  }
+
+  /** Sends a request and reads a capped text body. Network failures are returned, not thrown. */
+  async send(endpoint: Endpoint, req: LbRequest, options: { fresh?: boolean } = {}): Promise<LbResponse> {
+    const started = performance.now();
+    const client = this.clientFor(endpoint, options);
+    const timeout = AbortSignal.timeout(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
+    try {
+      const res = await client.request({
+        method: (req.method ?? 'GET') as 'GET',
+        path: req.path,
+        headers: { host: hostHeader(endpoint), ...req.headers },
+        body: req.body ?? null,
+        signal,
+      });
+      let text = '';
+      for await (const chunk of res.body) {
+        if (text.length < TEXT_LIMIT_BYTES) text += (chunk as Buffer).toString('utf8');
+      }
+      return { status: res.statusCode, headers: res.headers, text, durationMs: performance.now() - started };
+    } catch (err) {
+      return { headers: {}, text: '', error: classifyError(err), durationMs: performance.now() - started };
+    } finally {
+      if (options.fresh) await client.close().catch(() => client.destroy());
+    }
+  }
+
+  /**
+   * Sends a request and hands back the live response for the caller to stream; throws
+   * undici's error when no response arrives.
+   */
+  async open(endpoint: Endpoint, req: LbRequest): Promise<Dispatcher.ResponseData> {
+    const client = this.clientFor(endpoint);
+    const timeout = AbortSignal.timeout(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    const signal = req.signal ? AbortSignal.any([timeout, req.signal]) : timeout;
+    return client.request({
+      method: (req.method ?? 'GET') as 'GET',
+      path: req.path,
+      headers: { host: hostHeader(endpoint), ...req.headers },
+      body: req.body ?? null,
+      signal,
+    });
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.#clients.values()];
+    this.#clients.clear();
+    await Promise.allSettled(all.map((c) => c.destroy()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/** Host header for an endpoint: the server name, with the port when it is not the scheme default. */
+export function hostHeader(endpoint: Endpoint): string {
+  return endpoint.serverName;
+}

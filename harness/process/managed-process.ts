@@ -1,0 +1,169 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { EventEmitter, once } from 'node:events';
+import { trackProcessGroup } from './cleanup.ts';
+
+const TAIL_LINES = 40;
+const STOP_GRACE_MS = 2000;
+
+/** Options for a child process lbdrill owns. */
+export interface ManagedProcessOptions {
+  command: string;
+  args: string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** file receiving the child's stdout and stderr. */
+  logFile?: string;
+  /** a label for messages ("nginx", "reference-lb"). */
+  label: string;
+}
+
+/**
+ * A child process in its own process group, so stopping it also stops the workers it
+ * forks (nginx, apache2). Emits 'line' for each stdout line and 'exit' when it ends;
+ * `unexpectedExit` is set when it ended before anyone asked it to (a crash of the LB).
+ */
+export class ManagedProcess extends EventEmitter implements AsyncDisposable {
+  readonly label: string;
+  readonly child: ChildProcess;
+  readonly #tail: string[] = [];
+  readonly #log: WriteStream | undefined;
+  readonly #untrack: () => void;
+  #stopping = false;
+  #exited: Promise<void>;
+  exitCode: number | null = null;
+  exitSignal: NodeJS.Signals | null = null;
+  unexpectedExit = false;
+
+  constructor(options: ManagedProcessOptions) {
+    super();
+    this.label = options.label;
+    this.child = spawn(options.command, options.args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+    this.#untrack = this.child.pid !== undefined ? trackProcessGroup(this.child.pid) : () => undefined;
+    let partial = '';
+    this.child.stdout?.on('data', (chunk: Buffer) => {
+      this.#log?.write(chunk);
+      const text = partial + chunk.toString('utf8');
+      const lines = text.split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        this.#remember(line);
+        this.emit('line', line);
+      }
+    });
+    this.child.stderr?.on('data', (chunk: Buffer) => {
+      this.#log?.write(chunk);
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.#remember(line);
+    });
+    this.#exited = new Promise((resolve) => {
+      this.child.once('error', (err) => {
+        this.#remember(`${this.label}: ${err.message}`);
+      });
+      this.child.once('close', (code, signal) => {
+        this.exitCode = code;
+        this.exitSignal = signal;
+        this.unexpectedExit = !this.#stopping;
+        this.#untrack();
+        this.#log?.end();
+        resolve();
+        this.emit('exit', code, signal);
+      });
+    });
+  }
+
+  #remember(line: string): void {
+    this.#tail.push(line);
+    if (this.#tail.length > TAIL_LINES) this.#tail.shift();
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.exitCode === null && this.exitSignal === null;
+  }
+
+  /** The last lines the process wrote, for error messages. */
+  tail(lines = TAIL_LINES): string[] {
+    return this.#tail.slice(-lines);
+  }
+
+  /** Resolves with the first stdout line matching `predicate`; rejects if the process exits first. */
+  async waitForLine(predicate: (line: string) => boolean, timeoutMs: number): Promise<string> {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    try {
+      const onLine = new Promise<string>((resolve) => {
+        const listener = (line: string): void => {
+          if (predicate(line)) {
+            this.off('line', listener);
+            resolve(line);
+          }
+        };
+        this.on('line', listener);
+      });
+      const onExit = once(this, 'exit', { signal: controller.signal }).then(() => {
+        throw new Error(`${this.label} exited (code ${this.exitCode}, signal ${this.exitSignal})`);
+      });
+      const onTimeout = once(controller.signal, 'abort').then(() => {
+        throw new Error(`${this.label} did not report ready within ${timeoutMs} ms`);
+      });
+      return await Promise.race([onLine, onExit, onTimeout]);
+    } finally {
+      clearTimeout(timer);
+      controller.abort();
+    }
+  }
+
+  /** Waits for the process to end on its own. */
+  exited(): Promise<void> {
+    return this.#exited;
+  }
+
+  /** SIGTERM to the whole group, SIGKILL after a grace period; resolves once it is gone. */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (!this.running || this.child.pid === undefined) return this.#exited;
+    const pid = this.child.pid;
+    const signalGroup = (signal: NodeJS.Signals): void => {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        // group already gone
+      }
+    };
+    signalGroup('SIGTERM');
+    const timer = setTimeout(() => signalGroup('SIGKILL'), STOP_GRACE_MS);
+    await this.#exited;
+    clearTimeout(timer);
+    // Workers of a forking server may outlive the master by a moment: sweep the group.
+    signalGroup('SIGKILL');
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** Runs a command to completion and returns its combined output (for `nginx -t` and friends). */
+export async function runToCompletion(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 15_000);
+  const [code] = (await once(child, 'close')) as [number | null];
+  clearTimeout(timer);
+  return { code, output };
+}

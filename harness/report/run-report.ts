@@ -1,0 +1,39 @@
+import type { CheckResult, RunMode } from '../checks/check.ts';
+import type { Mapping } from '../targets/config-plan.ts';
+
+/** One target of a run, as report.json describes it (see reports/README.md). */
+export interface TargetReport {
+  name: string;
+  status: 'ran' | 'skipped' | 'crashed';
+  /** why it was skipped or how it crashed. */
+  reason?: string;
+  /** "nginx/1.22.1"; null when not installed. */
+  binary: string | null;
+  /** absolute path of the config under test (the user's file, or the bundled one). */
+  config: string | null;
+  bundled: boolean;
+  /** rendered config, relative to the report directory. */
+  rendered: string | null;
+  mapped: Mapping[];
+  listeners: Array<{ originalPort: number; port: number; tls: boolean; serverName: string }>;
+  backends: Array<{ id: string; upstream: string; pool: string; address: string; backup: boolean }>;
+}
+
+/** The whole run: report.json. */
+export interface RunReport {
+  tool: 'lbdrill';
+  version: string;
+  profile: string;
+  mode: RunMode;
+  seed: number;
+  startedAt: string;
+  durationMs: number;
+  exitCode: number;
+  targets: TargetReport[];
+  results: CheckResult[];
+}
+
+/** 1 when a must-check failed or could not be judged (error); unsupported and skipped are not failures. */
+export function exitCodeFor(results: readonly CheckResult[]): 0 | 1 {
+  return results.some((r) => r.severity === 'must' && (r.status === 'fail' || r.status === 'error')) ? 1 : 0;
+}

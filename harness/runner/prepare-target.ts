@@ -1,0 +1,148 @@
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Endpoint } from '../client/lb-client.ts';
+import { LbdrillError } from '../errors.ts';
+import type { Mapping, UpstreamRef } from '../targets/config-plan.ts';
+import type { RenderedTarget, TargetKind, TargetName } from '../targets/target-kind.ts';
+import type { CertificateAuthority, CertificateFiles } from '../tls/certificate-authority.ts';
+import { freePort, portFreeOnAll } from './ports.ts';
+
+/** A target as the user asked for it: `nginx` (bundled config) or `nginx=path/to/file`. */
+export interface TargetSpec {
+  name: TargetName;
+  /** the user's own config file; undefined means the profile's bundled config. */
+  configFile?: string;
+}
+
+/** A test backend standing in for one upstream address of the config. */
+export interface BackendPlan {
+  id: string;
+  host: string;
+  port: number;
+  upstream: UpstreamRef;
+}
+
+/** A target whose config has been mapped, rendered and accepted by the proxy's own checker. */
+export interface PreparedTarget {
+  kind: TargetKind;
+  version: string;
+  spec: TargetSpec;
+  target: RenderedTarget;
+  backends: BackendPlan[];
+  endpoints: Endpoint[];
+  certificate: CertificateFiles;
+  mapped: Mapping[];
+}
+
+/** Loopback block for target number `index`: its backends live on 127.0.(10+index).x. */
+function backendHosts(index: number, count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `127.0.${10 + index}.${i + 1}`);
+}
+
+function portOf(address: string): number {
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  return Number.isInteger(port) && port > 0 ? port : 80;
+}
+
+function backendId(upstream: UpstreamRef, n: number): string {
+  const named = upstream.name !== upstream.address && /^[\w.-]+$/.test(upstream.name);
+  return named ? upstream.name : `${upstream.pool}-${n + 1}`;
+}
+
+async function readConfig(kind: TargetKind, file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `cannot read ${kind.name} config ${file}: ${reason}`, { cause: err });
+  }
+}
+
+/**
+ * Reads a config, maps what cannot exist here to test backends, loopback ports and
+ * lbdrill's certificate, renders it into `runDir` and has the proxy check it.
+ */
+export async function prepareTarget(options: {
+  kind: TargetKind;
+  version: string;
+  spec: TargetSpec;
+  configFile: string;
+  runDir: string;
+  index: number;
+  ca: CertificateAuthority;
+}): Promise<PreparedTarget> {
+  const { kind, spec, runDir } = options;
+  const sourceFile = resolve(options.configFile);
+  const source = await readConfig(kind, sourceFile);
+  const analysis = kind.dialect.analyze(source, sourceFile);
+  if (analysis.upstreams.length === 0) {
+    throw new LbdrillError('LBDRILL_ERR_NO_UPSTREAMS', `${sourceFile} has no upstream servers: nothing for lbdrill to put backends behind (${kind.name})`);
+  }
+
+  // One backend per distinct upstream address; keep the production port when it is free
+  // on every backend address, the way sf-api workers share :13000 on distinct hosts.
+  const distinct = [...new Map(analysis.upstreams.map((u) => [u.address, u])).values()];
+  const hosts = backendHosts(options.index, distinct.length);
+  const ports = [...new Set(distinct.map((u) => portOf(u.address)))];
+  const portMap = new Map<number, number>();
+  for (const port of ports) {
+    const keep = port >= 1024 && (await portFreeOnAll(port, hosts));
+    portMap.set(port, keep ? port : await freePort(hosts[0]));
+  }
+  const backends: BackendPlan[] = distinct.map((upstream, n) => ({
+    id: backendId(upstream, n),
+    host: hosts[n]!,
+    port: portMap.get(portOf(upstream.address))!,
+    upstream,
+  }));
+
+  const listenPorts = new Map<number, number>();
+  for (const listener of analysis.listeners) {
+    if (!listenPorts.has(listener.port)) listenPorts.set(listener.port, await freePort());
+  }
+  const endpoints: Endpoint[] = [...listenPorts].map(([originalPort, port]) => {
+    const refs = analysis.listeners.filter((l) => l.port === originalPort);
+    return {
+      host: '127.0.0.1',
+      port,
+      tls: refs.some((l) => l.tls),
+      serverName: refs.flatMap((l) => l.serverNames)[0] ?? 'localhost',
+      originalPort,
+    };
+  });
+
+  await mkdir(runDir, { recursive: true });
+  // Proxies drop privileges for their workers: the run dir must be readable by them.
+  await chmod(runDir, 0o755);
+  const serverNames = analysis.listeners.flatMap((l) => l.serverNames);
+  const certificate = await options.ca.issueFiles(runDir, [...serverNames, 'localhost', '127.0.0.1']);
+  await chmod(certificate.keyFile, 0o644);
+  await chmod(certificate.pemFile, 0o644);
+
+  const rendered = kind.dialect.render(source, sourceFile, analysis, {
+    runDir,
+    upstreams: new Map(backends.map((b) => [b.upstream.address, `${b.host}:${b.port}`])),
+    ports: listenPorts,
+    tls: { certFile: certificate.certFile, keyFile: certificate.keyFile, pemFile: certificate.pemFile },
+  });
+  for (const [name, text] of Object.entries(rendered.files)) {
+    const file = join(runDir, name);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, text);
+  }
+  const sourceName = rendered.source ?? (rendered.files['site.conf'] !== undefined ? 'site.conf' : rendered.main);
+  const target: RenderedTarget = {
+    runDir,
+    mainFile: join(runDir, rendered.main),
+    sourceFile,
+    renderedSourceFile: join(runDir, sourceName),
+    analysis,
+    rendered,
+  };
+  for (const dir of kind.workDirs?.(runDir) ?? []) {
+    await mkdir(dir, { recursive: true });
+    await chmod(dir, 0o777);
+  }
+  await kind.validate(target);
+  return { kind, version: options.version, spec, target, backends, endpoints, certificate, mapped: rendered.mapped };
+}

@@ -1,0 +1,140 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { CHECKS } from '../checks/registry.ts';
+import type { CheckResult, ModeSettings, RunMode } from '../checks/check.ts';
+import { LbdrillError } from '../errors.ts';
+import { trackTempDir } from '../process/cleanup.ts';
+import { LBDRILL_VERSION } from '../paths.ts';
+import type { Profile } from '../profiles/profile.ts';
+import { renderJunit } from '../report/junit.ts';
+import { exitCodeFor, type RunReport, type TargetReport } from '../report/run-report.ts';
+import { renderSummaryMarkdown } from '../report/summary-markdown.ts';
+import { TARGETS } from '../targets/registry.ts';
+import { CertificateAuthority } from '../tls/certificate-authority.ts';
+import { prepareTarget, type PreparedTarget, type TargetSpec } from './prepare-target.ts';
+import { runTarget, type PlannedCheck, type RunEvent } from './run-target.ts';
+
+const MiB = 1024 * 1024;
+
+/** Sizes and gaps per mode (issue contract: >= 256 MiB / 5 s quick, >= 2 GiB / 65 s thorough). */
+export const MODES: Record<RunMode, ModeSettings> = {
+  quick: { mode: 'quick', largeBytes: 256 * MiB, idleGapMs: 5_000 },
+  thorough: { mode: 'thorough', largeBytes: 2048 * MiB, idleGapMs: 65_000 },
+};
+
+export interface RunOptions {
+  profile: Profile;
+  targets: TargetSpec[];
+  reportDir: string;
+  mode: RunMode;
+  seed: number;
+  /** restrict to these check ids (default: the whole profile). */
+  only?: string[];
+  onEvent: (event: RunEvent) => void;
+  onMessage: (line: string) => void;
+}
+
+/**
+ * Runs a profile on every requested target: validates every config first (so a
+ * rejected config ends the run before anything starts), then runs the targets one
+ * after the other, and writes report.json, junit.xml and summary.md.
+ */
+export async function runProfile(options: RunOptions): Promise<RunReport> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const reportDir = resolve(options.reportDir);
+  await mkdir(reportDir, { recursive: true });
+  const planned: PlannedCheck[] = options.profile.checks
+    .filter((c) => !options.only || options.only.includes(c.id))
+    .map((c) => ({ check: CHECKS.get(c.id)!, severity: c.severity }));
+  if (planned.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `--only matched no check of profile ${options.profile.name}`);
+
+  // Which targets can run here at all.
+  const targetReports: TargetReport[] = [];
+  const runnable: Array<{ spec: TargetSpec; version: string; index: number }> = [];
+  for (const [index, spec] of options.targets.entries()) {
+    const kind = TARGETS[spec.name];
+    const version = await kind.version();
+    const configFile = spec.configFile ? resolve(spec.configFile) : join(options.profile.configDir, kind.bundledConfigName);
+    const base: TargetReport = {
+      name: spec.name,
+      status: 'ran',
+      binary: version ?? null,
+      config: configFile,
+      bundled: spec.configFile === undefined,
+      rendered: null,
+      mapped: [],
+      listeners: [],
+      backends: [],
+    };
+    if (!version) {
+      const reason = `${spec.name} is not installed (apt-get install ${kind.aptPackage})`;
+      if (spec.configFile) throw new LbdrillError('LBDRILL_ERR_BINARY_MISSING', `cannot test ${spec.configFile}: ${reason}`);
+      targetReports.push({ ...base, status: 'skipped', reason });
+      continue;
+    }
+    targetReports.push(base);
+    runnable.push({ spec, version, index });
+  }
+  if (runnable.length === 0) {
+    throw new LbdrillError('LBDRILL_ERR_BINARY_MISSING', targetReports.map((t) => t.reason).join('; '));
+  }
+
+  const ca = await CertificateAuthority.create();
+  await writeFile(join(reportDir, 'ca.pem'), ca.certPem);
+  const prepared: PreparedTarget[] = [];
+  for (const { spec, version, index } of runnable) {
+    const kind = TARGETS[spec.name];
+    const report = targetReports.find((t) => t.name === spec.name)!;
+    options.onMessage(`${spec.name}: checking ${report.config} with ${version}`);
+    const target = await prepareTarget({ kind, version, spec, configFile: report.config!, runDir: join(reportDir, 'run', spec.name), index, ca });
+    report.rendered = relative(reportDir, target.target.mainFile);
+    report.mapped = target.mapped;
+    report.listeners = target.endpoints.map((e) => ({ originalPort: e.originalPort, port: e.port, tls: e.tls, serverName: e.serverName }));
+    report.backends = target.backends.map((b) => ({ id: b.id, upstream: b.upstream.address, pool: b.upstream.pool, address: `${b.host}:${b.port}`, backup: b.upstream.backup }));
+    prepared.push(target);
+  }
+
+  const results: CheckResult[] = [];
+  for (const report of targetReports.filter((t) => t.status === 'skipped')) {
+    for (const p of planned) {
+      results.push({ check: p.check.id, title: p.check.title, target: report.name, status: 'skipped', severity: p.severity, durationMs: 0, expected: p.check.title, observed: report.reason ?? 'skipped', evidence: {} });
+    }
+  }
+  for (const target of prepared) {
+    // Temp dirs of the proxies are scratch space; the rendered config and logs stay.
+    const scratch = join(target.target.runDir, 'tmp');
+    const untrack = trackTempDir(scratch);
+    try {
+      const run = await runTarget({ prepared: target, checks: planned, settings: MODES[options.mode], seed: options.seed, caPem: ca.certPem, onEvent: options.onEvent });
+      results.push(...run.results);
+      if (run.crashed) {
+        const report = targetReports.find((t) => t.name === target.spec.name)!;
+        report.status = 'crashed';
+        report.reason = run.crashed;
+      }
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+      untrack();
+    }
+  }
+
+  const order = new Map(options.targets.map((t, i) => [t.name as string, i]));
+  results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
+  const report: RunReport = {
+    tool: 'lbdrill',
+    version: LBDRILL_VERSION,
+    profile: options.profile.name,
+    mode: options.mode,
+    seed: options.seed,
+    startedAt: startedAt.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    exitCode: exitCodeFor(results),
+    targets: targetReports,
+    results,
+  };
+  await writeFile(join(reportDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  await writeFile(join(reportDir, 'junit.xml'), renderJunit(report));
+  await writeFile(join(reportDir, 'summary.md'), renderSummaryMarkdown(report));
+  return report;
+}

@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+import { ManagedProcess, runToCompletion } from '../process/managed-process.ts';
+import { apacheDialect } from './apache-config.ts';
+import { rejectedConfig, versionFrom } from './proxy-messages.ts';
+import type { RenderedTarget, TargetKind } from './target-kind.ts';
+
+const BINARY = 'apache2';
+const SERVER_ROOT = '/etc/apache2';
+
+function env(target: RenderedTarget): NodeJS.ProcessEnv {
+  // apache2 reads nothing from Debian's envvars here: the generated main config defines
+  // every ${VAR}; the lock dir variable keeps apache2's own start-up checks quiet.
+  return { ...process.env, APACHE_RUN_DIR: target.runDir, APACHE_LOCK_DIR: target.runDir, APACHE_LOG_DIR: target.runDir };
+}
+
+/** Apache httpd as a foreground child: `apache2 -d DIR -f FILE -DFOREGROUND`. */
+export const apacheTarget: TargetKind = {
+  name: 'apache',
+  aptPackage: 'apache2',
+  bundledConfigName: 'apache.conf',
+  dialect: apacheDialect,
+  unsupported: {},
+  async version() {
+    try {
+      const { output } = await runToCompletion(BINARY, ['-v']);
+      return versionFrom(output, /Apache\/(\S+)/, 'apache2');
+    } catch {
+      return undefined;
+    }
+  },
+  async validate(target) {
+    const { code, output } = await runToCompletion(BINARY, ['-t', '-d', SERVER_ROOT, '-f', target.mainFile], { env: env(target) });
+    if (code !== 0) throw rejectedConfig('apache2', target, output, /AH\d+|Syntax error|Invalid command|Cannot load/);
+  },
+  spawn(target) {
+    return new ManagedProcess({
+      command: BINARY,
+      args: ['-d', SERVER_ROOT, '-f', target.mainFile, '-DFOREGROUND'],
+      env: env(target),
+      label: 'apache2',
+      logFile: join(target.runDir, 'process.log'),
+    });
+  },
+};

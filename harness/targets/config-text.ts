@@ -1,0 +1,285 @@
+/**
+ * Text helpers shared by the config dialects: 1-based line lookup, in-line edits that
+ * never add or remove a line, commenting a directive out in place, and a word splitter
+ * that keeps each word's span in the source.
+ */
+import { basename } from 'node:path';
+import { LbdrillError } from '../errors.ts';
+
+/** Replace source[start, end) with text. */
+export interface TextEdit {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** What lbdrill writes in front of a directive it comments out. */
+export const DROPPED_MARKER = '# lbdrill dropped: ';
+
+/** Offsets <-> 1-based line numbers of one source text. */
+export class LineIndex {
+  readonly source: string;
+  readonly #starts: number[];
+
+  constructor(source: string) {
+    this.source = source;
+    this.#starts = [0];
+    for (let i = 0; i < source.length; i++) if (source.charCodeAt(i) === 10) this.#starts.push(i + 1);
+  }
+
+  get lineCount(): number {
+    return this.#starts.length;
+  }
+
+  /** 1-based line holding offset. */
+  lineOf(offset: number): number {
+    let lo = 0;
+    let hi = this.#starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.#starts[mid] ?? 0) <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo + 1;
+  }
+
+  lineStart(line: number): number {
+    return this.#starts[line - 1] ?? this.source.length;
+  }
+
+  /** Offset just past the last character of the line, before its "\r\n" or "\n". */
+  lineEnd(line: number): number {
+    const next = this.#starts[line];
+    if (next === undefined) return this.source.length;
+    return this.source.charCodeAt(next - 2) === 13 ? next - 2 : next - 1;
+  }
+}
+
+/** The one error a dialect raises for syntax it cannot read: "file:line: what". */
+export function parseError(sourcePath: string, line: number, what: string): LbdrillError {
+  return new LbdrillError('LBDRILL_ERR_CONFIG_PARSE', `${sourcePath}:${line}: ${what}`);
+}
+
+/**
+ * Applies non-overlapping edits. Refuses any edit that would add or remove a line, so a
+ * line number in the proxy's error message is still a line number in the user's file.
+ */
+export function applyEdits(source: string, edits: readonly TextEdit[]): string {
+  const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
+  let out = '';
+  let at = 0;
+  for (const edit of sorted) {
+    if (edit.start < at || edit.end < edit.start || edit.end > source.length) {
+      throw new LbdrillError('LBDRILL_ERR_INTERNAL', `overlapping config edits at offset ${edit.start}`);
+    }
+    if (source.slice(edit.start, edit.end).includes('\n') || edit.text.includes('\n')) {
+      throw new LbdrillError('LBDRILL_ERR_INTERNAL', `config edit at offset ${edit.start} would change the line count`);
+    }
+    out += source.slice(at, edit.start) + edit.text;
+    at = edit.end;
+  }
+  return out + source.slice(at);
+}
+
+/**
+ * Edits that comment out source[start, end) in place. Every line the directive spans
+ * becomes a comment; anything after the directive on its last line (another directive,
+ * a closing brace) is moved in front of the comment on that same line so it stays live.
+ */
+export function commentOutEdits(index: LineIndex, start: number, end: number): TextEdit[] {
+  const source = index.source;
+  const first = index.lineOf(start);
+  const last = index.lineOf(Math.max(start, end - 1));
+  const tail = source.slice(end, index.lineEnd(last));
+  const tailIsLive = tail.trim() !== '' && !tail.trimStart().startsWith('#');
+  const edits: TextEdit[] = [];
+  for (let line = first; line <= last; line++) {
+    const from = line === first ? start : index.lineStart(line);
+    const to = line === last ? (tailIsLive ? index.lineEnd(line) : end) : index.lineEnd(line);
+    const text = source.slice(from, line === last ? end : to);
+    const comment = (line === first ? DROPPED_MARKER : '# ') + text;
+    edits.push({ start: from, end: to, text: line === last && tailIsLive ? `${tail.trim()} ${comment}` : comment });
+  }
+  return edits;
+}
+
+/** One word of a directive line, with the span it occupies in the source (quotes included). */
+export interface Word {
+  /** the word with quotes removed and backslash escapes resolved. */
+  value: string;
+  /** the word exactly as written. */
+  raw: string;
+  start: number;
+  end: number;
+  /** the quote the word opens with, or '' when unquoted. */
+  quote: '' | '"' | "'";
+}
+
+export interface SplitOptions {
+  /** '#' outside quotes starts a comment anywhere (HAProxy), or never (Apache: whole comment lines only). */
+  comments: 'anywhere' | 'none';
+  /** quotes may open in the middle of a word, `a"b c"` (HAProxy). */
+  midWordQuotes: boolean;
+}
+
+export interface SplitResult {
+  words: Word[];
+  /** offset of the comment's '#', if the line has one. */
+  commentStart: number | null;
+  /** a quote was still open at the end of the text. */
+  unterminated: boolean;
+}
+
+/** Splits one logical line into words; `base` is the line's offset in the source. */
+export function splitWords(text: string, base: number, options: SplitOptions): SplitResult {
+  const words: Word[] = [];
+  let i = 0;
+  let commentStart: number | null = null;
+  let unterminated = false;
+  const isSpace = (c: string | undefined): boolean => c === ' ' || c === '\t' || c === '\r' || c === '\n';
+  while (i < text.length) {
+    while (i < text.length && isSpace(text[i])) i++;
+    if (i >= text.length) break;
+    if (options.comments === 'anywhere' && text[i] === '#') {
+      commentStart = base + i;
+      break;
+    }
+    const start = i;
+    let value = '';
+    let quote: '' | '"' | "'" = '';
+    let open: '"' | "'" | null = null;
+    let first = true;
+    while (i < text.length) {
+      const c = text[i] as string;
+      if (open !== null) {
+        if (c === '\\' && (text[i + 1] === open || text[i + 1] === '\\')) {
+          value += text[i + 1];
+          i += 2;
+          continue;
+        }
+        i++;
+        if (c === open) {
+          open = null;
+          if (!options.midWordQuotes) break;
+          continue;
+        }
+        value += c;
+        continue;
+      }
+      if (isSpace(c)) break;
+      if (options.comments === 'anywhere' && c === '#') break;
+      if ((c === '"' || c === "'") && (first || options.midWordQuotes)) {
+        if (first) quote = c;
+        open = c;
+        first = false;
+        i++;
+        continue;
+      }
+      if (c === '\\' && options.midWordQuotes && i + 1 < text.length) {
+        value += text[i + 1];
+        i += 2;
+        first = false;
+        continue;
+      }
+      value += c;
+      first = false;
+      i++;
+    }
+    if (open !== null) unterminated = true;
+    words.push({ value, raw: text.slice(start, i), start: base + start, end: base + i, quote });
+  }
+  return { words, commentStart, unterminated };
+}
+
+/** The word re-quoted the way the user quoted it. */
+export function requote(word: Word, value: string): string {
+  return word.quote === '' ? value : `${word.quote}${value}${word.quote}`;
+}
+
+/** Gives each original path one run-directory file name; the same path always gets the same name. */
+export class RunDirNames {
+  readonly #byPath = new Map<string, string>();
+  readonly #taken = new Set<string>();
+  readonly #runDir: string;
+
+  constructor(runDir: string, reserved: readonly string[] = []) {
+    this.#runDir = runDir.replace(/\/+$/, '');
+    for (const name of reserved) this.#taken.add(name);
+  }
+
+  /** runDir/<name>, where name is the original's base name made unique; `prefix` is a subfolder such as "tmp". */
+  map(original: string, fallback: string, prefix = ''): string {
+    const key = `${prefix}\0${original}`;
+    const known = this.#byPath.get(key);
+    if (known !== undefined) return known;
+    const base = basename(original).replace(/[^A-Za-z0-9._$-]/g, '_') || fallback;
+    let name = prefix === '' ? base : `${prefix}/${base}`;
+    for (let n = 2; this.#taken.has(name); n++) name = prefix === '' ? `${base}-${n}` : `${prefix}/${base}-${n}`;
+    this.#taken.add(name);
+    const full = `${this.#runDir}/${name}`;
+    this.#byPath.set(key, full);
+    return full;
+  }
+}
+
+/** Scheme default ports for URLs in proxy configs. */
+export const SCHEME_PORTS: Readonly<Record<string, number>> = {
+  http: 80,
+  https: 443,
+  ws: 80,
+  wss: 443,
+  h2c: 80,
+  h2: 443,
+  grpc: 80,
+  grpcs: 443,
+  ajp: 8009,
+  fcgi: 9000,
+  scgi: 4000,
+  uwsgi: 3031,
+};
+
+/** The host:port part of a URL like "http://10.0.0.1:13000/path", with its offsets inside the URL text. */
+export interface UrlAuthority {
+  scheme: string;
+  /** host as written ("10.0.0.1", "[::1]", "backend.local"). */
+  host: string;
+  port: number | null;
+  /** offsets of "host[:port]" within the URL text. */
+  start: number;
+  end: number;
+}
+
+/** Finds the authority of scheme://[userinfo@]host[:port]...; null when text is not such a URL. */
+export function urlAuthority(text: string): UrlAuthority | null {
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(text);
+  if (m === null) return null;
+  const scheme = (m[1] as string).toLowerCase();
+  let start = m[0].length;
+  let end = start;
+  while (end < text.length && !'/?#'.includes(text[end] as string)) end++;
+  const at = text.lastIndexOf('@', end - 1);
+  if (at >= start) start = at + 1;
+  const hostPort = text.slice(start, end);
+  if (hostPort === '') return null;
+  const v6 = /^(\[[^\]]*\])(?::(\d+))?$/.exec(hostPort);
+  if (v6 !== null) return { scheme, host: v6[1] as string, port: v6[2] === undefined ? null : Number(v6[2]), start, end };
+  const hp = /^([^:]*)(?::(\d+))?$/.exec(hostPort);
+  if (hp === null) return null;
+  return { scheme, host: hp[1] as string, port: hp[2] === undefined ? null : Number(hp[2]), start, end };
+}
+
+/** "host:port", with an IPv6 host in brackets. */
+export function hostPort(host: string, port: number): string {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return `${h}:${port}`;
+}
+
+/** The IPv4 loopback listen address lbdrill gives every listener. */
+export const LOOPBACK = '127.0.0.1';
+
+/** Looks a mapping up in a plan, failing loudly: a missing entry is a runner bug, not a user error. */
+export function planned<K, V>(map: ReadonlyMap<K, V>, key: K, what: string): V {
+  const value = map.get(key);
+  if (value === undefined) throw new LbdrillError('LBDRILL_ERR_INTERNAL', `render plan has no ${what} for ${String(key)}`);
+  return value;
+}

@@ -1,0 +1,36 @@
+import { join } from 'node:path';
+import { ManagedProcess, runToCompletion } from '../process/managed-process.ts';
+import { haproxyDialect } from './haproxy-config.ts';
+import { rejectedConfig, versionFrom } from './proxy-messages.ts';
+import type { TargetKind } from './target-kind.ts';
+
+const BINARY = 'haproxy';
+
+/** HAProxy as a foreground child: `haproxy -f FILE -db`. */
+export const haproxyTarget: TargetKind = {
+  name: 'haproxy',
+  aptPackage: 'haproxy',
+  bundledConfigName: 'haproxy.cfg',
+  dialect: haproxyDialect,
+  unsupported: {},
+  async version() {
+    try {
+      const { output } = await runToCompletion(BINARY, ['-v']);
+      return versionFrom(output, /HAProxy version (\d+\.\d+\.\d+)/, 'haproxy');
+    } catch {
+      return undefined;
+    }
+  },
+  async validate(target) {
+    const { code, output } = await runToCompletion(BINARY, ['-c', '-f', target.mainFile]);
+    if (code !== 0) throw rejectedConfig('haproxy', target, output, /\[(ALERT|EMERG)\]/);
+  },
+  spawn(target) {
+    return new ManagedProcess({
+      command: BINARY,
+      args: ['-f', target.mainFile, '-db'],
+      label: 'haproxy',
+      logFile: join(target.runDir, 'process.log'),
+    });
+  },
+};

@@ -1,0 +1,513 @@
+/**
+ * The nginx dialect: reads a user's nginx file (a full nginx.conf or a fragment of
+ * `server`/`upstream` blocks) and maps what cannot exist here onto the run's plan,
+ * editing spans in place so every line keeps its number.
+ */
+import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import {
+  LOOPBACK,
+  LineIndex,
+  RunDirNames,
+  SCHEME_PORTS,
+  applyEdits,
+  commentOutEdits,
+  hostPort,
+  parseError,
+  planned,
+  requote,
+  urlAuthority,
+  type TextEdit,
+  type Word,
+} from './config-text.ts';
+
+/** What nginx analysis adds to the contract: which main-level directives a full config already sets. */
+export interface NginxConfigAnalysis extends ConfigAnalysis {
+  /** main-level directives present in a full nginx.conf (a fragment sets none; the generated main does). */
+  mainSets: { pid: boolean; errorLog: boolean };
+}
+
+const SITE_FILE = 'site.conf';
+const MAIN_FILE = 'nginx.conf';
+const TEMP_KINDS = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'] as const;
+
+const CERT_DIRECTIVES = new Set([
+  'ssl_certificate',
+  'proxy_ssl_certificate',
+  'grpc_ssl_certificate',
+  'ssl_trusted_certificate',
+  'ssl_client_certificate',
+  'proxy_ssl_trusted_certificate',
+  'grpc_ssl_trusted_certificate',
+]);
+const KEY_DIRECTIVES = new Set(['ssl_certificate_key', 'proxy_ssl_certificate_key', 'grpc_ssl_certificate_key']);
+/** Directives naming files lbdrill cannot provide; commented out in place. */
+const DROP_DIRECTIVES = new Set([
+  'daemon',
+  'ssl_dhparam',
+  'ssl_crl',
+  'proxy_ssl_crl',
+  'grpc_ssl_crl',
+  'ssl_stapling_file',
+  'ssl_session_ticket_key',
+  'ssl_password_file',
+  'proxy_ssl_password_file',
+  'grpc_ssl_password_file',
+]);
+const TEMP_DIRECTIVES = new Set(['client_body_temp_path', 'proxy_temp_path', 'fastcgi_temp_path', 'uwsgi_temp_path', 'scgi_temp_path']);
+const CACHE_DIRECTIVES = new Set(['proxy_cache_path', 'fastcgi_cache_path', 'uwsgi_cache_path', 'scgi_cache_path']);
+/** Log targets that exist everywhere or are not files. */
+const LOG_KEEP = /^(off|stderr|syslog:|memory:|\/dev\/(stderr|stdout|null)$)/;
+
+interface Directive {
+  name: string;
+  args: Word[];
+  /** offset of the directive's first character. */
+  start: number;
+  /** offset just past its ';' or '{'. */
+  end: number;
+  line: number;
+  block: Directive[] | null;
+}
+
+interface Token {
+  kind: 'word' | ';' | '{' | '}';
+  word: Word;
+}
+
+const SPACE = new Set([' ', '\t', '\r', '\n']);
+
+function tokenize(source: string, path: string, index: LineIndex): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  const n = source.length;
+  while (i < n) {
+    const c = source[i] as string;
+    if (SPACE.has(c)) {
+      i++;
+      continue;
+    }
+    if (c === '#') {
+      while (i < n && source[i] !== '\n') i++;
+      continue;
+    }
+    if (c === ';' || c === '{' || c === '}') {
+      tokens.push({ kind: c, word: { value: c, raw: c, start: i, end: i + 1, quote: '' } });
+      i++;
+      continue;
+    }
+    const start = i;
+    let value = '';
+    if (c === '"' || c === "'") {
+      i++;
+      while (i < n && source[i] !== c) {
+        if (source[i] === '\\' && i + 1 < n) {
+          const e = source[i + 1] as string;
+          value += e === 't' ? '\t' : e === 'r' ? '\r' : e === 'n' ? '\n' : e === '"' || e === "'" || e === '\\' ? e : `\\${e}`;
+          i += 2;
+          continue;
+        }
+        value += source[i];
+        i++;
+      }
+      if (i >= n) throw parseError(path, index.lineOf(start), 'unterminated quoted string');
+      i++;
+      const next = source[i];
+      if (next !== undefined && !SPACE.has(next) && next !== ';' && next !== '{' && next !== ')') {
+        throw parseError(path, index.lineOf(i), `unexpected "${next}"`);
+      }
+      tokens.push({ kind: 'word', word: { value, raw: source.slice(start, i), start, end: i, quote: c } });
+      continue;
+    }
+    while (i < n) {
+      const ch = source[i] as string;
+      if (ch === '\\' && i + 1 < n) {
+        value += ch + source[i + 1];
+        i += 2;
+        continue;
+      }
+      if (ch === '{' && source[i - 1] === '$') {
+        value += ch;
+        i++;
+        continue;
+      }
+      if (SPACE.has(ch) || ch === ';' || ch === '{') break;
+      value += ch;
+      i++;
+    }
+    tokens.push({ kind: 'word', word: { value, raw: source.slice(start, i), start, end: i, quote: '' } });
+  }
+  return tokens;
+}
+
+function parse(source: string, path: string, index: LineIndex): Directive[] {
+  const root: Directive[] = [];
+  const stack: Directive[][] = [root];
+  let pending: Word[] = [];
+  for (const token of tokenize(source, path, index)) {
+    const current = stack[stack.length - 1] as Directive[];
+    if (token.kind === 'word') {
+      pending.push(token.word);
+      continue;
+    }
+    const line = index.lineOf(token.word.start);
+    if (token.kind === '}') {
+      if (pending.length > 0 || stack.length === 1) throw parseError(path, line, 'unexpected "}"');
+      stack.pop();
+      continue;
+    }
+    const [head, ...args] = pending;
+    if (head === undefined) throw parseError(path, line, `unexpected "${token.kind}"`);
+    const directive: Directive = {
+      name: head.value,
+      args,
+      start: head.start,
+      end: token.word.end,
+      line: index.lineOf(head.start),
+      block: token.kind === '{' ? [] : null,
+    };
+    current.push(directive);
+    if (directive.block !== null) stack.push(directive.block);
+    pending = [];
+  }
+  if (pending.length > 0) {
+    throw parseError(path, index.lineOf(source.length), 'unexpected end of file, expecting ";" or "}"');
+  }
+  if (stack.length > 1) throw parseError(path, index.lineOf(source.length), 'unexpected end of file, expecting "}"');
+  return root;
+}
+
+type Context = 'main' | 'http' | 'stream' | 'mail' | 'server' | 'upstream' | 'other';
+/** The top-level module a directive belongs to; proxy_pass takes a URL in http, host:port in stream. */
+type Family = 'main' | 'http' | 'stream' | 'mail';
+
+/** Calls visit for every directive with the context it sits in. */
+function walk(list: Directive[], context: Context, family: Family, visit: (d: Directive, context: Context, family: Family) => void): void {
+  for (const d of list) {
+    visit(d, context, family);
+    if (d.block === null) continue;
+    if (context === 'main' && (d.name === 'http' || d.name === 'stream' || d.name === 'mail')) {
+      walk(d.block, d.name, d.name, visit);
+    } else if ((context === 'http' || context === 'stream' || context === 'mail') && (d.name === 'server' || d.name === 'upstream')) {
+      walk(d.block, d.name, family, visit);
+    } else {
+      walk(d.block, 'other', family, visit);
+    }
+  }
+}
+
+interface ListenSpec {
+  kind: 'inet';
+  host: string;
+  v6: boolean;
+  port: number;
+}
+
+function readListen(word: Word, path: string, line: number): ListenSpec | { kind: 'unix'; path: string } {
+  const spec = word.value;
+  if (spec.startsWith('unix:')) return { kind: 'unix', path: spec.slice(5) };
+  const v6 = /^(\[[^\]]*\])(?::(\d+))?$/.exec(spec);
+  if (v6 !== null) return { kind: 'inet', host: v6[1] as string, v6: true, port: v6[2] === undefined ? 80 : Number(v6[2]) };
+  if (/^\d+$/.test(spec)) return { kind: 'inet', host: '', v6: false, port: Number(spec) };
+  const hp = /^([^:]+)(?::(\d+))?$/.exec(spec);
+  if (hp === null) throw parseError(path, line, `cannot read listen address "${spec}"`);
+  return { kind: 'inet', host: hp[1] as string, v6: false, port: hp[2] === undefined ? 80 : Number(hp[2]) };
+}
+
+/** An nginx upstream address normalised to host:port, or null for a unix socket. */
+function upstreamAddress(spec: string): string | null {
+  if (spec.startsWith('unix:')) return null;
+  const v6 = /^(\[[^\]]*\])(?::(\d+))?$/.exec(spec);
+  if (v6 !== null) return `${v6[1]}:${v6[2] ?? 80}`;
+  const hp = /^([^:]+)(?::(\d+))?$/.exec(spec);
+  return hp === null ? null : `${hp[1]}:${hp[2] ?? 80}`;
+}
+
+/** A literal proxy_pass target: the URL's authority, or null when it names an upstream or uses variables. */
+function proxyPassTarget(word: Word, context: Context, upstreamNames: Set<string>): { address: string; start: number; end: number } | null {
+  if (word.value.includes('$')) return null;
+  const offset = word.start + (word.quote === '' ? 0 : 1);
+  if (context === 'stream') {
+    if (upstreamNames.has(word.value.toLowerCase())) return null;
+    const address = upstreamAddress(word.value);
+    if (address === null || !/:\d+$/.test(word.value)) return null;
+    return { address, start: offset, end: offset + word.value.length };
+  }
+  const url = urlAuthority(word.value);
+  if (url === null || url.host.startsWith('unix:') || url.host === 'unix') return null;
+  if (upstreamNames.has(url.host.toLowerCase())) return null;
+  const port = url.port ?? SCHEME_PORTS[url.scheme] ?? 80;
+  return { address: hostPort(url.host, port), start: offset + url.start, end: offset + url.end };
+}
+
+/** Everything the analysis and the renderer both need, found in one pass. */
+interface Scan {
+  index: LineIndex;
+  root: Directive[];
+  fragment: boolean;
+  mainSets: { pid: boolean; errorLog: boolean };
+  upstreamServers: Array<{ ref: UpstreamRef; word: Word }>;
+  proxyPasses: Array<{ ref: UpstreamRef; start: number; end: number }>;
+  listens: Array<{ directive: Directive; spec: ReturnType<typeof readListen>; dropped: boolean; ref: ListenerRef | null }>;
+  /** server blocks with no listen at all: nginx listens on *:80 for them. */
+  implicit: Array<{ server: Directive; ref: ListenerRef }>;
+  others: Array<{ directive: Directive; context: Context }>;
+}
+
+function serverNames(block: Directive[]): string[] {
+  const names: string[] = [];
+  for (const d of block) {
+    if (d.name !== 'server_name') continue;
+    for (const a of d.args) {
+      const v = a.value;
+      if (v === '_' || v === '' || v.startsWith('~') || v.startsWith('.') || v.includes('*') || v.includes('$')) continue;
+      if (!names.includes(v)) names.push(v);
+    }
+  }
+  return names;
+}
+
+function scan(source: string, path: string): Scan {
+  const index = new LineIndex(source);
+  const root = parse(source, path, index);
+  const fragment = !root.some((d) => d.name === 'http' || d.name === 'events');
+  const mainSets = {
+    pid: !fragment && root.some((d) => d.name === 'pid'),
+    errorLog: !fragment && root.some((d) => d.name === 'error_log'),
+  };
+  const top: Context = fragment ? 'http' : 'main';
+  const topFamily: Family = fragment ? 'http' : 'main';
+  const upstreamNames = new Set<string>();
+  walk(root, top, topFamily, (d, context) => {
+    if (d.name === 'upstream' && d.block !== null && (context === 'http' || context === 'stream') && d.args[0] !== undefined) {
+      upstreamNames.add(d.args[0].value.toLowerCase());
+    }
+  });
+  const result: Scan = { index, root, fragment, mainSets, upstreamServers: [], proxyPasses: [], listens: [], implicit: [], others: [] };
+  walk(root, top, topFamily, (d, context, family) => {
+    if (context === 'upstream') return;
+    if (d.name === 'upstream' && d.block !== null && (context === 'http' || context === 'stream')) {
+      const pool = d.args[0]?.value ?? '';
+      for (const server of d.block) {
+        if (server.name !== 'server' || server.block !== null) continue;
+        const word = server.args[0];
+        if (word === undefined) throw parseError(path, server.line, 'invalid number of arguments in "server" directive');
+        const address = upstreamAddress(word.value);
+        if (address === null) continue;
+        result.upstreamServers.push({
+          ref: { pool, name: address, address, line: server.line, backup: server.args.some((a) => a.value === 'backup') },
+          word,
+        });
+      }
+      return;
+    }
+    if (d.name === 'proxy_pass' && d.args[0] !== undefined) {
+      const target = proxyPassTarget(d.args[0], family === 'stream' ? 'stream' : 'http', upstreamNames);
+      if (target !== null) {
+        result.proxyPasses.push({
+          ref: { pool: target.address, name: target.address, address: target.address, line: d.line, backup: false },
+          start: target.start,
+          end: target.end,
+        });
+      }
+      return;
+    }
+    if (d.name === 'server' && d.block !== null && (context === 'http' || context === 'stream' || context === 'mail')) {
+      const block = d.block;
+      const tls = block.some((x) => x.name === 'ssl' && x.args[0]?.value === 'on');
+      const names = serverNames(block);
+      const listens = block.filter((x) => x.name === 'listen');
+      const specs = listens.map((l) => {
+        const word = l.args[0];
+        if (word === undefined) throw parseError(path, l.line, 'invalid number of arguments in "listen" directive');
+        return readListen(word, path, l.line);
+      });
+      const v4Ports = new Set(specs.flatMap((s) => (s.kind === 'inet' && !s.v6 ? [s.port] : [])));
+      listens.forEach((l, i) => {
+        const spec = specs[i] as ReturnType<typeof readListen>;
+        if (spec.kind === 'unix') {
+          result.listens.push({ directive: l, spec, dropped: false, ref: null });
+          return;
+        }
+        const dropped = spec.v6 && v4Ports.has(spec.port);
+        const ref: ListenerRef | null = dropped
+          ? null
+          : {
+              spec: (l.args[0] as Word).value,
+              port: spec.port,
+              tls: tls || l.args.slice(1).some((a) => a.value === 'ssl'),
+              serverNames: names,
+              line: l.line,
+            };
+        result.listens.push({ directive: l, spec, dropped, ref });
+      });
+      if (listens.length === 0 && context === 'http') {
+        result.implicit.push({ server: d, ref: { spec: '*:80', port: 80, tls, serverNames: names, line: d.line } });
+      }
+      return;
+    }
+    result.others.push({ directive: d, context });
+  });
+  return result;
+}
+
+function analyze(source: string, sourcePath: string): NginxConfigAnalysis {
+  const s = scan(source, sourcePath);
+  const upstreams = [...s.upstreamServers.map((u) => u.ref)];
+  const seen = new Set<string>();
+  for (const p of s.proxyPasses) {
+    if (seen.has(p.ref.address)) continue;
+    seen.add(p.ref.address);
+    upstreams.push(p.ref);
+  }
+  upstreams.sort((a, b) => a.line - b.line);
+  const listeners = [...s.listens.flatMap((l) => (l.ref === null ? [] : [l.ref])), ...s.implicit.map((i) => i.ref)];
+  listeners.sort((a, b) => a.line - b.line);
+  return { upstreams, listeners, fragment: s.fragment, mainSets: s.mainSets };
+}
+
+/** An nginx argument, quoted when it would not survive as a bare word. */
+function ngxArg(value: string): string {
+  return /[\s;{}#"'\\]/.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : value;
+}
+
+function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
+  const s = scan(source, sourcePath);
+  const runDir = plan.runDir.replace(/\/+$/, '');
+  const names = new RunDirNames(runDir, ['nginx.pid', 'error.log', 'access.log', SITE_FILE, MAIN_FILE, ...TEMP_KINDS.map((k) => `tmp/${k}`)]);
+  const edits: TextEdit[] = [];
+  const mapped: Mapping[] = [];
+  const replaceWord = (word: Word, value: string, kind: Mapping['kind'], line: number): void => {
+    edits.push({ start: word.start, end: word.end, text: word.quote === '' ? ngxArg(value) : requote(word, value) });
+    mapped.push({ kind, from: word.value, to: value, line });
+  };
+  const drop = (d: Directive): void => {
+    edits.push(...commentOutEdits(s.index, d.start, d.end));
+    mapped.push({ kind: 'dropped', from: source.slice(d.start, d.end), to: '', line: d.line });
+  };
+
+  for (const u of s.upstreamServers) {
+    const to = planned(plan.upstreams, u.ref.address, 'test backend');
+    const offset = u.word.start + (u.word.quote === '' ? 0 : 1);
+    edits.push({ start: offset, end: offset + u.word.value.length, text: to });
+    mapped.push({ kind: 'upstream', from: u.ref.address, to, line: u.ref.line });
+  }
+  for (const p of s.proxyPasses) {
+    const to = planned(plan.upstreams, p.ref.address, 'test backend');
+    edits.push({ start: p.start, end: p.end, text: to });
+    mapped.push({ kind: 'upstream', from: p.ref.address, to, line: p.ref.line });
+  }
+  for (const l of s.listens) {
+    const word = l.directive.args[0] as Word;
+    if (l.spec.kind === 'unix') {
+      replaceWord(word, `unix:${names.map(l.spec.path, 'nginx.sock')}`, 'path', l.directive.line);
+      continue;
+    }
+    if (l.dropped) {
+      drop(l.directive);
+      continue;
+    }
+    const to = `${LOOPBACK}:${planned(plan.ports, l.spec.port, 'loopback port')}`;
+    replaceWord(word, to, 'listen', l.directive.line);
+    if (l.spec.v6) {
+      // ipv6only= is only valid on an IPv6 address; the listener is IPv4 loopback now.
+      const args = l.directive.args;
+      args.forEach((a, i) => {
+        if (!a.value.startsWith('ipv6only=')) return;
+        const prev = args[i - 1] as Word;
+        edits.push({ start: prev.end, end: a.end, text: '' });
+        mapped.push({ kind: 'dropped', from: a.value, to: '', line: l.directive.line });
+      });
+    }
+  }
+  for (const i of s.implicit) {
+    const to = `${LOOPBACK}:${planned(plan.ports, 80, 'loopback port')}`;
+    edits.push({ start: i.server.end, end: i.server.end, text: ` listen ${to};` });
+    mapped.push({ kind: 'listen', from: '*:80 (implicit)', to, line: i.server.line });
+  }
+  for (const { directive: d } of s.others) {
+    const arg = d.args[0];
+    if (DROP_DIRECTIVES.has(d.name)) {
+      drop(d);
+    } else if (arg === undefined) {
+      continue;
+    } else if (CERT_DIRECTIVES.has(d.name)) {
+      replaceWord(arg, plan.tls.certFile, 'certificate', d.line);
+    } else if (KEY_DIRECTIVES.has(d.name)) {
+      replaceWord(arg, plan.tls.keyFile, 'certificate', d.line);
+    } else if (d.name === 'pid') {
+      replaceWord(arg, `${runDir}/nginx.pid`, 'path', d.line);
+    } else if ((d.name === 'error_log' || d.name === 'access_log') && !LOG_KEEP.test(arg.value)) {
+      replaceWord(arg, names.map(arg.value, d.name === 'error_log' ? 'error.log' : 'access.log'), 'path', d.line);
+    } else if (TEMP_DIRECTIVES.has(d.name)) {
+      replaceWord(arg, names.map(arg.value, d.name.replace(/_temp_path$/, ''), 'tmp'), 'path', d.line);
+    } else if (CACHE_DIRECTIVES.has(d.name)) {
+      replaceWord(arg, names.map(arg.value, 'cache', 'tmp'), 'path', d.line);
+    } else if (d.name === 'lock_file' || d.name === 'working_directory') {
+      replaceWord(arg, d.name === 'lock_file' ? names.map(arg.value, 'nginx.lock') : runDir, 'path', d.line);
+    }
+  }
+  mapped.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+  const rendered = applyEdits(source, edits);
+
+  if (!s.fragment) {
+    if (!s.mainSets.pid) mapped.push({ kind: 'path', from: 'pid (built-in default)', to: `${runDir}/nginx.pid` });
+    if (!s.mainSets.errorLog) mapped.push({ kind: 'path', from: 'error_log (built-in default)', to: `${runDir}/error.log` });
+    return { files: { [MAIN_FILE]: rendered }, main: MAIN_FILE, mapped };
+  }
+  mapped.push({ kind: 'wrap', from: sourcePath, to: `${MAIN_FILE}: http { include ${SITE_FILE}; }` });
+  return { files: { [SITE_FILE]: rendered, [MAIN_FILE]: nginxMainConfig(runDir) }, main: MAIN_FILE, mapped };
+}
+
+/** The main config lbdrill wraps a fragment in: Debian's mime types, everything else under runDir. */
+function nginxMainConfig(runDir: string): string {
+  const p = (rel: string): string => ngxArg(`${runDir}/${rel}`);
+  return [
+    '# Generated by lbdrill: runs site.conf, the file under test, as published.',
+    `pid ${p('nginx.pid')};`,
+    `error_log ${p('error.log')} notice;`,
+    'worker_processes 2;',
+    '',
+    'events {',
+    '    worker_connections 4096;',
+    '}',
+    '',
+    'http {',
+    '    include /etc/nginx/mime.types;',
+    '    default_type application/octet-stream;',
+    `    access_log ${p('access.log')};`,
+    ...TEMP_KINDS.map((k) => `    ${k}_temp_path ${p(`tmp/${k}`)};`),
+    `    include ${p(SITE_FILE)};`,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Directories the caller creates (mode 0755, parents included) before starting nginx:
+ * the generated temp paths, and runDir/tmp where the user's own temp and cache paths
+ * are mapped (nginx creates those last components itself).
+ */
+export function nginxTempDirs(runDir: string): string[] {
+  const dir = runDir.replace(/\/+$/, '');
+  return [`${dir}/tmp`, ...TEMP_KINDS.map((k) => `${dir}/tmp/${k}`)];
+}
+
+/**
+ * The `-g` string to start nginx with: `daemon off;` always (render comments out the
+ * file's own `daemon`), plus `pid`/`error_log` only when a full config does not set them
+ * at main level, since nginx rejects a duplicate `pid`. A fragment's generated main sets both.
+ */
+export function nginxGlobalDirectives(analysisOrSource: NginxConfigAnalysis | string, runDir: string): string {
+  const analysis = typeof analysisOrSource === 'string' ? analyze(analysisOrSource, MAIN_FILE) : analysisOrSource;
+  const dir = runDir.replace(/\/+$/, '');
+  const parts = ['daemon off;'];
+  if (!analysis.fragment && !analysis.mainSets.pid) parts.push(`pid ${ngxArg(`${dir}/nginx.pid`)};`);
+  if (!analysis.fragment && !analysis.mainSets.errorLog) parts.push(`error_log ${ngxArg(`${dir}/error.log`)} notice;`);
+  return parts.join(' ');
+}
+
+/** nginx: `upstream`/`server`/`listen`/`proxy_pass` as published, mapped onto loopback. */
+export const nginxDialect: ConfigDialect & { analyze(source: string, sourcePath: string): NginxConfigAnalysis } = {
+  analyze,
+  render,
+};

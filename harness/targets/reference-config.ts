@@ -1,0 +1,116 @@
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar } from 'yaml';
+import { LbdrillError } from '../errors.ts';
+import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, UpstreamRef } from './config-plan.ts';
+
+function parse(source: string, sourcePath: string): { doc: Document; lines: LineCounter } {
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, keepSourceTokens: false });
+  const err = doc.errors[0];
+  if (err) {
+    const line = err.linePos?.[0]?.line;
+    throw new LbdrillError('LBDRILL_ERR_CONFIG_PARSE', `${sourcePath}${line ? `:${line}` : ''}: ${err.message.split('\n')[0]}`);
+  }
+  return { doc, lines };
+}
+
+function lineOf(node: Node | null | undefined, lines: LineCounter): number {
+  const offset = node?.range?.[0];
+  return offset === undefined ? 0 : lines.linePos(offset).line;
+}
+
+function scalarAt(doc: Document, path: (string | number)[]): Scalar | undefined {
+  const node = doc.getIn(path, true);
+  return isScalar(node) ? node : undefined;
+}
+
+function portOf(bind: string): number {
+  return Number(bind.slice(bind.lastIndexOf(':') + 1));
+}
+
+/** Every upstream server and listener in a reference-lb YAML config, with the path of its node. */
+function walk(doc: Document): {
+  servers: Array<{ pool: string; index: number; address: string; name?: string; backup: boolean }>;
+  listeners: Array<{ index: number; bind: string; tls: boolean; names: string[] }>;
+} {
+  const servers: Array<{ pool: string; index: number; address: string; name?: string; backup: boolean }> = [];
+  const upstreams = doc.get('upstreams', true);
+  if (isMap(upstreams)) {
+    for (const pair of upstreams.items) {
+      const pool = String(isScalar(pair.key) ? pair.key.value : pair.key);
+      const list = isMap(pair.value) ? pair.value.get('servers', true) : undefined;
+      if (!isSeq(list)) continue;
+      list.items.forEach((item, index) => {
+        if (!isMap(item)) return;
+        const address = item.get('address');
+        if (typeof address !== 'string') return;
+        const name = item.get('name');
+        servers.push({ pool, index, address, ...(typeof name === 'string' ? { name } : {}), backup: item.get('backup') === true });
+      });
+    }
+  }
+  const listeners: Array<{ index: number; bind: string; tls: boolean; names: string[] }> = [];
+  const seq = doc.get('listeners', true);
+  if (isSeq(seq)) {
+    seq.items.forEach((item, index) => {
+      if (!isMap(item)) return;
+      const bind = item.get('bind');
+      if (typeof bind !== 'string') return;
+      const names = item.get('server_names', true);
+      listeners.push({
+        index,
+        bind,
+        tls: item.has('tls'),
+        names: isSeq(names) ? names.items.map((n) => String(isScalar(n) ? n.value : n)) : [],
+      });
+    });
+  }
+  return { servers, listeners };
+}
+
+/** The reference LB's own YAML/JSON config: upstream addresses, binds and TLS files are mapped; nothing else changes. */
+export const referenceDialect: ConfigDialect = {
+  analyze(source, sourcePath): ConfigAnalysis {
+    const { doc, lines } = parse(source, sourcePath);
+    const { servers, listeners } = walk(doc);
+    const upstreams: UpstreamRef[] = servers.map((s) => ({
+      pool: s.pool,
+      name: s.name ?? s.address,
+      address: s.address,
+      backup: s.backup,
+      line: lineOf(doc.getIn(['upstreams', s.pool, 'servers', s.index], true) as Node, lines),
+    }));
+    const refs: ListenerRef[] = listeners.map((l) => ({
+      spec: l.bind,
+      port: portOf(l.bind),
+      tls: l.tls,
+      serverNames: l.names,
+      line: lineOf(doc.getIn(['listeners', l.index], true) as Node, lines),
+    }));
+    return { upstreams, listeners: refs, fragment: false };
+  },
+
+  render(source, sourcePath, _analysis, plan) {
+    const { doc, lines } = parse(source, sourcePath);
+    const { servers, listeners } = walk(doc);
+    const mapped: Mapping[] = [];
+    const set = (path: (string | number)[], value: string, kind: Mapping['kind']): void => {
+      const node = scalarAt(doc, path);
+      mapped.push({ kind, from: String(node?.value ?? ''), to: value, line: lineOf(node, lines) });
+      doc.setIn(path, value);
+    };
+    for (const s of servers) {
+      const to = plan.upstreams.get(s.address);
+      if (to) set(['upstreams', s.pool, 'servers', s.index, 'address'], to, 'upstream');
+    }
+    for (const l of listeners) {
+      const port = plan.ports.get(portOf(l.bind));
+      if (port !== undefined) set(['listeners', l.index, 'bind'], `127.0.0.1:${port}`, 'listen');
+      if (l.tls) {
+        set(['listeners', l.index, 'tls', 'cert'], plan.tls.certFile, 'certificate');
+        set(['listeners', l.index, 'tls', 'key'], plan.tls.keyFile, 'certificate');
+      }
+    }
+    if (scalarAt(doc, ['buffering', 'temp_dir'])) set(['buffering', 'temp_dir'], `${plan.runDir}/tmp`, 'path');
+    return { files: { 'reference-lb.yaml': doc.toString({ lineWidth: 0 }) }, main: 'reference-lb.yaml', mapped };
+  },
+};

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseConfig } from '../../reference-lb/src/index.ts';
+import { LbdrillError } from '../errors.ts';
+import { LBDRILL_VERSION, REPO_ROOT } from '../paths.ts';
+import { ManagedProcess } from '../process/managed-process.ts';
+import { referenceDialect } from './reference-config.ts';
+import type { TargetKind } from './target-kind.ts';
+
+const READY_TIMEOUT_MS = 15_000;
+const MAIN = join(REPO_ROOT, 'reference-lb', 'src', 'main.ts');
+
+/** lbdrill's own TypeScript reference LB, run as a separate process like any other target. */
+export const referenceTarget: TargetKind = {
+  name: 'reference',
+  aptPackage: undefined,
+  bundledConfigName: 'reference.yaml',
+  dialect: referenceDialect,
+  unsupported: {},
+  async version() {
+    return `reference-lb/${LBDRILL_VERSION}`;
+  },
+  async validate(target) {
+    try {
+      parseConfig(readFileSync(target.mainFile, 'utf8'), target.sourceFile);
+    } catch (err) {
+      throw new LbdrillError('LBDRILL_ERR_CONFIG_REJECTED', `reference-lb rejected ${target.sourceFile}: ${(err as Error).message}`, { cause: err });
+    }
+  },
+  spawn(target) {
+    return new ManagedProcess({
+      command: process.execPath,
+      args: ['--import', 'tsx', MAIN, '--config', target.mainFile],
+      cwd: REPO_ROOT,
+      label: 'reference-lb',
+      logFile: join(target.runDir, 'process.log'),
+    });
+  },
+  async waitReady(proc) {
+    try {
+      await proc.waitForLine((line) => line.includes('"event":"ready"'), READY_TIMEOUT_MS);
+    } catch (err) {
+      throw new LbdrillError('LBDRILL_ERR_TARGET_START', `${(err as Error).message}: ${proc.tail(3).join(' | ')}`, { cause: err });
+    }
+  },
+};

@@ -1,0 +1,13 @@
+import { apacheTarget } from './apache.ts';
+import { haproxyTarget } from './haproxy.ts';
+import { nginxTarget } from './nginx.ts';
+import { referenceTarget } from './reference.ts';
+import type { TargetKind, TargetName } from './target-kind.ts';
+
+/** Every kind of target, by the name users give on --target. */
+export const TARGETS: Readonly<Record<TargetName, TargetKind>> = {
+  reference: referenceTarget,
+  nginx: nginxTarget,
+  haproxy: haproxyTarget,
+  apache: apacheTarget,
+};

@@ -1,0 +1,57 @@
+import type { ConfigAnalysis, ConfigDialect, RenderedConfig } from './config-plan.ts';
+import type { ManagedProcess } from '../process/managed-process.ts';
+
+/** The load balancers lbdrill can put under test. */
+export const TARGET_NAMES = ['reference', 'nginx', 'haproxy', 'apache'] as const;
+export type TargetName = (typeof TARGET_NAMES)[number];
+
+/**
+ * A capability a check relies on. A target declares the ones it cannot express
+ * (with the reason), so the check reports `unsupported` instead of a silent pass.
+ */
+export type Feature =
+  | 'tls-termination'
+  | 'prefix-rewrite'
+  | 'redirect'
+  | 'forwarded-headers'
+  | 'deny-pattern'
+  | 'streaming'
+  | 'retry'
+  | 'sticky-cookie'
+  | 'active-health-checks'
+  | 'runtime-api';
+
+/** A config rendered into its run directory, ready for the proxy's checker and start. */
+export interface RenderedTarget {
+  runDir: string;
+  /** absolute path of the file the proxy is started with. */
+  mainFile: string;
+  /** absolute path of the user's (or bundled) file as given. */
+  sourceFile: string;
+  /** absolute path of the rendered copy of the source file (same lines as the source). */
+  renderedSourceFile: string;
+  analysis: ConfigAnalysis;
+  rendered: RenderedConfig;
+}
+
+/** One kind of load balancer: how to find it, check a config and run it. */
+export interface TargetKind {
+  readonly name: TargetName;
+  /** Debian package providing the binary; undefined for the built-in reference LB. */
+  readonly aptPackage: string | undefined;
+  /** file name of the bundled config in a profile's config directory. */
+  readonly bundledConfigName: string;
+  readonly dialect: ConfigDialect;
+  /** features this target cannot express, with the reason shown to the user. */
+  readonly unsupported: Readonly<Partial<Record<Feature, string>>>;
+  /** directories the proxy writes to under its run dir (temp paths), created world-writable before start. */
+  workDirs?(runDir: string): string[];
+  /** "nginx/1.22.1", or undefined when the binary is not installed. */
+  version(): Promise<string | undefined>;
+  /** Runs the proxy's own config checker; throws LBDRILL_ERR_CONFIG_REJECTED with its message. */
+  validate(target: RenderedTarget): Promise<void>;
+  /** Starts the proxy in the foreground as a child of lbdrill. */
+  spawn(target: RenderedTarget): ManagedProcess;
+  /** Resolves once the process is ready to serve (default: every mapped port accepts). */
+  waitReady?(process: ManagedProcess, target: RenderedTarget): Promise<void>;
+}

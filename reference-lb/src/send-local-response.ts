@@ -1,0 +1,55 @@
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+/** How long a connection closed with an unread request body keeps draining it (nginx `lingering_time`). */
+const LINGER_MS = 5000;
+
+/**
+ * Replaces the socket's destroySoon, which node's server calls after a `Connection: close`
+ * response: half-close and keep reading for a while instead of closing at once, because
+ * closing with unread request bytes makes the kernel send a RST that can wipe the
+ * response out of the client's receive buffer before the client reads it.
+ */
+function lingerOnClose(socket: Socket): void {
+  socket.destroySoon = function lingeringDestroySoon(this: Socket): void {
+    this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+    this.once('end', () => this.destroy());
+  };
+}
+
+/**
+ * Answers from the LB itself (errors, redirects, 404). When the request body has not
+ * been read to its end the connection is closed after the response, lingering so the
+ * client still sees the response; otherwise it stays open for the next request.
+ */
+export function sendLocalResponse(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  bodyPending: boolean,
+  extraHeaders?: Record<string, string>,
+): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = `${status} ${STATUS_CODES[status] ?? ''}\n`;
+  const headers: Record<string, string | number> = {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    ...extraHeaders,
+  };
+  const closing = bodyPending && !req.complete;
+  if (closing) {
+    headers['Connection'] = 'close';
+    req.unpipe();
+    req.removeAllListeners('data');
+    req.resume();
+    lingerOnClose(req.socket);
+  }
+  res.writeHead(status, headers);
+  res.end(req.method === 'HEAD' ? undefined : body);
+}

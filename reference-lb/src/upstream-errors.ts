@@ -1,0 +1,101 @@
+import { LbError, isLbError, type LbErrorCode } from './errors.ts';
+
+/*
+ * The one place where upstream failures become status codes, modelled on
+ * fastify-reply-from's lib/errors.js: every failure is first classified into an
+ * LbError with a stable code (original error as `cause`), then the code decides the
+ * status and whether another server may be tried.
+ */
+
+/** Codes an upstream attempt can fail with. */
+export type UpstreamErrorCode = Extract<
+  LbErrorCode,
+  | 'LB_ERR_NO_SERVER_AVAILABLE'
+  | 'LB_ERR_UPSTREAM_CONNECT'
+  | 'LB_ERR_UPSTREAM_CONNECT_TIMEOUT'
+  | 'LB_ERR_UPSTREAM_RESET'
+  | 'LB_ERR_UPSTREAM_READ_TIMEOUT'
+  | 'LB_ERR_UPSTREAM_PROTOCOL'
+>;
+
+const STATUS: Readonly<Record<UpstreamErrorCode, 502 | 503 | 504>> = {
+  LB_ERR_NO_SERVER_AVAILABLE: 503,
+  LB_ERR_UPSTREAM_CONNECT: 502,
+  LB_ERR_UPSTREAM_CONNECT_TIMEOUT: 504,
+  LB_ERR_UPSTREAM_RESET: 502,
+  LB_ERR_UPSTREAM_READ_TIMEOUT: 504,
+  LB_ERR_UPSTREAM_PROTOCOL: 502,
+};
+
+const CONNECT_ERRNOS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/** Where the attempt was when it failed. */
+export interface FailurePoint {
+  /** The TCP connection to the upstream was established. */
+  connected: boolean;
+  /** `host:port` of the server, for the message. */
+  server: string;
+}
+
+/** Classifies any error from an upstream attempt; LbErrors pass through unchanged. */
+export function toUpstreamError(err: unknown, at: FailurePoint): LbError {
+  if (isLbError(err)) return err;
+  const errno = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const detail = (err as Error | undefined)?.message ?? String(err);
+  if (!at.connected) {
+    if (errno === 'ETIMEDOUT') return new LbError('LB_ERR_UPSTREAM_CONNECT_TIMEOUT', `connect to ${at.server} timed out: ${detail}`, { cause: err });
+    if (CONNECT_ERRNOS.has(errno) || errno === '') return new LbError('LB_ERR_UPSTREAM_CONNECT', `connect to ${at.server} failed: ${detail}`, { cause: err });
+  }
+  if (errno.startsWith('HPE_')) return new LbError('LB_ERR_UPSTREAM_PROTOCOL', `invalid response from ${at.server}: ${detail}`, { cause: err });
+  if (!at.connected) return new LbError('LB_ERR_UPSTREAM_CONNECT', `connect to ${at.server} failed: ${detail}`, { cause: err });
+  return new LbError('LB_ERR_UPSTREAM_RESET', `connection to ${at.server} failed: ${detail}`, { cause: err });
+}
+
+/** The status a client gets for an upstream failure (502 Bad Gateway, 503 Service Unavailable, 504 Gateway Timeout). */
+export function upstreamErrorStatus(err: LbError): 502 | 503 | 504 {
+  return STATUS[err.code as UpstreamErrorCode] ?? 502;
+}
+
+/** What is known about an attempt when deciding whether to try another server. */
+export interface RetryFacts {
+  /** The request went out on a pooled connection that was already used. */
+  reusedSocket: boolean;
+  /** The body (if any) can be sent again: none, or spooled by request buffering. */
+  replayableBody: boolean;
+  /** GET, HEAD, PUT, DELETE, OPTIONS or TRACE (RFC 9110 §9.2.2). */
+  idempotent: boolean;
+}
+
+/**
+ * True when the failed attempt never reached the upstream application, so another
+ * server may be tried: the connection was never established, or a pooled connection
+ * the upstream had already closed was reset before any response (the keep-alive race,
+ * only for idempotent requests whose body can be replayed). Read timeouts are not
+ * retried: the upstream may be doing the work.
+ */
+export function isRetryableUpstreamError(err: LbError, facts: RetryFacts): boolean {
+  switch (err.code) {
+    case 'LB_ERR_UPSTREAM_CONNECT':
+    case 'LB_ERR_UPSTREAM_CONNECT_TIMEOUT':
+      return true;
+    case 'LB_ERR_UPSTREAM_RESET':
+      return facts.reusedSocket && facts.replayableBody && facts.idempotent;
+    default:
+      return false;
+  }
+}
+
+/** True for a reset on a reused pooled connection: retried without using up a retry (nginx does the same). */
+export function isStaleConnectionError(err: LbError, facts: RetryFacts): boolean {
+  return err.code === 'LB_ERR_UPSTREAM_RESET' && facts.reusedSocket && facts.replayableBody && facts.idempotent;
+}
