@@ -121,7 +121,7 @@ program
   .requiredOption('-c, --config <file>', 'reference LB config (YAML or JSON)')
   .action(async (opts: { config: string }) => {
     const { runCli } = await import('../reference-lb/src/index.ts');
-    await runCli(['--config', opts.config]);
+    process.exitCode = await runCli(['--config', opts.config]);
   });
 
 try {

@@ -83,22 +83,28 @@ export function applyEdits(source: string, edits: readonly TextEdit[]): string {
 
 /**
  * Edits that comment out source[start, end) in place. Every line the directive spans
- * becomes a comment; anything after the directive on its last line (another directive,
- * a closing brace) is moved in front of the comment on that same line so it stays live.
+ * becomes a comment; when something live follows it on its last line (another directive,
+ * a closing brace), the directive's text there is cut and appended as a trailing comment,
+ * so what follows stays live and edits to it still apply.
  */
 export function commentOutEdits(index: LineIndex, start: number, end: number): TextEdit[] {
   const source = index.source;
   const first = index.lineOf(start);
   const last = index.lineOf(Math.max(start, end - 1));
-  const tail = source.slice(end, index.lineEnd(last));
+  const lastEnd = index.lineEnd(last);
+  const tail = source.slice(end, lastEnd);
   const tailIsLive = tail.trim() !== '' && !tail.trimStart().startsWith('#');
   const edits: TextEdit[] = [];
   for (let line = first; line <= last; line++) {
     const from = line === first ? start : index.lineStart(line);
-    const to = line === last ? (tailIsLive ? index.lineEnd(line) : end) : index.lineEnd(line);
-    const text = source.slice(from, line === last ? end : to);
-    const comment = (line === first ? DROPPED_MARKER : '# ') + text;
-    edits.push({ start: from, end: to, text: line === last && tailIsLive ? `${tail.trim()} ${comment}` : comment });
+    const to = line === last ? end : index.lineEnd(line);
+    const comment = (line === first ? DROPPED_MARKER : '# ') + source.slice(from, to);
+    if (line === last && tailIsLive) {
+      const gap = tail.length - tail.trimStart().length;
+      edits.push({ start: from, end: to + gap, text: '' }, { start: lastEnd, end: lastEnd, text: ` ${comment}` });
+    } else {
+      edits.push({ start: from, end: to, text: comment });
+    }
   }
   return edits;
 }
@@ -115,6 +121,7 @@ export interface Word {
   quote: '' | '"' | "'";
 }
 
+/** How a dialect splits words. */
 export interface SplitOptions {
   /** '#' outside quotes starts a comment anywhere (HAProxy), or never (Apache: whole comment lines only). */
   comments: 'anywhere' | 'none';
@@ -122,6 +129,7 @@ export interface SplitOptions {
   midWordQuotes: boolean;
 }
 
+/** The words of one line and what else splitting found. */
 export interface SplitResult {
   words: Word[];
   /** offset of the comment's '#', if the line has one. */
@@ -196,7 +204,10 @@ export function requote(word: Word, value: string): string {
   return word.quote === '' ? value : `${word.quote}${value}${word.quote}`;
 }
 
-/** Gives each original path one run-directory file name; the same path always gets the same name. */
+/** Files the runner itself keeps in a run directory (certificate files, the process log); never handed out. */
+export const RESERVED_NAMES: readonly string[] = ['ca.pem', 'server.crt', 'server.key', 'server.pem', 'process.log'];
+
+/** Gives each original path one run-directory file; the same path always gets the same file. */
 export class RunDirNames {
   readonly #byPath = new Map<string, string>();
   readonly #taken = new Set<string>();
@@ -204,21 +215,32 @@ export class RunDirNames {
 
   constructor(runDir: string, reserved: readonly string[] = []) {
     this.#runDir = runDir.replace(/\/+$/, '');
-    for (const name of reserved) this.#taken.add(name);
+    for (const name of [...RESERVED_NAMES, ...reserved]) this.#taken.add(name);
   }
 
-  /** runDir/<name>, where name is the original's base name made unique; `prefix` is a subfolder such as "tmp". */
-  map(original: string, fallback: string, prefix = ''): string {
-    const key = `${prefix}\0${original}`;
-    const known = this.#byPath.get(key);
+  /**
+   * runDir/<name> for `original`: `name` is the wanted relative name ("haproxy.sock",
+   * "tmp/proxy"), made unique by a "-2", "-3" before its extension.
+   */
+  map(original: string, name: string): string {
+    const known = this.#byPath.get(original);
     if (known !== undefined) return known;
-    const base = basename(original).replace(/[^A-Za-z0-9._$-]/g, '_') || fallback;
-    let name = prefix === '' ? base : `${prefix}/${base}`;
-    for (let n = 2; this.#taken.has(name); n++) name = prefix === '' ? `${base}-${n}` : `${prefix}/${base}-${n}`;
-    this.#taken.add(name);
-    const full = `${this.#runDir}/${name}`;
-    this.#byPath.set(key, full);
+    const clean = name.replace(/[^A-Za-z0-9._$/-]/g, '_').replace(/^[./]+/, '') || 'file';
+    const dot = clean.lastIndexOf('.');
+    const slash = clean.lastIndexOf('/');
+    const [stem, ext] = dot > slash + 1 ? [clean.slice(0, dot), clean.slice(dot)] : [clean, ''];
+    let chosen = clean;
+    for (let n = 2; this.#taken.has(chosen); n++) chosen = `${stem}-${n}${ext}`;
+    this.#taken.add(chosen);
+    const full = `${this.#runDir}/${chosen}`;
+    this.#byPath.set(original, full);
     return full;
+  }
+
+  /** runDir/<base name of original>, made unique. */
+  mapBase(original: string, fallback: string, subdir = ''): string {
+    const base = basename(original) || fallback;
+    return this.map(original, subdir === '' ? base : `${subdir}/${base}`);
   }
 }
 
@@ -256,11 +278,12 @@ export function urlAuthority(text: string): UrlAuthority | null {
   const scheme = (m[1] as string).toLowerCase();
   let start = m[0].length;
   let end = start;
-  while (end < text.length && !'/?#'.includes(text[end] as string)) end++;
+  while (end < text.length && !'/?#$'.includes(text[end] as string)) end++;
   const at = text.lastIndexOf('@', end - 1);
   if (at >= start) start = at + 1;
   const hostPort = text.slice(start, end);
-  if (hostPort === '') return null;
+  // "http://10.0.0.1:8080$request_uri" has a literal authority; "http://api-$env" does not.
+  if (hostPort === '' || (text[end] === '$' && !/:\d+$/.test(hostPort))) return null;
   const v6 = /^(\[[^\]]*\])(?::(\d+))?$/.exec(hostPort);
   if (v6 !== null) return { scheme, host: v6[1] as string, port: v6[2] === undefined ? null : Number(v6[2]), start, end };
   const hp = /^([^:]*)(?::(\d+))?$/.exec(hostPort);

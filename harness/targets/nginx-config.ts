@@ -3,6 +3,7 @@
  * `server`/`upstream` blocks) and maps what cannot exist here onto the run's plan,
  * editing spans in place so every line keeps its number.
  */
+import { LbdrillError } from '../errors.ts';
 import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
@@ -195,6 +196,7 @@ function walk(list: Directive[], context: Context, family: Family, visit: (d: Di
   }
 }
 
+/** A TCP listen address: IPv6 when written in brackets. */
 interface ListenSpec {
   kind: 'inet';
   host: string;
@@ -223,17 +225,17 @@ function upstreamAddress(spec: string): string | null {
 }
 
 /** A literal proxy_pass target: the URL's authority, or null when it names an upstream or uses variables. */
-function proxyPassTarget(word: Word, context: Context, upstreamNames: Set<string>): { address: string; start: number; end: number } | null {
-  if (word.value.includes('$')) return null;
+function proxyPassTarget(word: Word, module: 'http' | 'stream', upstreamNames: Set<string>): { address: string; start: number; end: number } | null {
   const offset = word.start + (word.quote === '' ? 0 : 1);
-  if (context === 'stream') {
-    if (upstreamNames.has(word.value.toLowerCase())) return null;
+  if (module === 'stream') {
+    if (word.value.includes('$') || upstreamNames.has(word.value.toLowerCase())) return null;
     const address = upstreamAddress(word.value);
     if (address === null || !/:\d+$/.test(word.value)) return null;
     return { address, start: offset, end: offset + word.value.length };
   }
   const url = urlAuthority(word.value);
-  if (url === null || url.host.startsWith('unix:') || url.host === 'unix') return null;
+  // A variable in the host is resolved per request; one in the path leaves the address literal.
+  if (url === null || url.host.includes('$') || url.host.startsWith('unix:') || url.host === 'unix') return null;
   if (upstreamNames.has(url.host.toLowerCase())) return null;
   const port = url.port ?? SCHEME_PORTS[url.scheme] ?? 80;
   return { address: hostPort(url.host, port), start: offset + url.start, end: offset + url.end };
@@ -242,7 +244,6 @@ function proxyPassTarget(word: Word, context: Context, upstreamNames: Set<string
 /** Everything the analysis and the renderer both need, found in one pass. */
 interface Scan {
   index: LineIndex;
-  root: Directive[];
   fragment: boolean;
   mainSets: { pid: boolean; errorLog: boolean };
   upstreamServers: Array<{ ref: UpstreamRef; word: Word }>;
@@ -250,7 +251,8 @@ interface Scan {
   listens: Array<{ directive: Directive; spec: ReturnType<typeof readListen>; dropped: boolean; ref: ListenerRef | null }>;
   /** server blocks with no listen at all: nginx listens on *:80 for them. */
   implicit: Array<{ server: Directive; ref: ListenerRef }>;
-  others: Array<{ directive: Directive; context: Context }>;
+  /** every other directive, for the path, certificate and drop rules. */
+  others: Directive[];
 }
 
 function serverNames(block: Directive[]): string[] {
@@ -282,7 +284,7 @@ function scan(source: string, path: string): Scan {
       upstreamNames.add(d.args[0].value.toLowerCase());
     }
   });
-  const result: Scan = { index, root, fragment, mainSets, upstreamServers: [], proxyPasses: [], listens: [], implicit: [], others: [] };
+  const result: Scan = { index, fragment, mainSets, upstreamServers: [], proxyPasses: [], listens: [], implicit: [], others: [] };
   walk(root, top, topFamily, (d, context, family) => {
     if (context === 'upstream') return;
     if (d.name === 'upstream' && d.block !== null && (context === 'http' || context === 'stream')) {
@@ -345,7 +347,7 @@ function scan(source: string, path: string): Scan {
       }
       return;
     }
-    result.others.push({ directive: d, context });
+    result.others.push(d);
   });
   return result;
 }
@@ -373,7 +375,7 @@ function ngxArg(value: string): string {
 function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
   const s = scan(source, sourcePath);
   const runDir = plan.runDir.replace(/\/+$/, '');
-  const names = new RunDirNames(runDir, ['nginx.pid', 'error.log', 'access.log', SITE_FILE, MAIN_FILE, ...TEMP_KINDS.map((k) => `tmp/${k}`)]);
+  const names = new RunDirNames(runDir, [SITE_FILE, MAIN_FILE, ...TEMP_KINDS.map((k) => `tmp/${k}`)]);
   const edits: TextEdit[] = [];
   const mapped: Mapping[] = [];
   const replaceWord = (word: Word, value: string, kind: Mapping['kind'], line: number): void => {
@@ -399,7 +401,7 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
   for (const l of s.listens) {
     const word = l.directive.args[0] as Word;
     if (l.spec.kind === 'unix') {
-      replaceWord(word, `unix:${names.map(l.spec.path, 'nginx.sock')}`, 'path', l.directive.line);
+      replaceWord(word, `unix:${names.mapBase(l.spec.path, 'nginx.sock')}`, 'path', l.directive.line);
       continue;
     }
     if (l.dropped) {
@@ -424,7 +426,7 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
     edits.push({ start: i.server.end, end: i.server.end, text: ` listen ${to};` });
     mapped.push({ kind: 'listen', from: '*:80 (implicit)', to, line: i.server.line });
   }
-  for (const { directive: d } of s.others) {
+  for (const d of s.others) {
     const arg = d.args[0];
     if (DROP_DIRECTIVES.has(d.name)) {
       drop(d);
@@ -437,13 +439,13 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
     } else if (d.name === 'pid') {
       replaceWord(arg, `${runDir}/nginx.pid`, 'path', d.line);
     } else if ((d.name === 'error_log' || d.name === 'access_log') && !LOG_KEEP.test(arg.value)) {
-      replaceWord(arg, names.map(arg.value, d.name === 'error_log' ? 'error.log' : 'access.log'), 'path', d.line);
+      replaceWord(arg, names.mapBase(arg.value, d.name === 'error_log' ? 'error.log' : 'access.log'), 'path', d.line);
     } else if (TEMP_DIRECTIVES.has(d.name)) {
-      replaceWord(arg, names.map(arg.value, d.name.replace(/_temp_path$/, ''), 'tmp'), 'path', d.line);
+      replaceWord(arg, names.mapBase(arg.value, d.name.replace(/_temp_path$/, ''), 'tmp'), 'path', d.line);
     } else if (CACHE_DIRECTIVES.has(d.name)) {
-      replaceWord(arg, names.map(arg.value, 'cache', 'tmp'), 'path', d.line);
+      replaceWord(arg, names.mapBase(arg.value, 'cache', 'tmp'), 'path', d.line);
     } else if (d.name === 'lock_file' || d.name === 'working_directory') {
-      replaceWord(arg, d.name === 'lock_file' ? names.map(arg.value, 'nginx.lock') : runDir, 'path', d.line);
+      replaceWord(arg, d.name === 'lock_file' ? names.mapBase(arg.value, 'nginx.lock') : runDir, 'path', d.line);
     }
   }
   mapped.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
@@ -455,7 +457,7 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
     return { files: { [MAIN_FILE]: rendered }, main: MAIN_FILE, mapped };
   }
   mapped.push({ kind: 'wrap', from: sourcePath, to: `${MAIN_FILE}: http { include ${SITE_FILE}; }` });
-  return { files: { [SITE_FILE]: rendered, [MAIN_FILE]: nginxMainConfig(runDir) }, main: MAIN_FILE, mapped };
+  return { files: { [SITE_FILE]: rendered, [MAIN_FILE]: nginxMainConfig(runDir) }, main: MAIN_FILE, source: SITE_FILE, mapped };
 }
 
 /** The main config lbdrill wraps a fragment in: Debian's mime types, everything else under runDir. */
@@ -497,17 +499,18 @@ export function nginxTempDirs(runDir: string): string[] {
  * file's own `daemon`), plus `pid`/`error_log` only when a full config does not set them
  * at main level, since nginx rejects a duplicate `pid`. A fragment's generated main sets both.
  */
-export function nginxGlobalDirectives(analysisOrSource: NginxConfigAnalysis | string, runDir: string): string {
+export function nginxGlobalDirectives(analysisOrSource: ConfigAnalysis | string, runDir: string): string {
   const analysis = typeof analysisOrSource === 'string' ? analyze(analysisOrSource, MAIN_FILE) : analysisOrSource;
+  const mainSets = (analysis as Partial<NginxConfigAnalysis>).mainSets;
+  if (!analysis.fragment && mainSets === undefined) {
+    throw new LbdrillError('LBDRILL_ERR_INTERNAL', 'nginxGlobalDirectives needs an analysis made by nginxDialect.analyze, or the source');
+  }
   const dir = runDir.replace(/\/+$/, '');
   const parts = ['daemon off;'];
-  if (!analysis.fragment && !analysis.mainSets.pid) parts.push(`pid ${ngxArg(`${dir}/nginx.pid`)};`);
-  if (!analysis.fragment && !analysis.mainSets.errorLog) parts.push(`error_log ${ngxArg(`${dir}/error.log`)} notice;`);
+  if (!analysis.fragment && mainSets?.pid !== true) parts.push(`pid ${ngxArg(`${dir}/nginx.pid`)};`);
+  if (!analysis.fragment && mainSets?.errorLog !== true) parts.push(`error_log ${ngxArg(`${dir}/error.log`)} notice;`);
   return parts.join(' ');
 }
 
 /** nginx: `upstream`/`server`/`listen`/`proxy_pass` as published, mapped onto loopback. */
-export const nginxDialect: ConfigDialect & { analyze(source: string, sourcePath: string): NginxConfigAnalysis } = {
-  analyze,
-  render,
-};
+export const nginxDialect = { analyze, render } satisfies ConfigDialect;

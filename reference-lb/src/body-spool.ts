@@ -40,7 +40,8 @@ export class BodySpool {
     let file: string | undefined;
     let out: WriteStream | undefined;
     try {
-      for await (const chunk of source as AsyncIterable<Buffer>) {
+      // destroyOnReturn false: a rejected body must not take the client connection (and the 413) with it.
+      for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
         length += chunk.length;
         if (options.maxBytes > 0 && length > options.maxBytes) {
           throw new LbError('LB_ERR_BODY_TOO_LARGE', `body exceeds ${options.maxBytes} bytes`);

@@ -38,6 +38,8 @@ const serverSchema = z
   .object({
     /** `host:port` of the upstream server. */
     address: hostPort,
+    /** Label used in logs and events; default the address. */
+    name: z.string().min(1).optional(),
     /** Start the server marked down: it receives no traffic (nginx `server ... down`). */
     down: z.boolean().default(false),
   })
@@ -46,7 +48,7 @@ const serverSchema = z
 const upstreamSchema = z
   .object({
     balance: z.enum(BALANCE_KINDS).default('round_robin'),
-    /** Idle keep-alive connections kept per server; 0 = a new connection per request. */
+    /** Idle keep-alive connections kept per server (a burst's surplus closes after 1 s unused); 0 = a new connection per request. */
     keepalive: z.number().int().min(0).max(100_000).default(0),
     /** How long an idle pooled connection is kept before it is closed. */
     keepalive_timeout_ms: durationMs(1).default(60_000),
@@ -69,11 +71,11 @@ const timeoutsSchema = z
   .object({
     /** Max time to establish an upstream TCP connection. */
     connect_ms: durationMs(1).default(60_000),
-    /** Max silence on the upstream connection once the request is sent (0 = none). */
+    /** Max upstream silence: for the response head once the request is sent, then between body chunks (0 = none). */
     read_ms: durationMs(0).default(60_000),
     /** Max silence from the client while its request body is being received (0 = none). */
     send_ms: durationMs(0).default(60_000),
-    /** How long an idle keep-alive client connection is kept between requests. */
+    /** Idle keep-alive client connections close after this; a client that reads none of a response for this long is cut. */
     client_idle_ms: durationMs(1).default(75_000),
     /** Max time for a client to send a complete request head. */
     client_header_ms: durationMs(1).default(60_000),
@@ -229,8 +231,10 @@ const listenerSchema = z
 /** The whole config file. */
 export const configSchema = z
   .object({
-    /** Processes serving the listeners (node:cluster); only the CLI honours it. */
-    workers: z.number().int().min(1).max(256).default(1),
+    /** Processes serving the listeners (node:cluster), or "auto" for one per CPU; only the CLI honours it. */
+    workers: z
+      .union([z.number().int().min(1).max(256), z.literal('auto')], { errorMap: () => ({ message: 'expected an integer from 1 to 256 or "auto"' }) })
+      .default(1),
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a name of letters, digits, "_", "." or "-"'), upstreamSchema).default({}),
     timeouts: timeoutsSchema.default({}),
     limits: limitsSchema.default({}),

@@ -1,6 +1,5 @@
 /** Stable error codes of the reference LB: callers match `code`, never the message. */
 export type LbErrorCode =
-  | 'LB_ERR_USAGE'
   | 'LB_ERR_CONFIG'
   | 'LB_ERR_CONFIG_READ'
   | 'LB_ERR_TLS'
@@ -12,10 +11,7 @@ export type LbErrorCode =
   | 'LB_ERR_UPSTREAM_READ_TIMEOUT'
   | 'LB_ERR_UPSTREAM_PROTOCOL'
   | 'LB_ERR_BODY_TOO_LARGE'
-  | 'LB_ERR_CLIENT_BODY_TIMEOUT'
-  | 'LB_ERR_CLIENT_ABORTED'
-  | 'LB_ERR_SPOOL'
-  | 'LB_ERR_INTERNAL';
+  | 'LB_ERR_SPOOL';
 
 /** An error the reference LB raises on purpose; `message` is one line meant for an operator. */
 export class LbError extends Error {

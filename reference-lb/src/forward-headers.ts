@@ -4,7 +4,8 @@ import type { HeaderPolicy } from './config-schema.ts';
  * Header rewriting for both directions, on raw header arrays ([name, value, name, value...])
  * so order, case and duplicates survive. Hop-by-hop fields (RFC 9110 §7.6.1, plus every
  * Proxy-* field and any field named in Connection) never cross the proxy; the framing
- * (Content-Length / chunked) is re-decided by node for each hop.
+ * (Content-Length / chunked) is re-decided for each hop: by undici towards the upstream,
+ * by node towards the client.
  */
 
 function isHopByHop(lower: string): boolean {
@@ -104,11 +105,9 @@ export function buildUpstreamRequestHead(raw: readonly string[], policy: HeaderP
     }
     headers.push(name, value);
   }
-  if (chunked) {
-    // node's parser already refused Transfer-Encoding values it cannot de-chunk; re-chunk for the upstream.
-    headers.push('Transfer-Encoding', 'chunked');
-    contentLength = -1;
-  }
+  // node's parser already refused Transfer-Encoding values it cannot de-chunk; without a
+  // Content-Length, undici re-chunks the body for the upstream.
+  if (chunked) contentLength = -1;
   if (policy.forwarded) {
     headers.push(
       'X-Forwarded-For',
@@ -126,18 +125,27 @@ export function buildUpstreamRequestHead(raw: readonly string[], policy: HeaderP
   return { headers: out, hostValueIndex: policy.preserveHost ? -1 : 1, hasBody: chunked || contentLength > 0, contentLength };
 }
 
+/** The response head for the client, and whether the upstream sent a Date. */
+export interface ClientResponseHead {
+  headers: string[];
+  hasDate: boolean;
+}
+
 /** The upstream response head for the client: hop-by-hop fields removed, everything else as received. */
-export function buildClientResponseHeaders(raw: readonly string[]): string[] {
+export function buildClientResponseHeaders(raw: readonly (string | Buffer)[]): ClientResponseHead {
   const out: string[] = [];
   let dropByConnection: Set<string> | undefined;
+  let hasDate = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
+    const name = raw[i]!.toString('latin1');
+    const value = raw[i + 1]!.toString('latin1');
     const lower = name.toLowerCase();
     if (isHopByHop(lower)) {
-      if (lower === 'connection') dropByConnection = connectionOptions(raw[i + 1] as string, dropByConnection);
+      if (lower === 'connection') dropByConnection = connectionOptions(value, dropByConnection);
       continue;
     }
-    out.push(name, raw[i + 1] as string);
+    if (lower === 'date') hasDate = true;
+    out.push(name, value);
   }
-  return dropByConnection ? withoutNamed(out, dropByConnection) : out;
+  return { headers: dropByConnection ? withoutNamed(out, dropByConnection) : out, hasDate };
 }

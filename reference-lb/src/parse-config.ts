@@ -37,6 +37,8 @@ function formatIssue(issue: ZodIssue, input: unknown): string {
     case 'invalid_type':
       if (got === undefined) return `${formatConfigPath(issue.path)}: required`;
       return `${formatConfigPath(issue.path)}: expected ${issue.expected}, got ${describeValue(got)}`;
+    case 'invalid_union':
+      return `${formatConfigPath(issue.path)}: ${issue.message}, got ${describeValue(got)}`;
     case 'invalid_enum_value':
       return `${formatConfigPath(issue.path)}: expected one of ${issue.options.join(', ')}, got ${describeValue(got)}`;
     case 'too_small':
@@ -54,12 +56,12 @@ function formatIssue(issue: ZodIssue, input: unknown): string {
  * message is one line naming the field: `reference-lb config: listeners[0].bind: ...`.
  */
 export function parseConfig(text: string, sourceName: string): LbConfig {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const yamlError = doc.errors[0];
   if (yamlError) {
     const pos = yamlError.linePos?.[0];
     const where = pos ? `${sourceName}:${pos.line}:${pos.col}` : sourceName;
-    const reason = yamlError.message.split('\n')[0] ?? yamlError.code;
+    const reason = (yamlError.message.split('\n')[0] ?? yamlError.code).replace(/ at line \d+, column \d+:?$/, '');
     throw new LbError('LB_ERR_CONFIG', `${PREFIX}: ${where}: ${reason}`, { cause: yamlError });
   }
   const input: unknown = doc.toJS();

@@ -10,9 +10,11 @@ const LINGER_MS = 5000;
  * closing with unread request bytes makes the kernel send a RST that can wipe the
  * response out of the client's receive buffer before the client reads it.
  */
-function lingerOnClose(socket: Socket): void {
+export function lingerOnClose(socket: Socket, req?: IncomingMessage): void {
   socket.destroySoon = function lingeringDestroySoon(this: Socket): void {
     this.end();
+    // Discard whatever of the request body still arrives.
+    req?.resume();
     const timer = setTimeout(() => this.destroy(), LINGER_MS);
     timer.unref();
     this.once('close', () => clearTimeout(timer));

@@ -41,23 +41,29 @@ const CONNECT_ERRNOS: ReadonlySet<string> = new Set([
 
 /** Where the attempt was when it failed. */
 export interface FailurePoint {
-  /** The TCP connection to the upstream was established. */
+  /** The connection to the upstream was established and the request was being written. */
   connected: boolean;
   /** `host:port` of the server, for the message. */
   server: string;
 }
 
-/** Classifies any error from an upstream attempt; LbErrors pass through unchanged. */
+/** Classifies any error from an upstream attempt (node errno or undici UND_ERR_* code); LbErrors pass through unchanged. */
 export function toUpstreamError(err: unknown, at: FailurePoint): LbError {
   if (isLbError(err)) return err;
-  const errno = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? '';
   const detail = (err as Error | undefined)?.message ?? String(err);
-  if (!at.connected) {
-    if (errno === 'ETIMEDOUT') return new LbError('LB_ERR_UPSTREAM_CONNECT_TIMEOUT', `connect to ${at.server} timed out: ${detail}`, { cause: err });
-    if (CONNECT_ERRNOS.has(errno) || errno === '') return new LbError('LB_ERR_UPSTREAM_CONNECT', `connect to ${at.server} failed: ${detail}`, { cause: err });
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || (!at.connected && code === 'ETIMEDOUT')) {
+    return new LbError('LB_ERR_UPSTREAM_CONNECT_TIMEOUT', `connect to ${at.server} timed out: ${detail}`, { cause: err });
   }
-  if (errno.startsWith('HPE_')) return new LbError('LB_ERR_UPSTREAM_PROTOCOL', `invalid response from ${at.server}: ${detail}`, { cause: err });
-  if (!at.connected) return new LbError('LB_ERR_UPSTREAM_CONNECT', `connect to ${at.server} failed: ${detail}`, { cause: err });
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return new LbError('LB_ERR_UPSTREAM_READ_TIMEOUT', `${at.server} went silent: ${detail}`, { cause: err });
+  }
+  if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_HEADERS_OVERFLOW') {
+    return new LbError('LB_ERR_UPSTREAM_PROTOCOL', `invalid response from ${at.server}: ${detail}`, { cause: err });
+  }
+  if (!at.connected && (CONNECT_ERRNOS.has(code) || !code.startsWith('UND_ERR_'))) {
+    return new LbError('LB_ERR_UPSTREAM_CONNECT', `connect to ${at.server} failed: ${detail}`, { cause: err });
+  }
   return new LbError('LB_ERR_UPSTREAM_RESET', `connection to ${at.server} failed: ${detail}`, { cause: err });
 }
 

@@ -11,6 +11,8 @@ export type ServerState = 'up' | 'drain' | 'down';
 export class UpstreamServer {
   /** `host:port` as configured. */
   readonly address: string;
+  /** Label for logs and the admin API; the address unless the config names the server. */
+  readonly name: string;
   readonly host: string;
   readonly port: number;
   /** Value for the Host header when the client's is not preserved. */
@@ -24,10 +26,11 @@ export class UpstreamServer {
   requests = 0;
   failures = 0;
 
-  constructor(address: string, state: ServerState = 'up') {
+  constructor(address: string, name: string = address, state: ServerState = 'up') {
     const hp = parseHostPort(address);
     if (!hp) throw new Error(`not host:port: ${address}`);
     this.address = address;
+    this.name = name;
     this.host = hp.host;
     this.port = hp.port;
     this.hostHeader = formatHostPort(hp.host, hp.port);

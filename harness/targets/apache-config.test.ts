@@ -1,0 +1,363 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isLbdrillError } from '../errors.ts';
+import { apacheDialect } from './apache-config.ts';
+import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
+
+const SHAKENFIST = '/work/shared/real-configs/shakenfist/apache-loadbalancer.conf';
+
+function plan(analysis: ConfigAnalysis, runDir = '/run/lbdrill/t3'): RenderPlan {
+  const addresses = [...new Set(analysis.upstreams.map((u) => u.address))];
+  return {
+    runDir,
+    upstreams: new Map(addresses.map((a, i) => [a, `127.0.12.${i + 1}:${45000 + i}`])),
+    ports: new Map([...new Set(analysis.listeners.map((l) => l.port))].map((p, i) => [p, 46000 + i])),
+    tls: { certFile: `${runDir}/server.crt`, keyFile: `${runDir}/server.key`, pemFile: `${runDir}/server.pem` },
+  };
+}
+
+function changedLines(a: string, b: string): number[] {
+  const la = a.split('\n');
+  const lb = b.split('\n');
+  expect(lb.length).toBe(la.length);
+  return la.flatMap((line, i) => (line === lb[i] ? [] : [i + 1]));
+}
+
+function renderBoth(source: string, p?: Partial<RenderPlan>): { site: string; main: string; mapped: ReturnType<typeof apacheDialect.render>['mapped'] } {
+  const analysis = apacheDialect.analyze(source, 'site.conf');
+  const rendered = apacheDialect.render(source, 'site.conf', analysis, { ...plan(analysis), ...p });
+  expect(rendered.main).toBe('apache2.conf');
+  expect(rendered.source).toBe('site.conf');
+  return { site: rendered.files['site.conf'] as string, main: rendered.files['apache2.conf'] as string, mapped: rendered.mapped };
+}
+
+function parseFails(source: string): string {
+  try {
+    apacheDialect.analyze(source, 'site.conf');
+  } catch (err) {
+    expect(isLbdrillError(err, 'LBDRILL_ERR_CONFIG_PARSE')).toBe(true);
+    return (err as Error).message;
+  }
+  throw new Error('expected a parse error');
+}
+
+describe('apacheDialect.analyze', () => {
+  it('reads the published shakenfist vhosts: balancer sfapi, *:80 plain and *:443 with SSLEngine on', () => {
+    const analysis = apacheDialect.analyze(readFileSync(SHAKENFIST, 'utf8'), SHAKENFIST);
+    expect(analysis.fragment).toBe(true);
+    expect(analysis.upstreams).toEqual([
+      { pool: 'sfapi', name: '10.0.0.1:13000', address: '10.0.0.1:13000', line: 60, backup: false },
+      { pool: 'sfapi', name: '10.0.0.2:13000', address: '10.0.0.2:13000', line: 61, backup: false },
+    ]);
+    expect(analysis.listeners).toEqual([
+      { spec: '*:80', port: 80, tls: false, serverNames: ['sf.example.com'], line: 33 },
+      { spec: '*:443', port: 443, tls: true, serverNames: ['sf.example.com'], line: 39 },
+    ]);
+  });
+
+  it('finds hot standbys, explicit balancer members, literal ProxyPass and [P] rewrites', () => {
+    const source = [
+      '<Proxy balancer://api/>',
+      '    BalancerMember http://10.0.0.1:8080 route=a',
+      '    BalancerMember "http://10.0.0.2:8080" status=+H',
+      '    BalancerMember http://10.0.0.3 status=+H-H',
+      '</Proxy>',
+      'BalancerMember balancer://other https://10.0.1.1 loadfactor=2',
+      '<VirtualHost *:8080>',
+      '    ServerName api.example.com:8080',
+      '    ServerAlias www.api.example.com *.api.example.com',
+      '    ProxyPass /legacy http://192.168.1.5:9000/v1 retry=0',
+      '    ProxyPassReverse /legacy http://192.168.1.5:9000/v1',
+      '    ProxyPass /b !',
+      '    RewriteRule ^/r/(.*)$ http://192.168.1.6/$1 [P,L]',
+      '    RewriteRule ^/x$ https://elsewhere.example.com/ [R=301,L]',
+      '    <Location /loc>',
+      '        ProxyPass http://192.168.1.7:7000/',
+      '    </Location>',
+      '</VirtualHost>',
+    ].join('\n');
+    const analysis = apacheDialect.analyze(source, 'site.conf');
+    expect(analysis.upstreams.map((u) => [u.pool, u.address, u.backup, u.line])).toEqual([
+      ['api', '10.0.0.1:8080', false, 2],
+      ['api', '10.0.0.2:8080', true, 3],
+      ['api', '10.0.0.3:80', false, 4],
+      ['other', '10.0.1.1:443', false, 6],
+      ['192.168.1.5:9000', '192.168.1.5:9000', false, 10],
+      ['192.168.1.6:80', '192.168.1.6:80', false, 13],
+      ['192.168.1.7:7000', '192.168.1.7:7000', false, 16],
+    ]);
+    expect(analysis.listeners).toEqual([{ spec: '*:8080', port: 8080, tls: false, serverNames: ['api.example.com', 'www.api.example.com'], line: 7 }]);
+  });
+
+  it('drops Listen [::]:P next to Listen P, and keeps a Listen no vhost covers', () => {
+    const source = ['Listen 80', 'Listen [::]:80', 'Listen 8443 https', 'SSLEngine on', '<VirtualHost *:80>', '</VirtualHost>'].join('\n');
+    const analysis = apacheDialect.analyze(source, 'site.conf');
+    expect(analysis.listeners).toEqual([
+      { spec: '8443', port: 8443, tls: true, serverNames: [], line: 3 },
+      { spec: '*:80', port: 80, tls: false, serverNames: [], line: 5 },
+    ]);
+  });
+
+  it('succeeds with no upstreams, and reports unreadable structure as file:line', () => {
+    expect(apacheDialect.analyze('<VirtualHost *:80>\n  DocumentRoot /var/www/html\n</VirtualHost>\n', 'site.conf').upstreams).toEqual([]);
+    expect(parseFails('<VirtualHost *:80>\n  ServerName a\n')).toBe('site.conf:1: <VirtualHost> was not closed');
+    expect(parseFails('<VirtualHost *:80>\n<Proxy balancer://x>\n</VirtualHost>\n')).toBe('site.conf:3: </VirtualHost> without matching <VirtualHost> section');
+    expect(parseFails('<VirtualHost *:80\n</VirtualHost>\n')).toBe("site.conf:1: <VirtualHost directive missing closing '>'");
+    expect(parseFails('Header set X "open\n')).toBe('site.conf:1: unterminated quoted string');
+  });
+});
+
+describe('apacheDialect.render', () => {
+  it('changes only the mapped spans of the shakenfist file and wraps it in a Debian-like main config', () => {
+    const source = readFileSync(SHAKENFIST, 'utf8');
+    const analysis = apacheDialect.analyze(source, SHAKENFIST);
+    const rendered = apacheDialect.render(source, SHAKENFIST, analysis, plan(analysis));
+    const site = rendered.files['site.conf'] as string;
+    expect(changedLines(source, site)).toEqual([33, 39, 51, 52, 60, 61]);
+    const lines = site.split('\n');
+    expect(lines[32]).toBe('<VirtualHost 127.0.0.1:46000>');
+    expect(lines[38]).toBe('<VirtualHost 127.0.0.1:46001>');
+    expect(lines[44]).toBe('    ErrorLog ${APACHE_LOG_DIR}/error.log');
+    expect(lines[50]).toBe('    SSLCertificateFile    /run/lbdrill/t3/server.crt');
+    expect(lines[51]).toBe('    SSLCertificateKeyFile /run/lbdrill/t3/server.key');
+    expect(lines[59]).toBe('        BalancerMember "http://127.0.12.1:45000"');
+    expect(rendered.mapped.map((m) => `${m.kind} ${m.from}`)).toEqual([
+      'listen *:80',
+      'listen *:443',
+      'variable ${APACHE_LOG_DIR}',
+      'certificate /etc/ssl/certs/sf.example.com.crt',
+      'certificate /etc/ssl/private/sf.example.com.key',
+      'upstream 10.0.0.1:13000',
+      'upstream 10.0.0.2:13000',
+      `wrap ${SHAKENFIST}`,
+    ]);
+    const main = rendered.files['apache2.conf'] as string;
+    expect(main).toContain('Define APACHE_LOG_DIR /run/lbdrill/t3\n');
+    expect(main).toContain('Listen 127.0.0.1:46000\nListen 127.0.0.1:46001\nInclude /run/lbdrill/t3/site.conf\n');
+    expect(main).toContain('PidFile /run/lbdrill/t3/apache2.pid\n');
+    expect(main).toMatch(/^LoadModule proxy_balancer_module \/usr\/lib\/apache2\/modules\/mod_proxy_balancer\.so$/m);
+    // Built into Debian's apache2: LoadModule would only warn, so it is not named.
+    expect(main).not.toMatch(/LoadModule (watchdog|log_config|unixd)_module/);
+  });
+
+  it('rewrites the user Listen instead of adding one, drops the IPv6 twin, keeps pipes, variables and quotes', () => {
+    const source = [
+      'Listen 443 https',
+      'Listen [::]:443 https',
+      '<VirtualHost *:443 [::]:443>',
+      '    SSLEngine on',
+      '    SSLCertificateFile "/etc/ssl/both.pem"',
+      '    SSLCACertificatePath /etc/ssl/certs',
+      '    SSLCARevocationFile \\',
+      '        /etc/ssl/crl.pem',
+      '    ErrorLog "|/usr/bin/rotatelogs /var/log/apache2/err.%Y 86400"',
+      '    CustomLog /var/log/apache2/api_access.log combined',
+      '    CustomLog ${APACHE_LOG_DIR}/other.log "%h %r"',
+      '    SSLSessionCache shmcb:/var/run/apache2/ssl_cache(512000)',
+      '    ProxyPass /api http://10.0.0.1:8080/api',
+      '    ProxyPassReverse /api http://10.0.0.1:8080/api',
+      '</VirtualHost>',
+    ].join('\n');
+    const { site, main, mapped } = renderBoth(source);
+    expect(site.split('\n')).toEqual([
+      'Listen 127.0.0.1:46000 https',
+      '# lbdrill dropped: Listen [::]:443 https',
+      '<VirtualHost 127.0.0.1:46000>',
+      '    SSLEngine on',
+      '    SSLCertificateFile "/run/lbdrill/t3/server.pem"',
+      '    # lbdrill dropped: SSLCACertificatePath /etc/ssl/certs',
+      '    # lbdrill dropped: SSLCARevocationFile \\',
+      '#         /etc/ssl/crl.pem',
+      '    ErrorLog "|/usr/bin/rotatelogs /var/log/apache2/err.%Y 86400"',
+      '    CustomLog /run/lbdrill/t3/api_access.log combined',
+      '    CustomLog ${APACHE_LOG_DIR}/other.log "%h %r"',
+      '    SSLSessionCache shmcb:/run/lbdrill/t3/ssl_cache(512000)',
+      '    ProxyPass /api http://127.0.12.1:45000/api',
+      '    ProxyPassReverse /api http://127.0.12.1:45000/api',
+      '</VirtualHost>',
+    ]);
+    expect(main).not.toMatch(/^Listen /m);
+    expect(mapped.filter((m) => m.kind === 'dropped').map((m) => m.line)).toEqual([2, 6, 7]);
+  });
+});
+
+// ---- the published file under the real Apache ----
+
+const HAVE_APACHE = spawnSync('apache2', ['-v']).status === 0;
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Backend {
+  address: string;
+  paths: string[];
+  server: Server;
+}
+
+async function startBackend(host: string): Promise<Backend> {
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    res.end(`backend ${host}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { address: `${host}:${(server.address() as AddressInfo).port}`, paths, server };
+}
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+function get(port: number, path: string, tls: boolean, host: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const options = { host: '127.0.0.1', port, path, headers: { host }, servername: host, rejectUnauthorized: false, timeout: 5000 };
+    const req = (tls ? httpsRequest : httpRequest)(options, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function eventually<T>(what: () => Promise<T>, deadlineMs = 10_000): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await what();
+    } catch (err) {
+      if (Date.now() > until || (err as { final?: boolean }).final === true) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc').flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return [];
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid ? [Number(entry)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the proxy, returns its pid and a stop() that SIGTERMs it and proves it and its workers are gone. */
+async function startProxy(command: string, args: string[], readyPort: number, env?: NodeJS.ProcessEnv): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pid = child.pid as number;
+  const stop = async (): Promise<void> => {
+    const workers = childrenOf(pid);
+    if (alive(pid)) child.kill('SIGTERM');
+    await exited;
+    await eventually(async () => {
+      const left = workers.filter(alive);
+      if (left.length > 0) throw new Error(`still running: ${left.join(',')}`);
+    });
+    expect(alive(pid)).toBe(false);
+  };
+  try {
+    await eventually(async () => {
+      if (child.exitCode !== null) throw Object.assign(new Error(`${command} exited ${child.exitCode}: ${output}`), { final: true });
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(readyPort, '127.0.0.1', () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.on('error', reject);
+      });
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { pid, stop };
+}
+
+function makeCertificate(dir: string): RenderPlan['tls'] {
+  const tls = { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), pemFile: join(dir, 'server.pem') };
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=sf.example.com', '-days', '1', '-keyout', tls.keyFile, '-out', tls.certFile], { stdio: 'ignore' });
+  writeFileSync(tls.pemFile, readFileSync(tls.certFile, 'utf8') + readFileSync(tls.keyFile, 'utf8'));
+  return tls;
+}
+
+describe.skipIf(!HAVE_APACHE)('the published shakenfist file under Apache 2.4', () => {
+  let dir: string;
+  const backends: Backend[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lbdrill-apache-'));
+    chmodSync(dir, 0o755);
+    backends.push(await startBackend('127.0.0.1'), await startBackend('127.0.0.1'));
+  });
+  afterAll(async () => {
+    for (const b of backends) await new Promise((r) => b.server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('apache2 -t accepts it, and it proxies /api over TLS and redirects plain HTTP', async () => {
+    const source = readFileSync(SHAKENFIST, 'utf8');
+    const analysis = apacheDialect.analyze(source, SHAKENFIST);
+    const ports = new Map<number, number>();
+    for (const l of analysis.listeners) if (!ports.has(l.port)) ports.set(l.port, await freePort());
+    const rendered = apacheDialect.render(source, SHAKENFIST, analysis, {
+      runDir: dir,
+      upstreams: new Map(analysis.upstreams.map((u, i) => [u.address, (backends[i] as Backend).address])),
+      ports,
+      tls: makeCertificate(dir),
+    });
+    for (const [name, text] of Object.entries(rendered.files)) writeFileSync(join(dir, name), text);
+    // No APACHE_* environment: the generated Defines must be enough.
+    const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+    const checked = spawnSync('apache2', ['-t', '-d', '/etc/apache2', '-f', join(dir, 'apache2.conf')], { encoding: 'utf8', env });
+    expect(checked.stdout + checked.stderr).toContain('Syntax OK');
+    expect(checked.status).toBe(0);
+
+    const tlsPort = ports.get(443) as number;
+    const proxy = await startProxy('apache2', ['-d', '/etc/apache2', '-f', join(dir, 'apache2.conf'), '-DFOREGROUND'], tlsPort, env);
+    try {
+      const reply = await get(tlsPort, '/api/auth/namespaces', true, 'sf.example.com');
+      expect(reply.status).toBe(200);
+      expect(reply.body).toMatch(/^backend /);
+      const docs = await get(tlsPort, '/apidocs/', true, 'sf.example.com');
+      expect(docs.status).toBe(200);
+      expect(backends.flatMap((b) => b.paths).sort()).toEqual(['/apidocs/', '/auth/namespaces']);
+      const redirect = await get(ports.get(80) as number, '/api/x', false, 'sf.example.com');
+      expect(redirect.status).toBe(301);
+      expect(redirect.headers.location).toBe('https://sf.example.com/api/x');
+    } finally {
+      await proxy.stop();
+    }
+    expect(readFileSync(join(dir, 'access.log'), 'utf8')).toContain('GET /api/auth/namespaces');
+  });
+});

@@ -1,0 +1,575 @@
+/**
+ * The Apache httpd dialect: reads a user's vhost file (or a conf with its own Listen),
+ * maps balancer members, ProxyPass addresses, listeners, certificates and log paths
+ * onto the run's plan in place, and wraps it in a generated main config modelled on
+ * Debian's apache2.conf.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import {
+  LOOPBACK,
+  LineIndex,
+  RunDirNames,
+  SCHEME_PORTS,
+  applyEdits,
+  commentOutEdits,
+  hostPort,
+  parseError,
+  planned,
+  requote,
+  splitWords,
+  urlAuthority,
+  type TextEdit,
+  type Word,
+} from './config-text.ts';
+
+const SITE_FILE = 'site.conf';
+const MAIN_FILE = 'apache2.conf';
+const SERVER_ROOT = '/etc/apache2';
+const MODULE_DIR = '/usr/lib/apache2/modules';
+const MODULE_CONF_DIR = '/etc/apache2/mods-available';
+const RUN_USER = 'www-data';
+
+/**
+ * Modules the generated main config loads, in load order: the proxy/TLS set plus the
+ * harmless part of what Debian enables by default (access_compat, filter, negotiation,
+ * autoindex), since published vhosts are written against it. Not deflate: it would
+ * re-encode proxied bodies behind the checks' backs. Event MPM: streams without a thread per idle connection.
+ */
+const MODULES = [
+  'mpm_event',
+  'authz_core',
+  'authz_host',
+  'authn_core',
+  'authn_file',
+  'auth_basic',
+  'authz_user',
+  'access_compat',
+  'alias',
+  'dir',
+  'mime',
+  'headers',
+  'rewrite',
+  'setenvif',
+  'env',
+  'remoteip',
+  'filter',
+  'negotiation',
+  'autoindex',
+  'socache_shmcb',
+  'ssl',
+  'proxy',
+  'proxy_http',
+  'proxy_wstunnel',
+  'slotmem_shm',
+  'proxy_balancer',
+  'lbmethod_byrequests',
+  'lbmethod_bybusyness',
+  'status',
+  'reqtimeout',
+  'watchdog',
+  'proxy_hcheck',
+] as const;
+
+/** Debian's envvars, pointed at the run directory; defined rather than edited in the user's text. */
+function debianVariables(runDir: string): Record<string, string> {
+  return {
+    APACHE_RUN_USER: RUN_USER,
+    APACHE_RUN_GROUP: RUN_USER,
+    APACHE_PID_FILE: `${runDir}/apache2.pid`,
+    APACHE_RUN_DIR: runDir,
+    APACHE_LOCK_DIR: runDir,
+    APACHE_LOG_DIR: runDir,
+  };
+}
+
+const CERT_FILE = new Set([
+  'sslcertificatechainfile',
+  'sslcacertificatefile',
+  'sslcadnrequestfile',
+  'sslproxycacertificatefile',
+  'sslproxymachinecertificatechainfile',
+]);
+/** Directives naming TLS material lbdrill has no equivalent for; commented out in place. */
+const DROP = new Set([
+  'sslcacertificatepath',
+  'sslcarevocationfile',
+  'sslcarevocationpath',
+  'sslcarevocationcheck',
+  'sslcadnrequestpath',
+  'sslproxycacertificatepath',
+  'sslproxycarevocationfile',
+  'sslproxycarevocationpath',
+  'sslproxycarevocationcheck',
+  'sslproxymachinecertificatepath',
+]);
+const LOG_FILE = new Set(['errorlog', 'customlog', 'transferlog', 'globallog', 'forensiclog']);
+const RUN_FILE = new Set(['pidfile', 'scriptsock', 'scoreboardfile']);
+const RUN_DIR = new Set(['coredumpdirectory', 'defaultruntimedir']);
+
+interface Directive {
+  /** lower-cased name; sections as "<virtualhost" and "</virtualhost". */
+  name: string;
+  words: Word[];
+  line: number;
+  start: number;
+  end: number;
+}
+
+interface Block {
+  name: string;
+  open: Directive;
+  parent: Block | null;
+}
+
+/** Reads logical lines (with `\` continuations) into directives, checking section nesting. */
+interface Entry {
+  directive: Directive;
+  /** the section the directive sits in. */
+  block: Block | null;
+  /** the section a `<Tag>` line opens. */
+  opens: Block | null;
+}
+
+function readDirectives(source: string, path: string, index: LineIndex): Entry[] {
+  const out: Entry[] = [];
+  let block: Block | null = null;
+  for (let n = 1; n <= index.lineCount; n++) {
+    const first = n;
+    const start = index.lineStart(n);
+    let end = index.lineEnd(n);
+    // Continuation: a backslash as the very last character joins the next line.
+    while (source[end - 1] === '\\' && n < index.lineCount) end = index.lineEnd(++n);
+    const text = source.slice(start, end).replace(/\\(\r?\n)/g, (m) => ' '.repeat(m.length));
+    const trimmed = text.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    let body = text;
+    if (trimmed.startsWith('<')) {
+      const gt = text.lastIndexOf('>');
+      if (gt < 0 || text.slice(gt + 1).trim() !== '') throw parseError(path, first, `${trimmed.split(/\s/)[0]} directive missing closing '>'`);
+      body = text.slice(0, gt);
+    }
+    const split = splitWords(body, start, { comments: 'none', midWordQuotes: false });
+    if (split.unterminated) throw parseError(path, first, 'unterminated quoted string');
+    const head = split.words[0] as Word;
+    const directive: Directive = { name: head.value.toLowerCase(), words: split.words, line: first, start: head.start, end: start + text.indexOf(trimmed) + trimmed.length };
+    if (directive.name.startsWith('</')) {
+      const name = directive.name.slice(2);
+      if (block === null || block.name !== name) throw parseError(path, first, `</${head.value.slice(2)}> without matching <${head.value.slice(2)}> section`);
+      out.push({ directive, block, opens: null });
+      block = block.parent;
+      continue;
+    }
+    const opens: Block | null = directive.name.startsWith('<') ? { name: directive.name.slice(1), open: directive, parent: block } : null;
+    out.push({ directive, block, opens });
+    if (opens !== null) block = opens;
+  }
+  if (block !== null) throw parseError(path, block.open.line, `<${block.open.words[0]?.value.slice(1)}> was not closed`);
+  return out;
+}
+
+function enclosing(block: Block | null, name: string): Block | null {
+  for (let b = block; b !== null; b = b.parent) if (b.name === name) return b;
+  return null;
+}
+
+interface Address {
+  port: number;
+  v6: boolean;
+}
+
+/** "80", "*:443", "[::]:80", "_default_:443", "*" (any port: taken as 80). */
+function readAddress(spec: string, path: string, line: number): Address {
+  const v6 = /^\[[^\]]*\](?::(\d+|\*))?$/.exec(spec);
+  if (v6 !== null) return { port: v6[1] === undefined || v6[1] === '*' ? 80 : Number(v6[1]), v6: true };
+  if (/^\d+$/.test(spec)) return { port: Number(spec), v6: false };
+  const hp = /^([^:]+)(?::(\d+|\*))?$/.exec(spec);
+  if (hp === null) throw parseError(path, line, `cannot read address "${spec}"`);
+  return { port: hp[2] === undefined || hp[2] === '*' ? 80 : Number(hp[2]), v6: false };
+}
+
+/** Schemes a test backend can stand in for; fcgi://, ajp:// and the like are left as written. */
+const HTTP_SCHEMES = new Set(['http', 'https', 'ws', 'wss', 'h2', 'h2c']);
+
+/** A proxied URL's backend address, unless it is a balancer, a unix socket, not HTTP, or has a variable host. */
+function literalTarget(word: Word): { address: string; start: number; end: number } | null {
+  if (word.value.includes('|')) return null;
+  const url = urlAuthority(word.value);
+  if (url === null || !HTTP_SCHEMES.has(url.scheme) || url.host === '' || /[$%]/.test(url.host)) return null;
+  const offset = word.start + (word.quote === '' ? 0 : 1);
+  return { address: hostPort(url.host, url.port ?? SCHEME_PORTS[url.scheme] ?? 80), start: offset + url.start, end: offset + url.end };
+}
+
+/** `status=+H` (hot standby) marks a backup member; `-H` clears it. */
+function isHotStandby(params: Word[]): boolean {
+  let backup = false;
+  for (const p of params) {
+    const m = /^status=(.*)$/i.exec(p.value);
+    if (m === null) continue;
+    let set = true;
+    for (const c of m[1] as string) {
+      if (c === '+') set = true;
+      else if (c === '-') set = false;
+      else if (c.toUpperCase() === 'H') backup = set;
+    }
+  }
+  return backup;
+}
+
+interface VirtualHost {
+  open: Directive;
+  addresses: Array<{ word: Word; address: Address }>;
+  tls: boolean;
+  serverNames: string[];
+  hasKeyFile: boolean;
+}
+
+interface Scan {
+  index: LineIndex;
+  directives: Entry[];
+  upstreams: Array<{ ref: UpstreamRef; start: number; end: number }>;
+  /** further occurrences of a literal address (ProxyPassReverse, repeated ProxyPass): rewritten when mapped. */
+  extra: Array<{ address: string; start: number; end: number; line: number }>;
+  vhosts: VirtualHost[];
+  listens: Array<{ directive: Directive; address: Address; dropped: boolean }>;
+  mainTls: boolean;
+  mainNames: string[];
+  mainHasKeyFile: boolean;
+  loadedModules: Set<string>;
+  variables: Map<string, number>;
+}
+
+function hostName(value: string): string {
+  const url = urlAuthority(value);
+  const host = url !== null ? url.host : value.replace(/:\d+$/, '');
+  return host.toLowerCase();
+}
+
+function scan(source: string, path: string): Scan {
+  const index = new LineIndex(source);
+  const directives = readDirectives(source, path, index);
+  const s: Scan = {
+    index,
+    directives,
+    upstreams: [],
+    extra: [],
+    vhosts: [],
+    listens: [],
+    mainTls: false,
+    mainNames: [],
+    mainHasKeyFile: false,
+    loadedModules: new Set(),
+    variables: new Map(),
+  };
+  const vhostOf = new Map<Block, VirtualHost>();
+  /** A literal backend URL is one upstream, its pool named by the address; later uses of it are only rewritten. */
+  const addLiteral = (word: Word, line: number): void => {
+    const target = literalTarget(word);
+    if (target === null) return;
+    if (s.upstreams.some((u) => u.ref.address === target.address && u.ref.pool === target.address)) {
+      s.extra.push({ ...target, line });
+      return;
+    }
+    s.upstreams.push({ ref: { pool: target.address, name: target.address, address: target.address, line, backup: false }, start: target.start, end: target.end });
+  };
+  for (const { directive: d, block, opens } of directives) {
+    for (const m of source.slice(d.start, d.end).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+      if (!s.variables.has(m[1] as string)) s.variables.set(m[1] as string, d.line);
+    }
+    const args = d.words.slice(1);
+    const vhostBlock = enclosing(block, 'virtualhost');
+    const vhost = vhostBlock === null ? null : vhostOf.get(vhostBlock) ?? null;
+    switch (d.name) {
+      case '<virtualhost': {
+        const v: VirtualHost = {
+          open: d,
+          addresses: args.map((word) => ({ word, address: readAddress(word.value, path, d.line) })),
+          tls: false,
+          serverNames: [],
+          hasKeyFile: false,
+        };
+        s.vhosts.push(v);
+        if (opens !== null) vhostOf.set(opens, v);
+        break;
+      }
+      case 'listen': {
+        const spec = args[0];
+        if (spec === undefined) throw parseError(path, d.line, 'Listen requires at least one argument');
+        s.listens.push({ directive: d, address: readAddress(spec.value, path, d.line), dropped: false });
+        break;
+      }
+      case 'servername':
+      case 'serveralias': {
+        const names = vhost?.serverNames ?? s.mainNames;
+        for (const a of args) {
+          const name = hostName(a.value);
+          if (name.includes('*') || name.includes('?') || name.includes('$') || names.includes(name)) continue;
+          names.push(name);
+        }
+        break;
+      }
+      case 'sslengine':
+        if (args[0]?.value.toLowerCase() === 'on') {
+          if (vhost !== null) vhost.tls = true;
+          else s.mainTls = true;
+        }
+        break;
+      case 'sslcertificatekeyfile':
+        if (vhost !== null) vhost.hasKeyFile = true;
+        else s.mainHasKeyFile = true;
+        break;
+      case 'loadmodule':
+        if (args[0] !== undefined) s.loadedModules.add(args[0].value);
+        break;
+      case 'balancermember': {
+        const proxy = enclosing(block, 'proxy');
+        const explicit = args[0]?.value.toLowerCase().startsWith('balancer://') === true;
+        const pool = (explicit ? (args[0] as Word).value : proxy?.open.words[1]?.value ?? '').replace(/^balancer:\/\//i, '').replace(/\/+$/, '');
+        const urlWord = explicit ? args[1] : args[0];
+        if (urlWord === undefined) throw parseError(path, d.line, 'BalancerMember requires a URL');
+        const target = literalTarget(urlWord);
+        if (target === null) break;
+        const params = args.slice(explicit ? 2 : 1);
+        s.upstreams.push({
+          ref: { pool, name: target.address, address: target.address, line: d.line, backup: isHotStandby(params) },
+          start: target.start,
+          end: target.end,
+        });
+        break;
+      }
+      case 'proxypass':
+      case 'proxypassmatch': {
+        const inLocation = enclosing(block, 'location') ?? enclosing(block, 'locationmatch');
+        const urlWord = inLocation !== null && args[0] !== undefined && urlAuthority(args[0].value) !== null ? args[0] : args[1];
+        if (urlWord === undefined) break;
+        addLiteral(urlWord, d.line);
+        break;
+      }
+      case 'rewriterule': {
+        const flags = args[2]?.value ?? '';
+        if (args[1] === undefined || !/^\[(.*,)?\s*(P|proxy)\s*(,.*)?\]$/i.test(flags)) break;
+        addLiteral(args[1], d.line);
+        break;
+      }
+      case 'proxypassreverse': {
+        for (const a of args) {
+          const target = literalTarget(a);
+          if (target !== null) s.extra.push({ ...target, line: d.line });
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  // Listen on [::]:P is the same socket as Listen P once both are 127.0.0.1: drop the IPv6 one.
+  const v4 = new Set(s.listens.filter((l) => !l.address.v6).map((l) => l.address.port));
+  for (const l of s.listens) l.dropped = l.address.v6 && v4.has(l.address.port);
+  return s;
+}
+
+function analyze(source: string, sourcePath: string): ConfigAnalysis {
+  const s = scan(source, sourcePath);
+  const listeners: ListenerRef[] = [];
+  const vhostPorts = new Set<number>();
+  for (const v of s.vhosts) {
+    const seen = new Set<number>();
+    for (const { word, address } of v.addresses) {
+      vhostPorts.add(address.port);
+      if (seen.has(address.port)) continue;
+      seen.add(address.port);
+      listeners.push({ spec: word.value, port: address.port, tls: v.tls, serverNames: v.serverNames, line: v.open.line });
+    }
+  }
+  for (const l of s.listens) {
+    if (l.dropped || vhostPorts.has(l.address.port)) continue;
+    const tls = s.mainTls || l.directive.words[2]?.value.toLowerCase() === 'https';
+    listeners.push({ spec: (l.directive.words[1] as Word).value, port: l.address.port, tls, serverNames: s.mainNames, line: l.directive.line });
+  }
+  listeners.sort((a, b) => a.line - b.line);
+  return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true };
+}
+
+/** An Apache argument, quoted when it holds a space. */
+function apArg(value: string): string {
+  return /[\s"]/.test(value) ? `"${value.replace(/"/g, '\\"')}"` : value;
+}
+
+/** A cache spec like "shmcb:/run/apache2/ssl_scache(512000)" with its path moved into runDir. */
+function cacheSpec(value: string, names: RunDirNames): string | null {
+  const m = /^(shmcb|dbm|shmht):([^(]+)(\(.*\))?$/i.exec(value);
+  if (m === null || (m[2] as string).includes('${')) return null;
+  return `${m[1]}:${names.mapBase(m[2] as string, 'cache')}${m[3] ?? ''}`;
+}
+
+function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
+  const s = scan(source, sourcePath);
+  const runDir = plan.runDir.replace(/\/+$/, '');
+  const names = new RunDirNames(runDir, [SITE_FILE, MAIN_FILE, 'apache2.pid', 'ssl_scache']);
+  const edits: TextEdit[] = [];
+  const mapped: Mapping[] = [];
+  const replace = (word: Word, value: string, kind: Mapping['kind'], line: number, from = word.value): void => {
+    edits.push({ start: word.start, end: word.end, text: word.quote === '' ? apArg(value) : requote(word, value) });
+    mapped.push({ kind, from, to: value, line });
+  };
+  const drop = (d: Directive): void => {
+    // Apache joins continuation lines before it sees a '#', so every physical line is commented.
+    edits.push(...commentOutEdits(s.index, d.start, d.end));
+    mapped.push({ kind: 'dropped', from: source.slice(d.start, d.end), to: '', line: d.line });
+  };
+  const port = (p: number): string => `${LOOPBACK}:${planned(plan.ports, p, 'loopback port')}`;
+
+  for (const u of s.upstreams) {
+    const to = planned(plan.upstreams, u.ref.address, 'test backend');
+    edits.push({ start: u.start, end: u.end, text: to });
+    mapped.push({ kind: 'upstream', from: u.ref.address, to, line: u.ref.line });
+  }
+  for (const e of s.extra) {
+    const to = plan.upstreams.get(e.address);
+    if (to === undefined) continue;
+    edits.push({ start: e.start, end: e.end, text: to });
+    mapped.push({ kind: 'upstream', from: e.address, to, line: e.line });
+  }
+  for (const v of s.vhosts) {
+    const first = v.addresses[0];
+    const last = v.addresses[v.addresses.length - 1];
+    if (first === undefined || last === undefined) continue;
+    const to = [...new Set(v.addresses.map((a) => port(a.address.port)))].join(' ');
+    edits.push({ start: first.word.start, end: last.word.end, text: to });
+    mapped.push({ kind: 'listen', from: v.addresses.map((a) => a.word.value).join(' '), to, line: v.open.line });
+  }
+  for (const l of s.listens) {
+    if (l.dropped) drop(l.directive);
+    else replace(l.directive.words[1] as Word, port(l.address.port), 'listen', l.directive.line);
+  }
+
+  let vhost: VirtualHost | null = null;
+  for (const { directive: d } of s.directives) {
+    if (d.name === '<virtualhost') vhost = s.vhosts.find((v) => v.open === d) ?? null;
+    if (d.name === '</virtualhost') vhost = null;
+    const arg = d.words[1];
+    if (DROP.has(d.name) || (d.name === 'sslopensslconfcmd' && arg?.value.toLowerCase() === 'dhparameters')) {
+      drop(d);
+      continue;
+    }
+    if (arg === undefined || arg.value.includes('${')) continue;
+    if (d.name === 'sslcertificatefile') {
+      // No key file in the section: the user's file held both, and so must ours.
+      const both = !(vhost?.hasKeyFile ?? s.mainHasKeyFile);
+      replace(arg, both ? plan.tls.pemFile : plan.tls.certFile, 'certificate', d.line);
+    } else if (d.name === 'namevirtualhost' && plan.ports.has(readAddress(arg.value, sourcePath, d.line).port)) {
+      replace(arg, port(readAddress(arg.value, sourcePath, d.line).port), 'listen', d.line);
+    } else if (d.name === 'sslcertificatekeyfile') {
+      replace(arg, plan.tls.keyFile, 'certificate', d.line);
+    } else if (d.name === 'sslproxymachinecertificatefile') {
+      replace(arg, plan.tls.pemFile, 'certificate', d.line);
+    } else if (CERT_FILE.has(d.name)) {
+      replace(arg, plan.tls.certFile, 'certificate', d.line);
+    } else if (LOG_FILE.has(d.name) && !/^(\||syslog)/i.test(arg.value)) {
+      replace(arg, names.mapBase(arg.value, d.name === 'errorlog' ? 'error.log' : 'access.log'), 'path', d.line);
+    } else if (RUN_FILE.has(d.name)) {
+      replace(arg, d.name === 'pidfile' ? `${runDir}/apache2.pid` : names.mapBase(arg.value, d.name), 'path', d.line);
+    } else if (RUN_DIR.has(d.name)) {
+      replace(arg, runDir, 'path', d.line);
+    } else if (d.name === 'mutex' && /^(file|fcntl|flock):/i.test(arg.value)) {
+      replace(arg, `${arg.value.slice(0, arg.value.indexOf(':'))}:${runDir}`, 'path', d.line);
+    } else if (d.name === 'sslsessioncache' || d.name === 'sslstaplingcache') {
+      const spec = cacheSpec(arg.value, names);
+      if (spec !== null) replace(arg, spec, 'path', d.line);
+    }
+  }
+
+  const variables = debianVariables(runDir);
+  for (const [name, line] of s.variables) {
+    const value = variables[name];
+    if (value !== undefined) mapped.push({ kind: 'variable', from: `\${${name}}`, to: value, line });
+  }
+  mapped.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
+
+  const ownListens = new Set(s.listens.map((l) => l.address.port));
+  const extraListens = [...new Set(s.vhosts.flatMap((v) => v.addresses.map((a) => a.address.port)))].filter((p) => !ownListens.has(p));
+  const main = apacheMainConfig(runDir, extraListens.map(port), s.loadedModules);
+  mapped.push({ kind: 'wrap', from: sourcePath, to: `${MAIN_FILE}: Include ${SITE_FILE}${extraListens.length > 0 ? `; Listen ${extraListens.map(port).join(', ')}` : ''}` });
+  return { files: { [SITE_FILE]: applyEdits(source, edits), [MAIN_FILE]: main }, main: MAIN_FILE, source: SITE_FILE, mapped };
+}
+
+let builtins: Set<string> | undefined;
+
+/** Modules compiled into the apache2 binary (`apache2 -l`), which LoadModule must not name. */
+function builtinModules(): Set<string> {
+  if (builtins !== undefined) return builtins;
+  let listing = 'mod_so.c mod_watchdog.c mod_log_config.c mod_logio.c mod_version.c mod_unixd.c';
+  try {
+    listing = execFileSync('apache2', ['-l'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+  } catch {
+    // No binary to ask: Debian's build, which validate() will report missing anyway.
+  }
+  builtins = new Set([...listing.matchAll(/mod_(\w+)\.c/g)].map((m) => m[1] as string));
+  return builtins;
+}
+
+/** The main config lbdrill wraps site.conf in: Debian's apache2.conf defaults, everything writable under runDir. */
+function apacheMainConfig(runDir: string, listens: string[], userModules: ReadonlySet<string>): string {
+  const q = (path: string): string => apArg(path);
+  const compiled = builtinModules();
+  const userMpm = [...userModules].some((m) => m.startsWith('mpm_'));
+  const modules = MODULES.filter(
+    (m) => !compiled.has(m) && !userModules.has(`${m}_module`) && !(userMpm && m.startsWith('mpm_')) && existsSync(`${MODULE_DIR}/mod_${m}.so`),
+  );
+  const lines = [
+    '# Generated by lbdrill: runs site.conf, the file under test, as published (Debian apache2.conf defaults).',
+    `ServerRoot "${SERVER_ROOT}"`,
+    ...Object.entries(debianVariables(runDir)).map(([k, v]) => `Define ${k} ${q(v)}`),
+    `DefaultRuntimeDir ${q(runDir)}`,
+    `PidFile ${q(`${runDir}/apache2.pid`)}`,
+    `Mutex file:${q(runDir)} default`,
+    `ErrorLog ${q(`${runDir}/error.log`)}`,
+    'LogLevel warn',
+    'ServerName localhost',
+    `User ${RUN_USER}`,
+    `Group ${RUN_USER}`,
+    'Timeout 300',
+    'KeepAlive On',
+    'MaxKeepAliveRequests 100',
+    'KeepAliveTimeout 5',
+    'HostnameLookups Off',
+    '',
+    ...modules.map((m) => `LoadModule ${m}_module ${MODULE_DIR}/mod_${m}.so`),
+    // Each module's Debian settings, as a2enmod would enable them.
+    ...modules.filter((m) => existsSync(`${MODULE_CONF_DIR}/${m}.conf`)).map((m) => `Include ${MODULE_CONF_DIR}/${m}.conf`),
+    'TypesConfig /etc/mime.types',
+    '',
+    '<Directory />',
+    '    Options FollowSymLinks',
+    '    AllowOverride None',
+    '    Require all denied',
+    '</Directory>',
+    '<Directory /usr/share>',
+    '    AllowOverride None',
+    '    Require all granted',
+    '</Directory>',
+    '<Directory /var/www/>',
+    '    Options Indexes FollowSymLinks',
+    '    AllowOverride None',
+    '    Require all granted',
+    '</Directory>',
+    'AccessFileName .htaccess',
+    '<FilesMatch "^\\.ht">',
+    '    Require all denied',
+    '</FilesMatch>',
+    'LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" vhost_combined',
+    'LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined',
+    'LogFormat "%h %l %u %t \\"%r\\" %>s %O" common',
+    'LogFormat "%{Referer}i -> %U" referer',
+    'LogFormat "%{User-agent}i" agent',
+    '',
+    ...listens.map((l) => `Listen ${l}`),
+    `Include ${q(`${runDir}/${SITE_FILE}`)}`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** Apache httpd: `BalancerMember`/`ProxyPass`/`Listen`/`<VirtualHost>` as published, wrapped in a generated main config. */
+export const apacheDialect: ConfigDialect = { analyze, render };

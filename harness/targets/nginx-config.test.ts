@@ -1,0 +1,501 @@
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, readdirSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isLbdrillError } from '../errors.ts';
+import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
+import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-config.ts';
+
+const SHAKENFIST = '/work/shared/real-configs/shakenfist/nginx-loadbalancer.conf';
+const SYSMANAGE = '/work/shared/real-configs/sysmanage/nginx.conf';
+const DEBIAN_MAIN = '/etc/nginx/nginx.conf';
+
+function plan(analysis: ConfigAnalysis, runDir = '/run/lbdrill/t1', basePort = 41000): RenderPlan {
+  const addresses = [...new Set(analysis.upstreams.map((u) => u.address))];
+  return {
+    runDir,
+    upstreams: new Map(addresses.map((a, i) => [a, `127.0.10.${i + 1}:${basePort + i}`])),
+    ports: new Map(analysis.listeners.map((l, i) => [l.port, 42000 + i])),
+    tls: { certFile: `${runDir}/server.crt`, keyFile: `${runDir}/server.key`, pemFile: `${runDir}/server.pem` },
+  };
+}
+
+/** Line numbers (1-based) where two texts differ; both must have the same number of lines. */
+function changedLines(a: string, b: string): number[] {
+  const la = a.split('\n');
+  const lb = b.split('\n');
+  expect(lb.length).toBe(la.length);
+  return la.flatMap((line, i) => (line === lb[i] ? [] : [i + 1]));
+}
+
+function parseFails(source: string): string {
+  try {
+    nginxDialect.analyze(source, 'site.conf');
+  } catch (err) {
+    expect(isLbdrillError(err, 'LBDRILL_ERR_CONFIG_PARSE')).toBe(true);
+    return (err as Error).message;
+  }
+  throw new Error('expected a parse error');
+}
+
+describe('nginxDialect.analyze', () => {
+  it('reads the published shakenfist fragment: pool sfapi, :80 plain and :443 TLS for sf.example.com', () => {
+    const analysis = nginxDialect.analyze(readFileSync(SHAKENFIST, 'utf8'), SHAKENFIST);
+    expect(analysis.fragment).toBe(true);
+    expect(analysis.upstreams).toEqual([
+      { pool: 'sfapi', name: '10.0.0.1:13000', address: '10.0.0.1:13000', line: 32, backup: false },
+      { pool: 'sfapi', name: '10.0.0.2:13000', address: '10.0.0.2:13000', line: 33, backup: false },
+    ]);
+    expect(analysis.listeners).toEqual([
+      { spec: '80', port: 80, tls: false, serverNames: ['sf.example.com'], line: 42 },
+      { spec: '443', port: 443, tls: true, serverNames: ['sf.example.com'], line: 49 },
+    ]);
+  });
+
+  it('reads the published sysmanage fragment: two pools sharing servers, one backup', () => {
+    const analysis = nginxDialect.analyze(readFileSync(SYSMANAGE, 'utf8'), SYSMANAGE);
+    expect(analysis.fragment).toBe(true);
+    expect(analysis.upstreams.map((u) => `${u.pool} ${u.address}${u.backup ? ' backup' : ''}`)).toEqual([
+      'sysmanage_backend 10.0.1.10:8000',
+      'sysmanage_backend 10.0.1.11:8000',
+      'sysmanage_backend 10.0.1.12:8000',
+      'sysmanage_backend 10.0.1.13:8000 backup',
+      'sysmanage_websocket 10.0.1.10:8000',
+      'sysmanage_websocket 10.0.1.11:8000',
+      'sysmanage_websocket 10.0.1.12:8000',
+    ]);
+    expect(analysis.listeners.map((l) => [l.port, l.tls, l.serverNames])).toEqual([
+      [80, false, ['sysmanage.example.com']],
+      [443, true, ['sysmanage.example.com']],
+    ]);
+  });
+
+  it('finds literal proxy_pass addresses but not upstream names or variables', () => {
+    const source = [
+      'upstream app { server app.internal; server 10.1.1.1:9000 backup; }',
+      'server {',
+      '    listen 8080;',
+      '    location /a { proxy_pass http://app/; }',
+      '    location /b { proxy_pass https://10.2.2.2/x; }',
+      '    location /c { proxy_pass "http://[fd00::5]:7000"; }',
+      '    location /d { proxy_pass http://$backend; }',
+      '    location /e { proxy_pass http://10.2.2.2:443; }',
+      '    location /f { proxy_pass http://10.3.3.3:8080$request_uri; }',
+      '}',
+    ].join('\n');
+    const analysis = nginxDialect.analyze(source, 'site.conf');
+    expect(analysis.upstreams.map((u) => [u.pool, u.address, u.backup, u.line])).toEqual([
+      ['app', 'app.internal:80', false, 1],
+      ['app', '10.1.1.1:9000', true, 1],
+      ['10.2.2.2:443', '10.2.2.2:443', false, 5],
+      ['[fd00::5]:7000', '[fd00::5]:7000', false, 6],
+      ['10.3.3.3:8080', '10.3.3.3:8080', false, 9],
+    ]);
+  });
+
+  it('keeps comments, quoted # and regex server names out of the way', () => {
+    const source = [
+      'server { # listen 9999;',
+      '    listen 443 ssl; # comment with { brace',
+      '    server_name "a.example.com" ~^(?<x>.+)\\.example\\.net$ *.example.org _ b.example.com;',
+      '    add_header X-Note "not # a comment; {";',
+      '    location / { proxy_pass http://10.0.0.9:81; }',
+      '}',
+    ].join('\n');
+    const analysis = nginxDialect.analyze(source, 'site.conf');
+    expect(analysis.listeners).toEqual([{ spec: '443', port: 443, tls: true, serverNames: ['a.example.com', 'b.example.com'], line: 2 }]);
+    expect(analysis.upstreams.map((u) => u.address)).toEqual(['10.0.0.9:81']);
+  });
+
+  it('drops an IPv6 listen whose port the block already listens on over IPv4, keeps a lone one', () => {
+    const source = ['server {', '    listen 80;', '    listen [::]:80;', '    listen [::]:8443 ssl ipv6only=on;', '    ssl on;', '}'].join('\n');
+    const analysis = nginxDialect.analyze(source, 'site.conf');
+    expect(analysis.listeners.map((l) => [l.spec, l.port, l.tls])).toEqual([
+      ['80', 80, true],
+      ['[::]:8443', 8443, true],
+    ]);
+  });
+
+  it('treats a server block with no listen as nginx does: *:80', () => {
+    const analysis = nginxDialect.analyze('server { server_name x.example.com; location / { proxy_pass http://10.0.0.1; } }', 'site.conf');
+    expect(analysis.listeners).toEqual([{ spec: '*:80', port: 80, tls: false, serverNames: ['x.example.com'], line: 1 }]);
+  });
+
+  it('succeeds with no upstreams at all', () => {
+    const analysis = nginxDialect.analyze('server { listen 80; return 200 "ok"; }', 'site.conf');
+    expect(analysis.upstreams).toEqual([]);
+  });
+
+  it('tells a full nginx.conf from a fragment and notes main-level pid/error_log', () => {
+    const full = nginxDialect.analyze('user www-data;\npid /run/nginx.pid;\nevents {}\nhttp { server { listen 80; } }\n', 'nginx.conf');
+    expect(full.fragment).toBe(false);
+    expect(full.mainSets).toEqual({ pid: true, errorLog: false });
+    expect(nginxGlobalDirectives(full, '/run/x')).toBe('daemon off; error_log /run/x/error.log notice;');
+    expect(nginxGlobalDirectives('events {}\nhttp {}\n', '/run/x')).toBe('daemon off; pid /run/x/nginx.pid; error_log /run/x/error.log notice;');
+    expect(nginxGlobalDirectives(nginxDialect.analyze('server { listen 80; }', 's'), '/run/x')).toBe('daemon off;');
+  });
+
+  it('reports unreadable syntax as file:line', () => {
+    expect(parseFails('server {\n    listen 80;\n')).toMatch(/^site\.conf:3: unexpected end of file, expecting "}"/);
+    expect(parseFails('server {\n    listen 80;\n}\n}\n')).toMatch(/^site\.conf:4: unexpected "}"/);
+    expect(parseFails('server {\n    return 200 "open\n}\n')).toMatch(/^site\.conf:2: unterminated quoted string/);
+    expect(parseFails('server {\n    listen 80\n}')).toMatch(/^site\.conf:3: unexpected "}"/);
+    expect(parseFails('server {\n    listen *:http;\n}')).toMatch(/^site\.conf:2: cannot read listen address/);
+  });
+});
+
+describe('nginxDialect.render', () => {
+  it('changes only the mapped spans of the shakenfist file and wraps it', () => {
+    const source = readFileSync(SHAKENFIST, 'utf8');
+    const analysis = nginxDialect.analyze(source, SHAKENFIST);
+    const p = plan(analysis);
+    const rendered = nginxDialect.render(source, SHAKENFIST, analysis, p);
+    expect(rendered.main).toBe('nginx.conf');
+    expect(rendered.source).toBe('site.conf');
+    const site = rendered.files['site.conf'] as string;
+    expect(changedLines(source, site)).toEqual([32, 33, 42, 49, 56, 57]);
+    const lines = site.split('\n');
+    expect(lines[31]).toBe('    server 127.0.10.1:41000;');
+    expect(lines[32]).toBe('    server 127.0.10.2:41001;');
+    expect(lines[41]).toBe('    listen 127.0.0.1:42000;');
+    expect(lines[48]).toBe('    listen 127.0.0.1:42001 ssl;');
+    expect(lines[55]).toBe('    ssl_certificate     /run/lbdrill/t1/server.crt;');
+    expect(lines[56]).toBe('    ssl_certificate_key /run/lbdrill/t1/server.key;');
+    expect(rendered.mapped.map((m) => m.kind)).toEqual(['upstream', 'upstream', 'listen', 'listen', 'certificate', 'certificate', 'wrap']);
+    const main = rendered.files['nginx.conf'] as string;
+    expect(main).toContain('include /run/lbdrill/t1/site.conf;');
+    expect(main).toContain('pid /run/lbdrill/t1/nginx.pid;');
+    expect(main).toContain('proxy_temp_path /run/lbdrill/t1/tmp/proxy;');
+    expect(nginxTempDirs('/run/lbdrill/t1')).toEqual([
+      '/run/lbdrill/t1/tmp',
+      '/run/lbdrill/t1/tmp/client_body',
+      '/run/lbdrill/t1/tmp/proxy',
+      '/run/lbdrill/t1/tmp/fastcgi',
+      '/run/lbdrill/t1/tmp/uwsgi',
+      '/run/lbdrill/t1/tmp/scgi',
+    ]);
+  });
+
+  it('comments out a dropped listen in place, moving what follows it on the line in front', () => {
+    const source = [
+      'server {',
+      '    listen 80; listen [::]:80; server_name a;',
+      '    listen [::]:80 default_server; # v6',
+      '    listen [::]:443 ssl ipv6only=on http2;',
+      '    listen [::]:8080; listen 8080;',
+      '}',
+    ].join('\n');
+    const analysis = nginxDialect.analyze(source, 'site.conf');
+    const rendered = nginxDialect.render(source, 'site.conf', analysis, plan(analysis));
+    const out = (rendered.files['site.conf'] as string).split('\n');
+    expect(out[1]).toBe('    listen 127.0.0.1:42000; server_name a; # lbdrill dropped: listen [::]:80;');
+    expect(out[2]).toBe('    # lbdrill dropped: listen [::]:80 default_server; # v6');
+    expect(out[3]).toBe('    listen 127.0.0.1:42001 ssl http2;');
+    // The live tail is itself mapped: both edits apply.
+    expect(out[4]).toBe('    listen 127.0.0.1:42002; # lbdrill dropped: listen [::]:8080;');
+    expect(rendered.mapped.filter((m) => m.kind === 'dropped').map((m) => m.from)).toEqual([
+      'listen [::]:80;',
+      'listen [::]:80 default_server;',
+      'ipv6only=on',
+      'listen [::]:8080;',
+    ]);
+  });
+
+  it('maps proxy_pass addresses, paths and TLS files, keeping quotes, params and format args', () => {
+    const source = [
+      'proxy_cache_path /var/cache/nginx/api levels=1:2 keys_zone=api:10m;',
+      'server {',
+      '    listen 0.0.0.0:8443 ssl default_server;',
+      '    access_log /var/log/nginx/api.access.log combined buffer=32k;',
+      '    error_log "/var/log/nginx/api.error.log" warn;',
+      '    ssl_dhparam /etc/ssl/dh.pem;',
+      '    ssl_trusted_certificate /etc/ssl/chain.pem; ssl_stapling on;',
+      '    access_log off;',
+      '    location / { proxy_pass "https://10.9.9.9:8443/base/"; }',
+      '}',
+      'server { server_name implicit.example.com; }',
+    ].join('\n');
+    const analysis = nginxDialect.analyze(source, 'site.conf');
+    const rendered = nginxDialect.render(source, 'site.conf', analysis, {
+      ...plan(analysis),
+      ports: new Map([
+        [8443, 42010],
+        [80, 42011],
+      ]),
+    });
+    const out = (rendered.files['site.conf'] as string).split('\n');
+    expect(out).toEqual([
+      'proxy_cache_path /run/lbdrill/t1/tmp/api levels=1:2 keys_zone=api:10m;',
+      'server {',
+      '    listen 127.0.0.1:42010 ssl default_server;',
+      '    access_log /run/lbdrill/t1/api.access.log combined buffer=32k;',
+      '    error_log "/run/lbdrill/t1/api.error.log" warn;',
+      '    # lbdrill dropped: ssl_dhparam /etc/ssl/dh.pem;',
+      '    ssl_trusted_certificate /run/lbdrill/t1/server.crt; ssl_stapling on;',
+      '    access_log off;',
+      '    location / { proxy_pass "https://127.0.10.1:41000/base/"; }',
+      '}',
+      'server { listen 127.0.0.1:42011; server_name implicit.example.com; }',
+    ]);
+  });
+
+  it('renders a full nginx.conf in place: daemon commented out, pid and logs moved', () => {
+    const source = 'daemon on;\npid /run/nginx.pid;\nevents {}\nhttp {\n  access_log /var/log/nginx/access.log;\n  server { listen 80; location / { proxy_pass http://10.0.0.1:8080; } }\n}\n';
+    const analysis = nginxDialect.analyze(source, 'nginx.conf');
+    const rendered = nginxDialect.render(source, 'nginx.conf', analysis, plan(analysis));
+    expect(Object.keys(rendered.files)).toEqual(['nginx.conf']);
+    expect(rendered.files['nginx.conf']).toBe(
+      '# lbdrill dropped: daemon on;\npid /run/lbdrill/t1/nginx.pid;\nevents {}\nhttp {\n  access_log /run/lbdrill/t1/access.log;\n  server { listen 127.0.0.1:42000; location / { proxy_pass http://127.0.10.1:41000; } }\n}\n',
+    );
+    expect(rendered.mapped.at(-1)).toEqual({ kind: 'path', from: 'error_log (built-in default)', to: '/run/lbdrill/t1/error.log' });
+  });
+});
+
+// ---- the published files under the real nginx ----
+
+const HAVE_NGINX = spawnSync('nginx', ['-v']).status === 0;
+
+async function freePort(): Promise<number> {
+  const server = createNetServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Backend {
+  address: string;
+  paths: string[];
+  server: Server;
+}
+
+async function startBackend(host: string): Promise<Backend> {
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    res.end(`backend ${host}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { address: `${host}:${(server.address() as AddressInfo).port}`, paths, server };
+}
+
+interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+function get(port: number, path: string, tls: boolean, host: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const options = { host: '127.0.0.1', port, path, headers: { host }, servername: host, rejectUnauthorized: false, timeout: 5000 };
+    const req = (tls ? httpsRequest : httpRequest)(options, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function eventually<T>(what: () => Promise<T>, deadlineMs = 10_000): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await what();
+    } catch (err) {
+      if (Date.now() > until || (err as { final?: boolean }).final === true) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc').flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return [];
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid ? [Number(entry)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the proxy, returns its pid and a stop() that SIGTERMs it and proves it and its workers are gone. */
+async function startProxy(command: string, args: string[], readyPort: number): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pid = child.pid as number;
+  const stop = async (): Promise<void> => {
+    const workers = childrenOf(pid);
+    if (alive(pid)) child.kill('SIGTERM');
+    await exited;
+    await eventually(async () => {
+      const left = workers.filter(alive);
+      if (left.length > 0) throw new Error(`still running: ${left.join(',')}`);
+    });
+    expect(alive(pid)).toBe(false);
+  };
+  try {
+    await eventually(async () => {
+      if (child.exitCode !== null) throw Object.assign(new Error(`${command} exited ${child.exitCode}: ${output}`), { final: true });
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(readyPort, '127.0.0.1', () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.on('error', reject);
+      });
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { pid, stop };
+}
+
+function makeCertificate(dir: string): RenderPlan['tls'] {
+  const tls = { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), pemFile: join(dir, 'server.pem') };
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=sf.example.com', '-days', '1', '-keyout', tls.keyFile, '-out', tls.certFile], { stdio: 'ignore' });
+  writeFileSync(tls.pemFile, readFileSync(tls.certFile, 'utf8') + readFileSync(tls.keyFile, 'utf8'));
+  return tls;
+}
+
+describe.skipIf(!HAVE_NGINX)('the published nginx files under nginx 1.22', () => {
+  let dir: string;
+  const backends: Backend[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lbdrill-nginx-'));
+    chmodSync(dir, 0o755);
+    backends.push(await startBackend('127.0.0.1'), await startBackend('127.0.0.1'));
+  });
+  afterAll(async () => {
+    for (const b of backends) await new Promise((r) => b.server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function renderInto(file: string, runDir: string): Promise<{ analysis: ConfigAnalysis; ports: Map<number, number> }> {
+    mkdirSync(runDir, { recursive: true });
+    chmodSync(runDir, 0o755);
+    const source = readFileSync(file, 'utf8');
+    const analysis = nginxDialect.analyze(source, file);
+    const ports = new Map<number, number>();
+    for (const l of analysis.listeners) if (!ports.has(l.port)) ports.set(l.port, await freePort());
+    const addresses = [...new Set(analysis.upstreams.map((u) => u.address))];
+    const rendered = nginxDialect.render(source, file, analysis, {
+      runDir,
+      upstreams: new Map(addresses.map((a, i) => [a, (backends[i % backends.length] as Backend).address])),
+      ports,
+      tls: makeCertificate(runDir),
+    });
+    for (const [name, text] of Object.entries(rendered.files)) writeFileSync(join(runDir, name), text);
+    for (const d of nginxTempDirs(runDir)) mkdirSync(d, { recursive: true });
+    return { analysis, ports };
+  }
+
+  /** The sysmanage file with its two limit_req_zone lines moved out of `server {}` to http level, where nginx wants them. */
+  function sysmanageZonesAtHttpLevel(): string {
+    const lines = readFileSync(SYSMANAGE, 'utf8').split('\n');
+    const zones = lines.filter((l) => l.startsWith('limit_req_zone '));
+    return [...zones, ...lines.filter((l) => !l.startsWith('limit_req_zone '))].join('\n');
+  }
+
+  function writeVariant(name: string, text: string): string {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    return file;
+  }
+
+  function check(runDir: string, analysis: ConfigAnalysis): { status: number | null; output: string } {
+    const r = spawnSync('nginx', ['-t', '-p', runDir, '-c', join(runDir, 'nginx.conf'), '-g', nginxGlobalDirectives(analysis, runDir)], { encoding: 'utf8' });
+    return { status: r.status, output: r.stdout + r.stderr };
+  }
+
+  it('shakenfist: nginx -t accepts it, and it proxies /api over TLS and redirects plain HTTP', async () => {
+    const runDir = join(dir, 'shakenfist');
+    const { analysis, ports } = await renderInto(SHAKENFIST, runDir);
+    const checked = check(runDir, analysis);
+    expect(checked.output).toContain('test is successful');
+    expect(checked.status).toBe(0);
+
+    const tlsPort = ports.get(443) as number;
+    const proxy = await startProxy('nginx', ['-p', runDir, '-c', join(runDir, 'nginx.conf'), '-g', nginxGlobalDirectives(analysis, runDir)], tlsPort);
+    try {
+      const reply = await get(tlsPort, '/api/auth/namespaces', true, 'sf.example.com');
+      expect(reply.status).toBe(200);
+      expect(reply.body).toMatch(/^backend /);
+      expect(backends.flatMap((b) => b.paths)).toContain('/auth/namespaces');
+      const redirect = await get(ports.get(80) as number, '/api/x', false, 'sf.example.com');
+      expect(redirect.status).toBe(301);
+      expect(redirect.headers.location).toBe('https://sf.example.com/api/x');
+    } finally {
+      await proxy.stop();
+    }
+    expect(existsSync(join(runDir, 'error.log'))).toBe(true);
+  });
+
+  it('sysmanage: nginx itself rejects it at the user\'s own line 38 (limit_req_zone inside server)', async () => {
+    const runDir = join(dir, 'sysmanage');
+    const { analysis } = await renderInto(SYSMANAGE, runDir);
+    const checked = check(runDir, analysis);
+    expect(checked.status).not.toBe(0);
+    expect(checked.output).toMatch(/"limit_req_zone" directive is not allowed here in \S+\/site\.conf:38/);
+    expect(readFileSync(SYSMANAGE, 'utf8').split('\n')[37]).toMatch(/^limit_req_zone /);
+  });
+
+  it('sysmanage with limit_req_zone moved to http level: nginx then rejects its line-30 cipher list (no GCM-SHA512 suites exist)', async () => {
+    const runDir = join(dir, 'sysmanage-zones');
+    const { analysis } = await renderInto(writeVariant('sysmanage-zones.conf', sysmanageZonesAtHttpLevel()), runDir);
+    const checked = check(runDir, analysis);
+    expect(checked.status).not.toBe(0);
+    expect(checked.output).toContain('SSL_CTX_set_cipher_list("ECDHE-RSA-AES256-GCM-SHA512:DHE-RSA-AES256-GCM-SHA512") failed');
+    expect(readFileSync(SYSMANAGE, 'utf8').split('\n')[29]).toBe('ssl_ciphers ECDHE-RSA-AES256-GCM-SHA512:DHE-RSA-AES256-GCM-SHA512;');
+  });
+
+  it('sysmanage with both published defects corrected: it proxies /api and answers /health over TLS', async () => {
+    const runDir = join(dir, 'sysmanage-corrected');
+    const file = writeVariant('sysmanage-corrected.conf', sysmanageZonesAtHttpLevel().replaceAll('GCM-SHA512', 'GCM-SHA384'));
+    const { analysis, ports } = await renderInto(file, runDir);
+    const checked = check(runDir, analysis);
+    expect(checked.output).toContain('test is successful');
+    const tlsPort = ports.get(443) as number;
+    const proxy = await startProxy('nginx', ['-p', runDir, '-c', join(runDir, 'nginx.conf'), '-g', nginxGlobalDirectives(analysis, runDir)], tlsPort);
+    try {
+      const reply = await get(tlsPort, '/api/v1/hosts', true, 'sysmanage.example.com');
+      expect(reply.status).toBe(200);
+      expect(reply.body).toMatch(/^backend /);
+      expect(backends.flatMap((b) => b.paths)).toContain('/api/v1/hosts');
+      const health = await get(tlsPort, '/health', true, 'sysmanage.example.com');
+      expect([health.status, health.body]).toEqual([200, 'healthy\n']);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it.skipIf(!existsSync(DEBIAN_MAIN))("Debian's own nginx.conf: a full config, run with -g globals", async () => {
+    const runDir = join(dir, 'debian');
+    const { analysis } = await renderInto(DEBIAN_MAIN, runDir);
+    expect(analysis.fragment).toBe(false);
+    const checked = check(runDir, analysis);
+    expect(checked.output).toContain('test is successful');
+  });
+});

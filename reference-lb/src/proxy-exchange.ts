@@ -1,0 +1,463 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import { BodySpool } from './body-spool.ts';
+import type { Lease } from './connection-pool.ts';
+import { LbError, isLbError } from './errors.ts';
+import { buildClientResponseHeaders, buildUpstreamRequestHead, type UpstreamRequestHead } from './forward-headers.ts';
+import type { ListenerContext } from './proxy-handler.ts';
+import { stripPathPrefix, type ProxyAction } from './router.ts';
+import { lingerOnClose, sendLocalResponse } from './send-local-response.ts';
+import {
+  isRetryableUpstreamError,
+  isStaleConnectionError,
+  toUpstreamError,
+  upstreamErrorStatus,
+  type RetryFacts,
+} from './upstream-errors.ts';
+import type { UpstreamServer } from './upstream-server.ts';
+
+/** Methods that may be sent twice (RFC 9110 §9.2.2). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
+
+/** Retries on pooled connections the upstream had already closed; they do not use up `retries` (nginx does the same). */
+const MAX_STALE_RETRIES = 2;
+
+/*
+ * Listeners on the client's request/response are module-level functions that find
+ * their exchange through a symbol on the emitter: a request allocates no closures
+ * for them, and a finished exchange detaches by clearing one property.
+ */
+const kExchange = Symbol('reference-lb.exchange');
+type Tagged<T> = T & { [kExchange]?: ProxyExchange | undefined };
+
+function onClientClose(this: Tagged<ServerResponse>): void {
+  this[kExchange]?.onClientClose();
+}
+function onClientTimeout(this: Tagged<ServerResponse>): void {
+  this[kExchange]?.onClientTimeout();
+}
+function onClientDrain(this: Tagged<ServerResponse>): void {
+  this[kExchange]?.onClientDrain();
+}
+function onClientBodyEnd(this: IncomingMessage): void {
+  // The request body is complete: the client may now be silent while we wait upstream.
+  this.socket.setTimeout(0);
+}
+function onClientStalled(ex: ProxyExchange): void {
+  ex.onClientStalled();
+}
+function flushHeadIfIdle(ex: ProxyExchange): void {
+  ex.flushHeadIfIdle();
+}
+
+/**
+ * One try against one server: undici's dispatch handler (the classic callback
+ * interface, which hands over raw header buffers). Callbacks of an attempt the
+ * exchange has moved on from are ignored.
+ */
+class Attempt implements Dispatcher.DispatchHandler {
+  readonly exchange: ProxyExchange;
+  readonly server: UpstreamServer;
+  readonly lease: Lease;
+  /** undici is writing the request: the connection was established. */
+  connected = false;
+
+  constructor(exchange: ProxyExchange, server: UpstreamServer, lease: Lease) {
+    this.exchange = exchange;
+    this.server = server;
+    this.lease = lease;
+  }
+
+  onConnect(): void {
+    this.connected = true;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    return this.exchange.onHeaders(this, statusCode, rawHeaders, resume, statusText);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.exchange.onData(this, chunk);
+  }
+
+  onComplete(): void {
+    this.exchange.onComplete(this);
+  }
+
+  onError(err: Error): void {
+    this.exchange.onAttemptError(this, err);
+  }
+}
+
+/**
+ * One proxied request: picks a server, retries when that is safe, streams both bodies
+ * with backpressure, and turns failures into 502/503/504 through upstream-errors.ts.
+ *
+ * undici pulls the client's body only once the upstream connection is established, so
+ * a refused or timed-out connect can be retried on another server even for uploads.
+ */
+export class ProxyExchange {
+  private readonly ctx: ListenerContext;
+  private readonly req: Tagged<IncomingMessage>;
+  private readonly res: Tagged<ServerResponse>;
+  private readonly action: ProxyAction;
+  private readonly upstreamPath: string;
+  private head: UpstreamRequestHead | undefined;
+  /** Buffered request body (request buffering). */
+  private spool: BodySpool | undefined;
+  private tried: Set<UpstreamServer> | undefined;
+  private attempts = 0;
+  private staleRetries = 0;
+  private current: Attempt | undefined;
+  /** Some of the client's body has been handed to an upstream: no replay possible. */
+  private bodyConsumed = false;
+  private bodyBytes = 0;
+  private lastError: LbError | undefined;
+  /** The response head has been received (and, unbuffered, written to the client). */
+  private responding = false;
+  private sawResponseBody = false;
+  private resumeUpstream: (() => void) | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  /** Response buffering: the upstream body flows into this, and from it into a spool. */
+  private responseSink: PassThrough | undefined;
+  private responseSpool: BodySpool | undefined;
+  private done = false;
+
+  constructor(ctx: ListenerContext, req: IncomingMessage, res: ServerResponse, action: ProxyAction, path: string, query: string) {
+    this.ctx = ctx;
+    this.req = req;
+    this.res = res;
+    this.action = action;
+    this.upstreamPath = action.stripPrefix === undefined ? path + query : stripPathPrefix(path, query, action.stripPrefix);
+  }
+
+  start(): void {
+    const { req, res, ctx } = this;
+    const head = buildUpstreamRequestHead(req.rawHeaders, this.action.headers, {
+      scheme: ctx.scheme,
+      clientAddress: req.socket.remoteAddress ?? '',
+      fallbackHost: ctx.fallbackHost,
+    });
+    if (head === undefined) {
+      sendLocalResponse(req, res, 400, true);
+      return;
+    }
+    this.head = head;
+    if (ctx.maxBodyBytes > 0 && head.contentLength > ctx.maxBodyBytes) {
+      sendLocalResponse(req, res, 413, true);
+      return;
+    }
+    res[kExchange] = this;
+    res.on('close', onClientClose);
+    if (head.hasBody) {
+      req[kExchange] = this;
+      if (ctx.timeouts.send_ms > 0) {
+        req.socket.setTimeout(ctx.timeouts.send_ms);
+        res.on('timeout', onClientTimeout);
+        req.once('end', onClientBodyEnd);
+      }
+      if (ctx.buffering.request) {
+        this.bufferRequestBody();
+        return;
+      }
+    }
+    this.attempt();
+  }
+
+  /** Request buffering: read the whole body, then send it with a Content-Length. */
+  private bufferRequestBody(): void {
+    const { ctx } = this;
+    BodySpool.collect(this.req, { memoryBytes: ctx.buffering.memory_bytes, tempDir: ctx.buffering.temp_dir, maxBytes: ctx.maxBodyBytes }).then(
+      (spool) => {
+        if (this.done) {
+          void spool.dispose();
+          return;
+        }
+        this.spool = spool;
+        const head = this.head as UpstreamRequestHead;
+        const headers: string[] = [];
+        for (let i = 0; i < head.headers.length; i += 2) {
+          const name = head.headers[i] as string;
+          const lower = name.toLowerCase();
+          if (lower !== 'content-length' && lower !== 'transfer-encoding') headers.push(name, head.headers[i + 1] as string);
+        }
+        headers.push('Content-Length', String(spool.length));
+        this.head = { ...head, headers, contentLength: spool.length };
+        this.attempt();
+      },
+      (err: unknown) => {
+        if (this.done) return;
+        this.finish();
+        if (!this.res.destroyed) sendLocalResponse(this.req, this.res, isLbError(err, 'LB_ERR_BODY_TOO_LARGE') ? 413 : 400, true);
+      },
+    );
+  }
+
+  /** The client's body as undici pulls it; counted against `max_body_bytes` when chunked. */
+  private async *clientBody(): AsyncGenerator<Buffer> {
+    this.bodyConsumed = true;
+    const limit = this.ctx.maxBodyBytes;
+    // destroyOnReturn false: when undici stops pulling (upstream failure) the client
+    // connection must survive, so that it can still be answered.
+    for await (const chunk of this.req.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+      if (limit > 0 && (this.bodyBytes += chunk.length) > limit) {
+        throw new LbError('LB_ERR_BODY_TOO_LARGE', `request body exceeds ${limit} bytes`);
+      }
+      yield chunk;
+    }
+  }
+
+  private attempt(): void {
+    const head = this.head as UpstreamRequestHead;
+    const pool = this.action.pool;
+    const server = pool.balancer.pick(this.tried, this.req);
+    if (server === undefined) {
+      this.fail(this.lastError ?? new LbError('LB_ERR_NO_SERVER_AVAILABLE', `no server of upstream ${pool.name} is available`));
+      return;
+    }
+    this.attempts++;
+    server.onRequestStart();
+    const attempt = new Attempt(this, server, pool.connectionsTo(server).acquire());
+    this.current = attempt;
+    if (head.hostValueIndex >= 0) head.headers[head.hostValueIndex] = server.hostHeader;
+    let body: Readable | AsyncIterable<Buffer> | null = null;
+    if (head.hasBody) body = this.spool ? this.spool.createReadStream() : this.clientBody();
+    attempt.lease.client.dispatch(
+      {
+        method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
+        path: this.upstreamPath,
+        headers: head.headers,
+        body: body as Readable | null,
+      },
+      attempt,
+    );
+  }
+
+  onHeaders(attempt: Attempt, statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (attempt !== this.current || this.done) return false;
+    // 1xx (100, 103): node's server already answered Expect itself; interim responses are not relayed.
+    if (statusCode < 200) return true;
+    this.responding = true;
+    this.resumeUpstream = resume;
+    const method = this.req.method;
+    const bodyless = method === 'HEAD' || statusCode === 204 || statusCode === 304;
+    const head = buildClientResponseHeaders(rawHeaders);
+    if (this.ctx.buffering.response && !bodyless) {
+      this.bufferResponse(statusCode, statusText, head.headers, head.hasDate);
+      return true;
+    }
+    try {
+      this.writeHead(statusCode, statusText, head.headers, head.hasDate);
+    } catch (err) {
+      // node refused a header value the upstream sent (ERR_INVALID_CHAR and the like).
+      const error = new LbError('LB_ERR_UPSTREAM_PROTOCOL', `invalid response head from ${attempt.server.address}: ${(err as Error).message}`, { cause: err });
+      this.endAttempt(true, false);
+      this.report(attempt.server, error, false, 502);
+      this.finish();
+      sendLocalResponse(this.req, this.res, 502, (this.head as UpstreamRequestHead).hasBody && this.spool === undefined);
+      return false;
+    }
+    process.nextTick(flushHeadIfIdle, this);
+    return true;
+  }
+
+  private writeHead(statusCode: number, statusText: string, headers: string[], hasDate: boolean): void {
+    const { req, res } = this;
+    if (!hasDate) headers.push('Date', new Date().toUTCString());
+    if ((this.head as UpstreamRequestHead).hasBody && !req.complete && this.spool === undefined) {
+      // The upstream answered before the whole upload arrived: this connection cannot be reused.
+      headers.push('Connection', 'close');
+      lingerOnClose(req.socket, req);
+    }
+    res.sendDate = false;
+    res.writeHead(statusCode, statusText, headers);
+  }
+
+  /** Sends the head alone when no body byte has arrived, so a slow first chunk does not hold it back. */
+  flushHeadIfIdle(): void {
+    if (!this.done && !this.sawResponseBody && !this.res.destroyed) this.res.flushHeaders();
+  }
+
+  onData(attempt: Attempt, chunk: Buffer): boolean {
+    if (attempt !== this.current || this.done) return false;
+    if (this.responseSink) return this.responseSink.write(chunk);
+    this.sawResponseBody = true;
+    if (this.res.write(chunk)) return true;
+    // Backpressure: undici stops reading the upstream (and its body timer) until the client drains.
+    this.res.once('drain', onClientDrain);
+    if (this.ctx.timeouts.client_idle_ms > 0) this.stallTimer = setTimeout(onClientStalled, this.ctx.timeouts.client_idle_ms, this);
+    return false;
+  }
+
+  onClientDrain(): void {
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    this.resumeUpstream?.();
+  }
+
+  /** The client read nothing of the response for `client_idle_ms`. */
+  onClientStalled(): void {
+    if (this.done) return;
+    this.endAttempt(false, false);
+    this.finish();
+    this.res.destroy();
+  }
+
+  onComplete(attempt: Attempt): void {
+    if (attempt !== this.current || this.done) return;
+    this.endAttempt(false, true);
+    if (this.responseSink) {
+      this.responseSink.end();
+      return;
+    }
+    this.finish();
+    this.res.end();
+  }
+
+  /** Response buffering: the whole upstream body into a spool, then to the client with a Content-Length. */
+  private bufferResponse(statusCode: number, statusText: string, headers: string[], hasDate: boolean): void {
+    const { ctx } = this;
+    const sink = new PassThrough({ highWaterMark: 64 * 1024 });
+    sink.on('drain', () => this.resumeUpstream?.());
+    this.responseSink = sink;
+    BodySpool.collect(sink, { memoryBytes: ctx.buffering.memory_bytes, tempDir: ctx.buffering.temp_dir, maxBytes: 0 }).then(
+      (spool) => {
+        if (this.done || this.res.destroyed) {
+          void spool.dispose();
+          return;
+        }
+        this.responseSpool = spool;
+        const out: string[] = [];
+        for (let i = 0; i < headers.length; i += 2) {
+          if ((headers[i] as string).toLowerCase() !== 'content-length') out.push(headers[i] as string, headers[i + 1] as string);
+        }
+        out.push('Content-Length', String(spool.length));
+        this.writeHead(statusCode, statusText, out, hasDate);
+        const body = spool.createReadStream();
+        body.on('error', () => this.res.destroy());
+        this.res.on('finish', () => this.finish());
+        body.pipe(this.res);
+      },
+      () => {
+        if (!this.done) this.onClientClose();
+      },
+    );
+  }
+
+  onAttemptError(attempt: Attempt, err: Error): void {
+    if (attempt !== this.current || this.done) return;
+    const server = attempt.server;
+    if (isLbError(err, 'LB_ERR_BODY_TOO_LARGE')) {
+      this.endAttempt(false, false);
+      this.finish();
+      sendLocalResponse(this.req, this.res, 413, true);
+      return;
+    }
+    if (this.req.destroyed && !this.req.complete) {
+      // The client vanished mid-upload and undici saw its body stream fail: not the upstream's fault.
+      this.endAttempt(false, false);
+      this.finish();
+      return;
+    }
+    const error = toUpstreamError(err, { connected: attempt.connected, server: server.address });
+    this.endAttempt(true, false);
+    if (this.responding) {
+      // Too late for a status: the head (or part of the body) is on its way; cut the client off.
+      this.report(server, error, false, null);
+      this.finish();
+      this.res.destroy();
+      return;
+    }
+    this.lastError = error;
+    const facts: RetryFacts = {
+      reusedSocket: attempt.lease.reused && attempt.connected,
+      replayableBody: !(this.head as UpstreamRequestHead).hasBody || this.spool !== undefined || !this.bodyConsumed,
+      idempotent: IDEMPOTENT.has(this.req.method ?? ''),
+    };
+    const stale = isStaleConnectionError(error, facts) && this.staleRetries < MAX_STALE_RETRIES;
+    const retry = stale || (isRetryableUpstreamError(error, facts) && this.attempts < this.action.pool.maxAttempts);
+    this.report(server, error, retry, retry ? null : upstreamErrorStatus(error));
+    if (stale) {
+      this.staleRetries++;
+      this.attempts--;
+    } else {
+      (this.tried ??= new Set()).add(server);
+    }
+    if (retry) this.attempt();
+    else this.fail(error);
+  }
+
+  /** Answers the client with the status for `error` (no response has started). */
+  private fail(error: LbError): void {
+    if (error.code === 'LB_ERR_NO_SERVER_AVAILABLE') this.report(undefined, error, false, 503);
+    this.finish();
+    sendLocalResponse(this.req, this.res, upstreamErrorStatus(error), (this.head as UpstreamRequestHead).hasBody && this.spool === undefined);
+  }
+
+  /** The client connection closed; before the response completed, that aborts the upstream request too. */
+  onClientClose(): void {
+    if (this.done) return;
+    this.endAttempt(false, false);
+    this.finish();
+  }
+
+  /** The client socket was silent for `send_ms`: while sending its body, that ends the request (408). */
+  onClientTimeout(): void {
+    if (this.req.complete) {
+      this.req.socket.setTimeout(0);
+      return;
+    }
+    if (this.done) {
+      this.req.socket.destroy();
+      return;
+    }
+    this.endAttempt(false, false);
+    this.finish();
+    if (this.res.headersSent) this.res.destroy();
+    else sendLocalResponse(this.req, this.res, 408, true);
+  }
+
+  private report(server: UpstreamServer | undefined, error: LbError, retry: boolean, status: number | null): void {
+    this.ctx.onEvent?.({
+      event: 'upstream-error',
+      listener: this.ctx.listenerName,
+      upstream: this.action.pool.name,
+      server: server?.address ?? '',
+      code: error.code,
+      message: error.message,
+      method: this.req.method ?? '',
+      url: this.req.url ?? '',
+      retry,
+      status,
+    });
+  }
+
+  /**
+   * Ends the current attempt: a cleanly completed connection goes back to its pool,
+   * any other is destroyed, which also aborts a request still in flight on it.
+   */
+  private endAttempt(failed: boolean, clean: boolean): void {
+    const attempt = this.current;
+    if (!attempt) return;
+    this.current = undefined;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+    const connections = this.action.pool.connectionsTo(attempt.server);
+    if (clean) connections.release(attempt.lease.client);
+    else connections.discard(attempt.lease.client);
+    attempt.server.onRequestEnd(failed);
+  }
+
+  /** The exchange is over: release everything; later callbacks are ignored. */
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    this.endAttempt(false, false);
+    this.res[kExchange] = undefined;
+    this.req[kExchange] = undefined;
+    this.responseSink?.destroy();
+    if (this.spool) void this.spool.dispose();
+    if (this.responseSpool) void this.responseSpool.dispose();
+  }
+}

@@ -1,0 +1,136 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { LbConfig, ListenerConfig } from './config-schema.ts';
+import { LbError } from './errors.ts';
+import type { EventSink, ListenerInfo } from './events.ts';
+import { parseHostPort } from './host-port.ts';
+import { ProxyHandler } from './proxy-handler.ts';
+import { Router } from './router.ts';
+import { UpstreamPool } from './upstream-pool.ts';
+
+/** Options that are not part of the config file. */
+export interface StartOptions {
+  /** Receives upstream errors and other events; main.ts prints them as JSON lines. */
+  onEvent?: EventSink;
+}
+
+/** A running load balancer: every listener is bound. */
+export interface StartedLoadBalancer extends AsyncDisposable {
+  readonly listeners: readonly ListenerInfo[];
+  /** The upstream pools by name, with their per-server state. */
+  readonly pools: ReadonlyMap<string, UpstreamPool>;
+  /** Stops accepting, destroys open client and upstream connections; resolves when the listeners are closed. */
+  close(): Promise<void>;
+}
+
+/** Socket read/write buffer for client connections: large enough that multi-GiB bodies move in few, big chunks. */
+const STREAM_HIGH_WATER_MARK_BYTES = 64 * 1024;
+
+type AnyServer = http.Server | https.Server;
+
+async function readTlsFile(file: string, field: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new LbError('LB_ERR_TLS', `reference-lb config: ${field}: cannot read ${JSON.stringify(file)}: ${reason}`, { cause: err });
+  }
+}
+
+async function createListenerServer(listener: ListenerConfig, index: number, handler: ProxyHandler, config: LbConfig): Promise<AnyServer> {
+  const options: http.ServerOptions = {
+    noDelay: true,
+    keepAlive: true,
+    keepAliveInitialDelay: 60_000,
+    // Long uploads must not be cut by node's 300 s default; body silence is `send_ms`.
+    requestTimeout: 0,
+    headersTimeout: config.timeouts.client_header_ms,
+    highWaterMark: STREAM_HIGH_WATER_MARK_BYTES,
+  };
+  let server: AnyServer;
+  if (listener.tls) {
+    const [cert, key] = await Promise.all([
+      readTlsFile(listener.tls.cert, `listeners[${index}].tls.cert`),
+      readTlsFile(listener.tls.key, `listeners[${index}].tls.key`),
+    ]);
+    try {
+      server = https.createServer({ ...options, cert, key, ALPNProtocols: ['http/1.1'] }, handler.handle);
+    } catch (err) {
+      throw new LbError('LB_ERR_TLS', `reference-lb config: listeners[${index}].tls: ${(err as Error).message}`, { cause: err });
+    }
+  } else {
+    server = http.createServer(options, handler.handle);
+  }
+  server.keepAliveTimeout = config.timeouts.client_idle_ms;
+  server.timeout = 0;
+  return server;
+}
+
+function listen(server: AnyServer, host: string, port: number, field: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(new LbError('LB_ERR_LISTEN', `reference-lb: ${field}: cannot listen on ${host}:${port}: ${err.code ?? err.message}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function closeServer(server: AnyServer): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) {
+      resolve();
+      return;
+    }
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** Starts every listener of a validated config; rejects with LbError (LB_ERR_TLS, LB_ERR_LISTEN) if one cannot start. */
+export async function startLoadBalancer(config: LbConfig, options: StartOptions = {}): Promise<StartedLoadBalancer> {
+  const pools = new Map<string, UpstreamPool>();
+  for (const [name, upstream] of Object.entries(config.upstreams)) pools.set(name, new UpstreamPool(name, upstream, config.timeouts));
+  if (config.buffering.temp_dir !== undefined) await mkdir(config.buffering.temp_dir, { recursive: true });
+
+  const servers: AnyServer[] = [];
+  const listeners: ListenerInfo[] = [];
+  const stop = async (): Promise<void> => {
+    await Promise.all(servers.map(closeServer));
+    await Promise.all([...pools.values()].map((p) => p.close()));
+  };
+  try {
+    for (const [index, listener] of config.listeners.entries()) {
+      const bind = parseHostPort(listener.bind);
+      if (!bind) throw new LbError('LB_ERR_CONFIG', `reference-lb config: listeners[${index}].bind: expected host:port, got ${JSON.stringify(listener.bind)}`);
+      const router = new Router(listener.routes, pools, { preserveHost: config.headers.preserve_host, forwarded: config.headers.forwarded });
+      const handler = new ProxyHandler(router, {
+        listenerName: listener.name,
+        scheme: listener.tls ? 'https' : 'http',
+        serverPort: String(bind.port),
+        fallbackHost: listener.server_names[0] ?? bind.host,
+        timeouts: config.timeouts,
+        maxBodyBytes: config.limits.max_body_bytes,
+        buffering: config.buffering,
+        onEvent: options.onEvent,
+      });
+      const server = await createListenerServer(listener, index, handler, config);
+      servers.push(server);
+      const address = await listen(server, bind.host, bind.port, `listeners[${index}].bind`);
+      handler.context.serverPort = String(address.port);
+      listeners.push({ name: listener.name, host: address.address, port: address.port, tls: listener.tls !== undefined });
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= stop());
+  return { listeners, pools, close, [Symbol.asyncDispose]: close };
+}

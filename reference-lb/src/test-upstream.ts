@@ -1,0 +1,159 @@
+/*
+ * Test-only helpers for the reference LB's own vitest suites: tiny real upstream
+ * servers on 127.0.0.1 port 0 and a plain node:http client. Kept inside reference-lb/
+ * because the LB must not import harness/ or fixtures/.
+ */
+import http from 'node:http';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { parseConfig } from './parse-config.ts';
+import type { LbConfig } from './config-schema.ts';
+
+/** What an upstream saw of one request. */
+export interface SeenRequest {
+  method: string;
+  url: string;
+  rawHeaders: string[];
+  /** Local port of the LB's connection, to tell connections apart. */
+  remotePort: number;
+}
+
+/** A running test upstream. */
+export interface TestUpstream extends AsyncDisposable {
+  address: string;
+  port: number;
+  requests: SeenRequest[];
+  /** TCP connections accepted so far. */
+  connections: number;
+  /** TCP connections open right now. */
+  openConnections(): number;
+  server: http.Server;
+  close(): Promise<void>;
+}
+
+/** Default handler: answers 200 with `<port> <method> <url>`. */
+function echo(port: () => number): http.RequestListener {
+  return (req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('Content-Type', 'text/plain');
+      res.end(`${port()} ${req.method} ${req.url}`);
+    });
+  };
+}
+
+/** Starts an upstream; `handler` defaults to an echo of port, method and URL. */
+export async function startTestUpstream(handler?: http.RequestListener): Promise<TestUpstream> {
+  const server = http.createServer({ keepAliveTimeout: 30_000 });
+  const sockets = new Set<Socket>();
+  const upstream: TestUpstream = {
+    address: '',
+    port: 0,
+    requests: [],
+    connections: 0,
+    openConnections: () => sockets.size,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+    [Symbol.asyncDispose]: () => upstream.close(),
+  };
+  server.on('connection', (socket: Socket) => {
+    upstream.connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  const respond = handler ?? echo(() => upstream.port);
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    upstream.requests.push({ method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, remotePort: req.socket.remotePort ?? 0 });
+    respond(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  upstream.port = (server.address() as AddressInfo).port;
+  upstream.address = `127.0.0.1:${upstream.port}`;
+  return upstream;
+}
+
+/** A 127.0.0.1 address nothing listens on (bound and released). */
+export async function deadAddress(): Promise<string> {
+  const server = http.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `127.0.0.1:${port}`;
+}
+
+/** Validates a config written as an object, the way a file would be. */
+export function testConfig(input: unknown): LbConfig {
+  return parseConfig(JSON.stringify(input), 'test.yaml');
+}
+
+/** A response read to its end. */
+export interface TestResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  rawHeaders: string[];
+  body: string;
+}
+
+/** One request over a fresh or given agent; the body is read as UTF-8. */
+export function sendRequest(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: http.OutgoingHttpHeaders | string[]; body?: string | Buffer; agent?: http.Agent | false; host?: string } = {},
+): Promise<TestResponse> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: options.host ?? '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, rawHeaders: res.rawHeaders, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** The value of the last header `name` in a raw header list. */
+export function rawHeader(raw: readonly string[], name: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === name) value = raw[i + 1];
+  return value;
+}
+
+/** An address whose SYNs go unanswered: a listener in a frozen process with its accept queue full. */
+export interface Blackhole extends AsyncDisposable {
+  address: string;
+  close(): Promise<void>;
+}
+
+const FROZEN_LISTENER = `
+const server = require('node:net').createServer();
+server.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => {
+  console.log(server.address().port);
+  // Never return to the event loop: nothing is ever accepted.
+  setTimeout(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0), 20);
+});
+`;
+
+/** Starts a listener that never accepts and fills its accept queue, so new connects hang. */
+export async function startBlackhole(): Promise<Blackhole> {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, ['-e', FROZEN_LISTENER], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = Number(await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(String(d).trim()))));
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  const fillers: net.Socket[] = [];
+  for (let i = 0; i < 2; i++) fillers.push(net.connect(port, '127.0.0.1').on('error', () => undefined));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const close = async (): Promise<void> => {
+    for (const s of fillers) s.destroy();
+    child.kill('SIGKILL');
+  };
+  return { address: `127.0.0.1:${port}`, close, [Symbol.asyncDispose]: close };
+}
