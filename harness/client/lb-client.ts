@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { Client, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 
 /** A listener of the LB under test, as the client reaches it. */
 export interface Endpoint {
@@ -60,7 +60,7 @@ export function classifyError(err: unknown): { kind: ErrorKind; code: string; me
  * backend can tell the client's address from the LB's), and raw paths.
  */
 export class LbClient implements AsyncDisposable {
-  readonly #clients = new Map<string, Client>();
+  readonly #clients = new Map<string, Pool>();
   /** lbdrill's CA certificate, the only one this client trusts. */
   readonly caPem: string;
   /** source address of every connection, e.g. 127.0.9.9 */
@@ -71,18 +71,20 @@ export class LbClient implements AsyncDisposable {
     this.localAddress = options.localAddress;
   }
 
-  /** A keep-alive undici Client for an endpoint (shared across requests). */
-  clientFor(endpoint: Endpoint, options: { fresh?: boolean } = {}): Client {
+  /** A keep-alive undici Pool for an endpoint (shared across requests). */
+  clientFor(endpoint: Endpoint, options: { fresh?: boolean } = {}): Pool {
     const key = `${endpoint.tls ? 'https' : 'http'}://${endpoint.host}:${endpoint.port}/${endpoint.serverName}`;
     const existing = options.fresh ? undefined : this.#clients.get(key);
     if (existing && !existing.destroyed && !existing.closed) return existing;
-    const client = new Client(`${endpoint.tls ? 'https' : 'http'}://${endpoint.host}:${endpoint.port}`, {
+    const client = new Pool(`${endpoint.tls ? 'https' : 'http'}://${endpoint.host}:${endpoint.port}`, {
       connect: {
         ca: this.caPem,
         servername: endpoint.serverName,
-        localAddress: this.localAddress,
         rejectUnauthorized: true,
       },
+      localAddress: this.localAddress,
+      // a fresh client is for one request whose connection the LB may close
+      connections: options.fresh ? 1 : 16,
       // Long transfers and idle gaps are what we test: undici must not time out first.
       headersTimeout: 0,
       bodyTimeout: 0,

@@ -81,7 +81,11 @@ export class TerminalView {
 /** The checks x targets matrix, coloured, for the end of a run. */
 export function renderMatrix(report: RunReport): string {
   const targets = report.targets.map((t) => t.name);
-  const table = new Table({ head: ['check', 'sev', ...targets], style: { head: ['bold'] } });
+  const table = new Table({
+    head: ['check', 'sev', ...targets],
+    style: { head: ['bold'] },
+    chars: { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' },
+  });
   const checks = [...new Map(report.results.map((r) => [r.check, r])).values()];
   for (const c of checks) {
     table.push([
