@@ -34,9 +34,13 @@ export interface PreparedTarget {
   mapped: Mapping[];
 }
 
-/** Loopback block for target number `index`: its backends live on 127.0.(10+index).x. */
+/**
+ * Loopback block for target number `index`: 127.R.(10+index).x, where R comes from the
+ * process id so that two lbdrill runs on one machine (parallel CI jobs) do not collide.
+ */
 function backendHosts(index: number, count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `127.0.${10 + index}.${i + 1}`);
+  const run = 1 + (process.pid % 250);
+  return Array.from({ length: count }, (_, i) => `127.${run}.${10 + index}.${i + 1}`);
 }
 
 function portOf(address: string): number {

@@ -1,0 +1,29 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { RunReport } from '../harness/report/run-report.ts';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+
+/** Runs the real CLI the way a user does, and returns exit code, output and report. */
+export async function runLbdrill(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; report?: RunReport; reportDir: string }> {
+  const reportDir = mkdtempSync(join(tmpdir(), 'lbdrill-test-'));
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'lbdrill.mjs'), ...args, '--report-dir', reportDir], {
+    cwd: ROOT,
+    env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  let report: RunReport | undefined;
+  try {
+    report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as RunReport;
+  } catch {
+    report = undefined;
+  }
+  return { code, stdout, stderr, report, reportDir };
+}
