@@ -65,11 +65,14 @@ export class ManagedProcess extends EventEmitter implements AsyncDisposable {
       this.child.once('error', (err) => {
         this.#remember(`${this.label}: ${err.message}`);
       });
-      this.child.once('close', (code, signal) => {
+      // 'exit', not 'close': forked workers inherit the pipes and keep them open after
+      // the master dies, and a dead master is exactly what we must notice.
+      this.child.once('exit', (code, signal) => {
         this.exitCode = code;
         this.exitSignal = signal;
         this.unexpectedExit = !this.#stopping;
-        this.#untrack();
+        // Orphaned workers of a dead master would keep serving: end the whole group now.
+        if (this.unexpectedExit) this.#killGroup('SIGKILL');
         this.#log?.end();
         resolve();
         this.emit('exit', code, signal);
@@ -127,24 +130,26 @@ export class ManagedProcess extends EventEmitter implements AsyncDisposable {
     return this.#exited;
   }
 
+  #killGroup(signal: NodeJS.Signals): void {
+    if (this.child.pid === undefined) return;
+    try {
+      process.kill(-this.child.pid, signal);
+    } catch {
+      // group already gone
+    }
+  }
+
   /** SIGTERM to the whole group, SIGKILL after a grace period; resolves once it is gone. */
   async stop(): Promise<void> {
+    const wasStopping = this.#stopping;
     this.#stopping = true;
-    if (!this.running || this.child.pid === undefined) return this.#exited;
-    const pid = this.child.pid;
-    const signalGroup = (signal: NodeJS.Signals): void => {
-      try {
-        process.kill(-pid, signal);
-      } catch {
-        // group already gone
-      }
-    };
-    signalGroup('SIGTERM');
-    const timer = setTimeout(() => signalGroup('SIGKILL'), STOP_GRACE_MS);
+    if (this.running && !wasStopping) this.#killGroup('SIGTERM');
+    const timer = setTimeout(() => this.#killGroup('SIGKILL'), STOP_GRACE_MS);
     await this.#exited;
     clearTimeout(timer);
     // Workers of a forking server may outlive the master by a moment: sweep the group.
-    signalGroup('SIGKILL');
+    this.#killGroup('SIGKILL');
+    this.#untrack();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
