@@ -2,7 +2,7 @@ import { payloadSha256 } from '../../fixtures/backend/index.ts';
 import { classifyError } from '../client/lb-client.ts';
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
-import { digestBody, formatBytes, MIN_TRANSFER_BYTES_PER_SEC, progressMeter, transferDeadlineMs } from './transfer.ts';
+import { digestBody, formatBytes, MIN_TRANSFER_BYTES_PER_SEC, progressCounter, transferDeadlineMs } from './transfer.ts';
 
 /** A multi-hundred-MiB download arrives whole at the client (sha256 verified). */
 export const streamDownloadLarge: Check = {
@@ -26,7 +26,7 @@ export const streamDownloadLarge: Check = {
         timeoutMs: deadlineMs,
       });
       status = res.statusCode;
-      digest = await digestBody(res.body.pipe(progressMeter(ctx, 'downloading', size)));
+      digest = await digestBody(res.body, 1, progressCounter(ctx, 'downloading', size));
     } catch (err) {
       const e = classifyError(err);
       const seconds = (performance.now() - started) / 1000;

@@ -20,18 +20,26 @@ export function formatBytes(bytes: number): string {
   return `${bytes} B`;
 }
 
-/** Passes bytes through, reporting progress about twice a second. */
-export function progressMeter(ctx: CheckContext, verb: string, totalBytes: number): Transform {
+/** A counter that reports progress about twice a second. */
+export function progressCounter(ctx: CheckContext, verb: string, totalBytes: number): (bytes: number) => void {
   let seen = 0;
   let last = 0;
+  return (bytes) => {
+    seen += bytes;
+    const now = performance.now();
+    if (now - last > 500) {
+      last = now;
+      ctx.progress(`${verb} ${formatBytes(seen)} / ${formatBytes(totalBytes)}`);
+    }
+  };
+}
+
+/** Passes bytes through, reporting progress about twice a second. */
+export function progressMeter(ctx: CheckContext, verb: string, totalBytes: number): Transform {
+  const count = progressCounter(ctx, verb, totalBytes);
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
-      seen += chunk.length;
-      const now = performance.now();
-      if (now - last > 500) {
-        last = now;
-        ctx.progress(`${verb} ${formatBytes(seen)} / ${formatBytes(totalBytes)}`);
-      }
+      count(chunk.length);
       done(null, chunk);
     },
   });
@@ -41,6 +49,7 @@ export function progressMeter(ctx: CheckContext, verb: string, totalBytes: numbe
 export async function digestBody(
   body: AsyncIterable<Buffer | string>,
   markBytes = 1,
+  onBytes: (bytes: number) => void = () => undefined,
 ): Promise<{ bytes: number; sha256: string; markAtMs: number | undefined }> {
   const hash = createHash('sha256');
   let bytes = 0;
@@ -49,6 +58,7 @@ export async function digestBody(
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     hash.update(buf);
     bytes += buf.length;
+    onBytes(buf.length);
     if (markAtMs === undefined && bytes >= markBytes) markAtMs = performance.timeOrigin + performance.now();
   }
   return { bytes, sha256: hash.digest('hex'), markAtMs };
