@@ -8,6 +8,5 @@ export default defineConfig({
     // Suites start real proxies on loopback ports; run files in parallel but keep each file serial.
     fileParallelism: true,
     maxWorkers: 2,
-    minWorkers: 1,
   },
 });
