@@ -126,6 +126,9 @@ program
 
 try {
   await program.parseAsync(process.argv);
+  // Everything lbdrill started is stopped by now; do not let a stray stream of an
+  // aborted transfer keep the process alive. Exit once stdout has drained.
+  if (process.argv[2] === 'run') process.stdout.write('', () => process.exit());
 } catch (err) {
   killEverythingNow();
   if (err instanceof CommanderError) {

@@ -18,7 +18,10 @@ export async function runLbdrill(args: string[]): Promise<{ code: number | null;
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Never outlive the test: a run that hangs is killed (and then fails its test).
+  const killer = setTimeout(() => child.kill('SIGKILL'), 170_000);
   const code = await new Promise<number | null>((r) => child.on('close', r));
+  clearTimeout(killer);
   let report: RunReport | undefined;
   try {
     report = JSON.parse(readFileSync(join(reportDir, 'report.json'), 'utf8')) as RunReport;

@@ -117,6 +117,9 @@ export class LbClient implements AsyncDisposable {
     } catch (err) {
       return { headers: {}, text: '', error: classifyError(err), durationMs: performance.now() - started };
     } finally {
+      // An LB that answers before the upload is done (413, 502) leaves the body stream
+      // paused forever: end it, so its producer stops too.
+      if (req.body && typeof req.body === 'object' && 'destroy' in req.body) req.body.destroy();
       if (options.fresh) await client.close().catch(() => client.destroy());
     }
   }
