@@ -1,4 +1,4 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { CHECKS } from '../checks/registry.ts';
 import type { CheckResult, ModeSettings, RunMode } from '../checks/check.ts';
@@ -44,6 +44,10 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
   const t0 = performance.now();
   const reportDir = resolve(options.reportDir);
   await mkdir(reportDir, { recursive: true });
+  // Proxy workers drop to an unprivileged user and write temp files under run/<target>:
+  // the report dir must be traversable by them (mkdtemp makes 0700 dirs).
+  const mode = (await stat(reportDir)).mode & 0o777;
+  if ((mode & 0o011) !== 0o011) await chmod(reportDir, mode | 0o011);
   const planned: PlannedCheck[] = options.profile.checks
     .filter((c) => !options.only || options.only.includes(c.id))
     .map((c) => ({ check: CHECKS.get(c.id)!, severity: c.severity }));
