@@ -1,13 +1,11 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
 import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
+import { changedLines, eventually, freePort, get, makeCertificate, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
 import { haproxyDialect } from './haproxy-config.ts';
 
 const SYSMANAGE = '/work/shared/real-configs/sysmanage/haproxy.cfg';
@@ -22,12 +20,6 @@ function plan(analysis: ConfigAnalysis, runDir = '/run/lbdrill/t2'): RenderPlan 
   };
 }
 
-function changedLines(a: string, b: string): number[] {
-  const la = a.split('\n');
-  const lb = b.split('\n');
-  expect(lb.length).toBe(la.length);
-  return la.flatMap((line, i) => (line === lb[i] ? [] : [i + 1]));
-}
 
 function renderText(source: string): { text: string; mapped: ReturnType<typeof haproxyDialect.render>['mapped'] } {
   const analysis = haproxyDialect.analyze(source, 'haproxy.cfg');
@@ -193,125 +185,6 @@ describe('haproxyDialect.render', () => {
 
 const HAVE_HAPROXY = spawnSync('haproxy', ['-v']).status === 0;
 
-async function freePort(): Promise<number> {
-  const server = createNetServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-interface Backend {
-  address: string;
-  paths: string[];
-  server: Server;
-}
-
-async function startBackend(host: string): Promise<Backend> {
-  const paths: string[] = [];
-  const server = createServer((req, res) => {
-    paths.push(req.url ?? '');
-    res.end(`backend ${host}`);
-  });
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return { address: `${host}:${(server.address() as AddressInfo).port}`, paths, server };
-}
-
-interface Reply {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-function get(port: number, path: string, tls: boolean, host: string): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const options = { host: '127.0.0.1', port, path, headers: { host }, servername: host, rejectUnauthorized: false, timeout: 5000 };
-    const req = (tls ? httpsRequest : httpRequest)(options, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function eventually<T>(what: () => Promise<T>, deadlineMs = 10_000): Promise<T> {
-  const until = Date.now() + deadlineMs;
-  for (;;) {
-    try {
-      return await what();
-    } catch (err) {
-      if (Date.now() > until || (err as { final?: boolean }).final === true) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-function childrenOf(pid: number): number[] {
-  return readdirSync('/proc').flatMap((entry) => {
-    if (!/^\d+$/.test(entry)) return [];
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid ? [Number(entry)] : [];
-    } catch {
-      return [];
-    }
-  });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Starts the proxy, returns its pid and a stop() that SIGTERMs it and proves it and its workers are gone. */
-async function startProxy(command: string, args: string[], readyPort: number): Promise<{ pid: number; stop(): Promise<void> }> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const pid = child.pid as number;
-  const stop = async (): Promise<void> => {
-    const workers = childrenOf(pid);
-    if (alive(pid)) child.kill('SIGTERM');
-    await exited;
-    await eventually(async () => {
-      const left = workers.filter(alive);
-      if (left.length > 0) throw new Error(`still running: ${left.join(',')}`);
-    });
-    expect(alive(pid)).toBe(false);
-  };
-  try {
-    await eventually(async () => {
-      if (child.exitCode !== null) throw Object.assign(new Error(`${command} exited ${child.exitCode}: ${output}`), { final: true });
-      await new Promise<void>((resolve, reject) => {
-        const socket = connect(readyPort, '127.0.0.1', () => {
-          socket.destroy();
-          resolve();
-        });
-        socket.on('error', reject);
-      });
-    });
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { pid, stop };
-}
-
-function makeCertificate(dir: string): RenderPlan['tls'] {
-  const tls = { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), pemFile: join(dir, 'server.pem') };
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=sf.example.com', '-days', '1', '-keyout', tls.keyFile, '-out', tls.certFile], { stdio: 'ignore' });
-  writeFileSync(tls.pemFile, readFileSync(tls.certFile, 'utf8') + readFileSync(tls.keyFile, 'utf8'));
-  return tls;
-}
 
 describe.skipIf(!HAVE_HAPROXY)('the published sysmanage haproxy.cfg under HAProxy 2.6', () => {
   let dir: string;

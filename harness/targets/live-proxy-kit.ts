@@ -1,0 +1,136 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { connect, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import type { RenderPlan } from './config-plan.ts';
+
+/*
+ * Shared by the dialect tests (nginx, haproxy, apache): real backends, a real proxy
+ * process started on the rendered config, requests through it, and proof its workers
+ * are gone afterwards.
+ */
+
+export { freePort } from '../runner/ports.ts';
+
+/** Line numbers (1-based) where two texts differ; both must have the same line count. */
+export function changedLines(a: string, b: string): number[] {
+  const la = a.split('\n');
+  const lb = b.split('\n');
+  expect(lb.length).toBe(la.length);
+  return la.flatMap((line, i) => (line === lb[i] ? [] : [i + 1]));
+}
+
+export interface Backend {
+  address: string;
+  paths: string[];
+  server: Server;
+}
+
+export async function startBackend(host: string): Promise<Backend> {
+  const paths: string[] = [];
+  const server = createServer((req, res) => {
+    paths.push(req.url ?? '');
+    res.end(`backend ${host}`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return { address: `${host}:${(server.address() as AddressInfo).port}`, paths, server };
+}
+
+export interface Reply {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export function get(port: number, path: string, tls: boolean, host: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const options = { host: '127.0.0.1', port, path, headers: { host }, servername: host, rejectUnauthorized: false, timeout: 5000 };
+    const req = (tls ? httpsRequest : httpRequest)(options, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export async function eventually<T>(what: () => Promise<T>, deadlineMs = 10_000): Promise<T> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      return await what();
+    } catch (err) {
+      if (Date.now() > until || (err as { final?: boolean }).final === true) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  return readdirSync('/proc').flatMap((entry) => {
+    if (!/^\d+$/.test(entry)) return [];
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid ? [Number(entry)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts the proxy, returns its pid and a stop() that SIGTERMs it and proves it and its workers are gone. */
+export async function startProxy(command: string, args: string[], readyPort: number, env?: NodeJS.ProcessEnv): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: env ?? process.env });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pid = child.pid as number;
+  const stop = async (): Promise<void> => {
+    const workers = childrenOf(pid);
+    if (alive(pid)) child.kill('SIGTERM');
+    await exited;
+    await eventually(async () => {
+      const left = workers.filter(alive);
+      if (left.length > 0) throw new Error(`still running: ${left.join(',')}`);
+    });
+    expect(alive(pid)).toBe(false);
+  };
+  try {
+    await eventually(async () => {
+      if (child.exitCode !== null) throw Object.assign(new Error(`${command} exited ${child.exitCode}: ${output}`), { final: true });
+      await new Promise<void>((resolve, reject) => {
+        const socket = connect(readyPort, '127.0.0.1', () => {
+          socket.destroy();
+          resolve();
+        });
+        socket.on('error', reject);
+      });
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { pid, stop };
+}
+
+export function makeCertificate(dir: string): RenderPlan['tls'] {
+  const tls = { certFile: join(dir, 'server.crt'), keyFile: join(dir, 'server.key'), pemFile: join(dir, 'server.pem') };
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=sf.example.com', '-days', '1', '-keyout', tls.keyFile, '-out', tls.certFile], { stdio: 'ignore' });
+  writeFileSync(tls.pemFile, readFileSync(tls.certFile, 'utf8') + readFileSync(tls.keyFile, 'utf8'));
+  return tls;
+}
