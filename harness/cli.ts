@@ -7,6 +7,8 @@ import { killEverythingNow } from './process/cleanup.ts';
 import { loadProfile, profileNames } from './profiles/profile.ts';
 import { renderMatrix, TerminalView } from './report/terminal-view.ts';
 import { MODES, runProfile } from './runner/run-profile.ts';
+import { parseBudget, type FailoverOverrides } from './runner/failover-settings.ts';
+import { renderFailoverSummary } from './report/failover-summary.ts';
 import type { TargetSpec } from './runner/prepare-target.ts';
 import { TARGETS } from './targets/registry.ts';
 import { TARGET_NAMES, type TargetName } from './targets/target-kind.ts';
@@ -33,6 +35,57 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+function parseTimeScale(value: string): number {
+  const n = Number(value);
+  if (!(n > 0 && n <= 10)) throw new InvalidArgumentError(`expected a factor in (0, 10], e.g. 0.1 for ten times faster, got "${value}"`);
+  return n;
+}
+
+function parseProbeRate(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 2000) throw new InvalidArgumentError(`expected requests per second in 1..2000, got "${value}"`);
+  return Number(value);
+}
+
+function collectBudget(value: string, previous: Record<string, number> = {}): Record<string, number> {
+  try {
+    const [name, ms] = parseBudget(value);
+    return { ...previous, [name]: ms };
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message.replace(/^--budget "[^"]*": /, ''));
+  }
+}
+
+function collectPool(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const m = /^([\w.-]+)=([\w.:-]+)$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`expected PROFILE_POOL=CONFIG_POOL, e.g. api_pool=my_backend, got "${value}"`);
+  return { ...previous, [m[1]!]: m[2]! };
+}
+
+/** Options shared by `run` and `drill` that shape failover timing. */
+interface FailoverFlags {
+  timeScale?: number;
+  budget?: Record<string, number>;
+  pool?: Record<string, string>;
+  probeRate?: number;
+}
+
+function failoverOverrides(opts: FailoverFlags): FailoverOverrides {
+  return {
+    ...(opts.timeScale !== undefined ? { timeScale: opts.timeScale } : {}),
+    ...(opts.budget ? { budgetsMs: opts.budget } : {}),
+    ...(opts.pool ? { pools: opts.pool } : {}),
+    ...(opts.probeRate !== undefined ? { probeRatePerSec: opts.probeRate } : {}),
+  };
+}
+
+function addFailoverOptions(command: Command): Command {
+  return command
+    .option('--time-scale <factor>', "multiply the config's health-check intervals, slowstart and fail_timeout AND the profile's budgets by this (0.1 = ten times faster, for CI)", parseTimeScale)
+    .option('--budget <name=duration>', 'override a budget, as measured (not scaled): detect, rejoin, shutdown, drain, passive, ramp; e.g. --budget detect=2s (repeatable)', collectBudget)
+    .option('--pool <profile=config>', "match a profile pool to a differently named backend/upstream in your config, e.g. --pool api_pool=my_backend (repeatable)", collectPool)
+    .option('--probe-rate <rps>', 'probe stream requests per second during failover checks (default from the profile, 200)', parseProbeRate);
+}
+
 function timestamp(date: Date): string {
   return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
 }
@@ -51,7 +104,7 @@ program
   .configureOutput({ writeErr: (text) => process.stderr.write(text) })
   .showHelpAfterError(false);
 
-program
+const runCommand = program
   .command('run')
   .description('Run a profile\'s conformance checks against one or more load balancers and write a report.')
   .requiredOption('-p, --profile <name>', `contract to check (${profileNames().join(', ')})`)
@@ -64,19 +117,21 @@ program
   .addOption(new Option('--quick', 'small sizes and gaps: 256 MiB transfers, 5 s idle gap (default)').conflicts('thorough'))
   .addOption(new Option('--thorough', '2 GiB transfers, 65 s idle gap: past common proxy timeouts'))
   .option('--seed <n>', 'seed for every generated payload and random choice; same seed, same run', parseSeed, 1)
-  .option('--only <check>', 'run only this check (repeatable)', collect)
+  .option('--only <check>', 'run only this check (repeatable)', collect);
+addFailoverOptions(runCommand)
   .addHelpText(
     'after',
     `
 Examples:
   lbdrill run --profile shakenfist-api
+  lbdrill run --profile haproxy-role --target haproxy --time-scale 0.1
   lbdrill run --profile shakenfist-api --target nginx=/etc/nginx/sites-available/shakenfist.conf --report-dir out/
   lbdrill run --profile shakenfist-api --target reference --target haproxy --only stream.idle-gap --thorough
 
 Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could not run
 (bad flag, unreadable or rejected config, missing binary).`,
   )
-  .action(async (opts: { profile: string; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed: number; only?: string[] }) => {
+  .action(async (opts: { profile: string; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed: number; only?: string[] } & FailoverFlags) => {
     const profile = loadProfile(opts.profile);
     const targets = opts.target ?? defaultTargets();
     const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
@@ -84,7 +139,17 @@ Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could no
     const view = new TerminalView();
     view.message(`${pc.bold('lbdrill')} ${LBDRILL_VERSION}: profile ${pc.bold(profile.name)} (${mode}: ${MODES[mode].largeBytes / 1024 / 1024} MiB transfers, ${MODES[mode].idleGapMs / 1000} s gaps), report in ${reportDir}`);
     try {
-      const report = await runProfile({ profile, targets, reportDir, mode, seed: opts.seed, ...(opts.only ? { only: opts.only } : {}), onEvent: view.onEvent, onMessage: (l) => view.message(l) });
+      const report = await runProfile({
+        profile,
+        targets,
+        reportDir,
+        mode,
+        seed: opts.seed,
+        ...(opts.only ? { only: opts.only } : {}),
+        failover: failoverOverrides(opts),
+        onEvent: view.onEvent,
+        onMessage: (l) => view.message(l),
+      });
       view.close();
       process.stdout.write(`${renderMatrix(report)}\nreport: ${reportDir}/report.json, junit.xml, summary.md\n`);
       process.exitCode = report.exitCode;
@@ -92,6 +157,60 @@ Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could no
       view.close();
     }
   });
+
+const drill = program.command('drill').description('Game-day drills: a fault injected into a live pool, measured, with a verdict.');
+addFailoverOptions(
+  drill
+    .command('failover')
+    .description(
+      "Seed 001's failover smoke test as a measured drill: steady traffic, kill the pool's first server, time until the LB stops using it, check no request fails after that, restart it, time until it serves again.",
+    )
+    .option('-p, --profile <name>', 'profile whose pools, bundled configs and budgets to use', 'haproxy-role')
+    .option(
+      '-t, --target <name[=file]>',
+      `load balancer to drill, repeatable (same drill on each, numbers side by side): ${TARGET_NAMES.join(', ')}; NAME=FILE drills your own config (default: all four)`,
+      parseTarget,
+    )
+    .option('-o, --report-dir <dir>', 'where report.json, junit.xml, summary.md and failover-timeline.{json,csv} per target go (default: reports/<timestamp>)')
+    .option('--seed <n>', 'seed for every random choice', parseSeed, 1),
+).addHelpText(
+  'after',
+  `
+Examples:
+  lbdrill drill failover --target haproxy                       # the seed's smoke test, real 5 s intervals (about a minute)
+  lbdrill drill failover --target haproxy --target nginx --target apache --target reference --time-scale 0.1
+  lbdrill drill failover --target haproxy=/etc/haproxy/haproxy.cfg --pool api_pool=be_api --budget detect=12s
+
+The timeline of every probe request is written to <report-dir>/run/<target>/failover-timeline.csv
+(seq, sent_ms, latency_ms, backend, status, error) for plotting.
+Exit codes: 0 the drill passed on every target, 1 a budget was missed or a request failed after detection, 2 could not run.`,
+).action(async (opts: { profile: string; target?: TargetSpec[]; reportDir?: string; seed: number } & FailoverFlags) => {
+  const profile = loadProfile(opts.profile);
+  if (profile.pools.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `profile ${profile.name} declares no pools to drill (try --profile haproxy-role)`);
+  const targets = opts.target ?? defaultTargets();
+  const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
+  const view = new TerminalView();
+  const overrides = failoverOverrides(opts);
+  view.message(`${pc.bold('lbdrill drill failover')}: profile ${pc.bold(profile.name)}, pool ${profile.pools[0]!.name}, time scale ${overrides.timeScale ?? profile.failover.time_scale}, report in ${reportDir}`);
+  try {
+    const report = await runProfile({
+      profile: { ...profile, checks: ['failover.detect-within-budget', 'failover.no-errors-after-detect', 'failover.rejoin-within-budget'].map((id) => ({ id, severity: 'must' as const })) },
+      targets,
+      reportDir,
+      mode: 'quick',
+      seed: opts.seed,
+      failover: overrides,
+      onEvent: view.onEvent,
+      onMessage: (l) => view.message(l),
+    });
+    view.close();
+    const verdict = report.exitCode === 0 ? pc.green('PASS: the drill met every budget on every target') : pc.red('FAIL: a budget was missed or a request failed after detection');
+    process.stdout.write(`${renderFailoverSummary(report)}\n${verdict} (exit ${report.exitCode})\ntimelines: ${reportDir}/run/<target>/failover-timeline.{json,csv}; report: ${reportDir}/report.json\n`);
+    process.exitCode = report.exitCode;
+  } finally {
+    view.close();
+  }
+});
 
 program
   .command('profiles')
@@ -128,7 +247,7 @@ try {
   await program.parseAsync(process.argv);
   // Everything lbdrill started is stopped by now; do not let a stray stream of an
   // aborted transfer keep the process alive. Exit once stdout has drained.
-  if (process.argv[2] === 'run') process.stdout.write('', () => process.exit());
+  if (process.argv[2] === 'run' || process.argv[2] === 'drill') process.stdout.write('', () => process.exit());
 } catch (err) {
   killEverythingNow();
   if (err instanceof CommanderError) {

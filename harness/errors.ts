@@ -11,6 +11,8 @@ export type LbdrillErrorCode =
   | 'LBDRILL_ERR_TARGET_CRASHED'
   | 'LBDRILL_ERR_BACKEND'
   | 'LBDRILL_ERR_TIMEOUT'
+  | 'LBDRILL_ERR_FAULT'
+  | 'LBDRILL_ERR_RUNTIME_API'
   | 'LBDRILL_ERR_INTERNAL';
 
 /** Exit codes of the CLI: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could not run. */

@@ -1,7 +1,11 @@
 import type { LbClient, Endpoint } from '../client/lb-client.ts';
 import type { Feature, TargetName } from '../targets/target-kind.ts';
 import type { StartedBackend, RecordedRequest } from '../../fixtures/backend/index.ts';
-import type { UpstreamRef } from '../targets/config-plan.ts';
+import type { PoolHealth, UpstreamRef } from '../targets/config-plan.ts';
+import type { FaultController } from '../faults/fault-controller.ts';
+import type { FaultSite } from '../faults/fault.ts';
+import type { RuntimeApi } from '../runtime/runtime-api.ts';
+import type { ProbeOptions, ProbeStream } from '../probe/probe-stream.ts';
 
 export type Severity = 'must' | 'should';
 export type CheckStatus = 'pass' | 'fail' | 'unsupported' | 'error' | 'skipped';
@@ -22,6 +26,31 @@ export interface ModeSettings {
   largeBytes: number;
   /** silent gap of stream.idle-gap. */
   idleGapMs: number;
+}
+
+/** A pool of the profile (api_pool) as found in the config under test, with its backends. */
+export interface PoolBinding {
+  /** the profile's name for the pool. */
+  name: string;
+  /** the pool's name in the config (same unless matched with --pool). */
+  configName: string;
+  /** a path the LB routes to this pool. */
+  probePath: string;
+  primaries: BackendBinding[];
+  backups: BackendBinding[];
+  /** the config's health settings for the pool, as written. */
+  health: PoolHealth | undefined;
+}
+
+/** Failover timing of a run: budgets (already multiplied by the time scale) and the probe stream settings. */
+export interface FailoverSettings {
+  /** 1 = the bundled intervals as written; 0.1 = ten times faster (intervals and budgets scaled together). */
+  timeScale: number;
+  /** named budgets in ms: detect, rejoin, shutdown, drain, passive, ramp. */
+  budgetsMs: Readonly<Record<string, number>>;
+  /** where each budget came from, for the report ("profile 20s x 0.1", "--budget detect=2s"). */
+  budgetSources: Readonly<Record<string, string>>;
+  probeRatePerSec: number;
 }
 
 /** A test backend together with the upstream line of the config it stands for. */
@@ -55,6 +84,34 @@ export interface CheckContext {
   waitBodyBytes(id: string, minBytes: number, timeoutMs: number): Promise<RecordedRequest | undefined>;
   /** a progress line for the terminal ("uploading 128/256 MiB"). */
   progress(message: string): void;
+  /** the profile's pools as bound in this config; empty for profiles that declare none. */
+  pools: readonly PoolBinding[];
+  failover: FailoverSettings;
+  /** the LB's runtime API (state events, drain/maint/ready), when the target has one. */
+  runtime: RuntimeApi | undefined;
+  /** applies faults; every fault still applied is undone when the check ends, whatever happens. */
+  faults: FaultController;
+  /** the fault site of a backend. */
+  site(backend: BackendBinding): FaultSite;
+  /** the backend's server name in the LB's config, as its runtime API names it. */
+  serverName(backend: BackendBinding): string;
+  /** starts a probe stream through `app` at the run's probe rate (options override). */
+  probe(options: Partial<ProbeOptions> & Pick<ProbeOptions, 'path'>): ProbeStream;
+  /** this target's directory in the report (timelines, CSVs). */
+  artifactDir: string;
+  /** computes a value once per target run and shares it between checks (one failover sequence feeds three checks). */
+  shared<T>(key: string, compute: () => Promise<T>): Promise<T>;
+  /** live status for drills: phase and traffic, rendered by the terminal view. */
+  status(status: DrillStatus): void;
+}
+
+/** A drill's live state, for the terminal view. */
+export interface DrillStatus {
+  phase: string;
+  elapsedMs: number;
+  /** requests per backend (and per error kind) in the last second. */
+  lastSecond: Record<string, number>;
+  errors: number;
 }
 
 /** A conformance check is data: an id, a title, what it needs from the target, and a test. */

@@ -16,6 +16,15 @@ import { streamUploadLarge } from './stream-upload-large.ts';
 import { streamUploadUnbuffered } from './stream-upload-unbuffered.ts';
 import { tlsRedirectHttps } from './tls-redirect-https.ts';
 import { tlsTerminate } from './tls-terminate.ts';
+import { backupOnlyWhenPrimariesDown } from './backup-only-when-primaries-down.ts';
+import { drainGraceful } from './drain-graceful.ts';
+import { failoverDetectWithinBudget } from './failover-detect-within-budget.ts';
+import { failoverNoErrorsAfterDetect } from './failover-no-errors-after-detect.ts';
+import { failoverRejoinWithinBudget } from './failover-rejoin-within-budget.ts';
+import { failoverShutdownSessions } from './failover-shutdown-sessions.ts';
+import { failoverSlowstartRamp } from './failover-slowstart-ramp.ts';
+import { healthPassiveEjection } from './health-passive-ejection.ts';
+import { retryRedispatch } from './retry-redispatch.ts';
 
 /** Every check lbdrill knows, by id. Profiles refer to these ids. */
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
@@ -37,5 +46,14 @@ export const CHECKS: ReadonlyMap<string, Check> = new Map(
     streamDownloadUnbuffered,
     streamIdleGap,
     failoverBackendDown,
+    failoverDetectWithinBudget,
+    failoverNoErrorsAfterDetect,
+    failoverRejoinWithinBudget,
+    failoverShutdownSessions,
+    failoverSlowstartRamp,
+    drainGraceful,
+    retryRedispatch,
+    backupOnlyWhenPrimariesDown,
+    healthPassiveEjection,
   ].map((check) => [check.id, check]),
 );

@@ -6,8 +6,37 @@ import { CHECKS } from '../checks/registry.ts';
 import { LbdrillError } from '../errors.ts';
 import { describeZodError } from '../zod-message.ts';
 import { REPO_ROOT } from '../paths.ts';
+import { parseDurationMs } from '../duration.ts';
 
 const PROFILE_DIR = join(REPO_ROOT, 'scenarios', 'profiles');
+
+const duration = z.string().refine((t) => parseDurationMs(t) !== undefined, (t) => ({ message: `expected a duration like 500ms, 20s or 2m, got "${t}"` }));
+
+/** Budget names the failover checks read; a profile may set any of them. */
+export const BUDGET_NAMES = ['detect', 'rejoin', 'shutdown', 'drain', 'passive', 'ramp'] as const;
+export type BudgetName = (typeof BUDGET_NAMES)[number];
+
+const poolSchema = z
+  .object({
+    /** the pool's name in the bundled configs (HAProxy backend, nginx upstream, Apache balancer, reference upstream). */
+    name: z.string().min(1),
+    /** a path the LB routes to this pool. */
+    probe_path: z.string().startsWith('/'),
+    /** the path the contract's health checks use; the test backends answer it. */
+    health_path: z.string().startsWith('/'),
+  })
+  .strict();
+
+const failoverSchema = z
+  .object({
+    /** default --time-scale for this profile. */
+    time_scale: z.number().positive().max(10).default(1),
+    /** probe stream rate, requests per second. */
+    probe_rate: z.number().int().min(1).max(2000).default(200),
+    /** budgets at time scale 1; scaled with the intervals. */
+    budgets: z.record(z.enum(BUDGET_NAMES), duration).default({}),
+  })
+  .strict();
 
 const profileSchema = z
   .object({
@@ -25,6 +54,9 @@ const profileSchema = z
           .strict(),
       )
       .min(1),
+    /** pools the checks act on, first = the one failover drills stop a server of. */
+    pools: z.array(poolSchema).default([]),
+    failover: failoverSchema.default({}),
   })
   .strict();
 

@@ -1,4 +1,4 @@
-import type { CheckResult, RunMode } from '../checks/check.ts';
+import type { CheckResult, FailoverSettings, RunMode } from '../checks/check.ts';
 import type { Mapping } from '../targets/config-plan.ts';
 
 /** One target of a run, as report.json describes it (see reports/README.md). */
@@ -26,6 +26,8 @@ export interface RunReport {
   profile: string;
   mode: RunMode;
   seed: number;
+  /** time scale, budgets and probe rate of failover checks, for profiles that have them. */
+  failover?: FailoverSettings;
   startedAt: string;
   durationMs: number;
   exitCode: number;

@@ -22,6 +22,7 @@ export class TerminalView {
   readonly #started = performance.now();
   #status = '';
   #timer: NodeJS.Timeout | undefined;
+  #lastPhase = '';
 
   constructor(out: NodeJS.WriteStream = process.stderr) {
     this.#out = out;
@@ -62,6 +63,20 @@ export class TerminalView {
         this.#status = `${event.target} ${pc.cyan(event.check)}: ${event.message}`;
         this.#draw();
         break;
+      case 'drill-status': {
+        const st = event.status;
+        const share = Object.entries(st.lastSecond)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([backend, n]) => `${backend} ${String(n).padStart(3)}/s`)
+          .join('  ');
+        const errors = st.errors > 0 ? pc.red(`errors ${st.errors}`) : pc.green('errors 0');
+        this.#status = `${event.target} ${pc.cyan(st.phase)} ${pc.dim(`+${(st.elapsedMs / 1000).toFixed(1)}s`)} | ${share || 'no traffic'} | ${errors}`;
+        // Without a terminal (CI logs), one line per phase instead of a live line.
+        if (!this.#tty && st.phase !== this.#lastPhase) this.#out.write(`  ${this.#status}\n`);
+        this.#lastPhase = st.phase;
+        this.#draw();
+        break;
+      }
       case 'check-done': {
         const r = event.result;
         const status = COLOR[r.status](r.status.padEnd(11));

@@ -6,6 +6,7 @@ import type { Mapping, UpstreamRef } from '../targets/config-plan.ts';
 import type { RenderedTarget, TargetKind, TargetName } from '../targets/target-kind.ts';
 import type { CertificateAuthority, CertificateFiles } from '../tls/certificate-authority.ts';
 import { freePort, portFreeOnAll } from './ports.ts';
+import { haproxySocketPath } from '../targets/haproxy.ts';
 
 /** A target as the user asked for it: `nginx` (bundled config) or `nginx=path/to/file`. */
 export interface TargetSpec {
@@ -74,6 +75,8 @@ export async function prepareTarget(options: {
   runDir: string;
   index: number;
   ca: CertificateAuthority;
+  /** multiplies the config's health-check and failover durations (RenderPlan.timeScale). */
+  timeScale?: number;
 }): Promise<PreparedTarget> {
   const { kind, spec, runDir } = options;
   const sourceFile = resolve(options.configFile);
@@ -128,6 +131,8 @@ export async function prepareTarget(options: {
     upstreams: new Map(backends.map((b) => [b.upstream.address, `${b.host}:${b.port}`])),
     ports: listenPorts,
     tls: { certFile: certificate.certFile, keyFile: certificate.keyFile, pemFile: certificate.pemFile },
+    ...(options.timeScale !== undefined && options.timeScale !== 1 ? { timeScale: options.timeScale } : {}),
+    ...(kind.name === 'haproxy' ? { runtimeSocket: haproxySocketPath(runDir) } : {}),
   });
   for (const [name, text] of Object.entries(rendered.files)) {
     const file = join(runDir, name);

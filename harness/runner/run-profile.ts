@@ -13,6 +13,7 @@ import { TARGETS } from '../targets/registry.ts';
 import { CertificateAuthority } from '../tls/certificate-authority.ts';
 import { prepareTarget, type PreparedTarget, type TargetSpec } from './prepare-target.ts';
 import { runTarget, type PlannedCheck, type RunEvent } from './run-target.ts';
+import { bindPools, failoverSettings, type FailoverOverrides } from './failover-settings.ts';
 
 const MiB = 1024 * 1024;
 
@@ -30,6 +31,10 @@ export interface RunOptions {
   seed: number;
   /** restrict to these check ids (default: the whole profile). */
   only?: string[];
+  /** --time-scale, --budget, --probe-rate, --pool. */
+  failover?: FailoverOverrides;
+  /** put lbdrill's TCP fault proxy between the LB and each backend (scenarios with network faults). */
+  faultProxies?: boolean;
   onEvent: (event: RunEvent) => void;
   onMessage: (line: string) => void;
 }
@@ -86,17 +91,19 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
 
   const ca = await CertificateAuthority.create();
   await writeFile(join(reportDir, 'ca.pem'), ca.certPem);
-  const prepared: PreparedTarget[] = [];
+  const failover = failoverSettings(options.profile, options.failover ?? {});
+  const prepared: Array<PreparedTarget & { pools: ReturnType<typeof bindPools> }> = [];
   for (const { spec, version, index } of runnable) {
     const kind = TARGETS[spec.name];
     const report = targetReports.find((t) => t.name === spec.name)!;
     options.onMessage(`${spec.name}: checking ${report.config} with ${version}`);
-    const target = await prepareTarget({ kind, version, spec, configFile: report.config!, runDir: join(reportDir, 'run', spec.name), index, ca });
+    const target = await prepareTarget({ kind, version, spec, configFile: report.config!, runDir: join(reportDir, 'run', spec.name), index, ca, timeScale: failover.timeScale });
+    const pools = bindPools(options.profile, target.target.analysis, report.config!, options.failover?.pools);
     report.rendered = relative(reportDir, target.target.mainFile);
     report.mapped = target.mapped;
     report.listeners = target.endpoints.map((e) => ({ originalPort: e.originalPort, port: e.port, tls: e.tls, serverName: e.serverName }));
     report.backends = target.backends.map((b) => ({ id: b.id, upstream: b.upstream.address, pool: b.upstream.pool, address: `${b.host}:${b.port}`, backup: b.upstream.backup }));
-    prepared.push(target);
+    prepared.push({ ...target, pools });
   }
 
   const results: CheckResult[] = [];
@@ -110,7 +117,18 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
     const scratch = join(target.target.runDir, 'tmp');
     const untrack = trackTempDir(scratch);
     try {
-      const run = await runTarget({ prepared: target, checks: planned, settings: MODES[options.mode], seed: options.seed, caPem: ca.certPem, onEvent: options.onEvent });
+      const run = await runTarget({
+        prepared: target,
+        checks: planned,
+        settings: MODES[options.mode],
+        seed: options.seed,
+        caPem: ca.certPem,
+        failover,
+        pools: target.pools,
+        healthPaths: options.profile.pools.map((p) => p.health_path),
+        faultProxies: options.faultProxies ?? false,
+        onEvent: options.onEvent,
+      });
       results.push(...run.results);
       if (run.crashed) {
         const report = targetReports.find((t) => t.name === target.spec.name)!;
@@ -131,6 +149,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
     profile: options.profile.name,
     mode: options.mode,
     seed: options.seed,
+    ...(options.profile.pools.length > 0 ? { failover } : {}),
     startedAt: startedAt.toISOString(),
     durationMs: Math.round(performance.now() - t0),
     exitCode: exitCodeFor(results),

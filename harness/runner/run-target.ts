@@ -1,5 +1,12 @@
 import { startBackend, type StartedBackend } from '../../fixtures/backend/index.ts';
-import type { Check, CheckContext, CheckOutcome, CheckResult, ModeSettings, Severity } from '../checks/check.ts';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { BackendBinding, Check, CheckContext, CheckOutcome, CheckResult, DrillStatus, FailoverSettings, ModeSettings, PoolBinding, Severity } from '../checks/check.ts';
+import { FaultController } from '../faults/fault-controller.ts';
+import type { FaultProxy } from '../faults/fault-proxy.ts';
+import type { FaultSite } from '../faults/fault.ts';
+import { ProbeStream } from '../probe/probe-stream.ts';
+import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import { LbClient } from '../client/lb-client.ts';
 import { LbdrillError } from '../errors.ts';
 import type { ManagedProcess } from '../process/managed-process.ts';
@@ -24,6 +31,7 @@ export type RunEvent =
   | { type: 'target-start'; target: string; detail: string }
   | { type: 'check-start'; target: string; check: string }
   | { type: 'check-progress'; target: string; check: string; message: string }
+  | { type: 'drill-status'; target: string; check: string; status: DrillStatus }
   | { type: 'check-done'; result: CheckResult };
 
 export interface TargetRun {
@@ -50,6 +58,13 @@ export async function runTarget(options: {
   settings: ModeSettings;
   seed: number;
   caPem: string;
+  failover: FailoverSettings;
+  /** the profile's pools, matched to the config's pool names. */
+  pools: ReadonlyArray<{ name: string; configName: string; probePath: string }>;
+  /** health paths the test backends answer (besides /health). */
+  healthPaths: readonly string[];
+  /** put lbdrill's TCP fault proxy between the LB and every backend (network faults need it). */
+  faultProxies?: boolean;
   onEvent: (event: RunEvent) => void;
 }): Promise<TargetRun> {
   const { prepared, settings, onEvent } = options;
@@ -60,8 +75,21 @@ export async function runTarget(options: {
   let index: RequestIndex | undefined;
   const results: CheckResult[] = [];
   let crashed: string | undefined;
+  const proxies = new Map<string, FaultProxy>();
+  let runtime: RuntimeApi | undefined;
+  const shared = new Map<string, Promise<unknown>>();
+  const healthPaths = [...new Set(['/health', ...options.healthPaths])];
   try {
-    for (const plan of prepared.backends) backends.push(await startBackend({ id: plan.id, host: plan.host, port: plan.port }));
+    for (const plan of prepared.backends) {
+      if (options.faultProxies) {
+        const { startProxiedBackend } = await import('./proxied-backend.ts');
+        const { backend, proxy } = await startProxiedBackend({ id: plan.id, host: plan.host, port: plan.port, healthPaths, seed: options.seed });
+        backends.push(backend);
+        proxies.set(plan.id, proxy);
+      } else {
+        backends.push(await startBackend({ id: plan.id, host: plan.host, port: plan.port, healthPaths }));
+      }
+    }
     index = new RequestIndex(backends);
     onEvent({ type: 'target-start', target: targetName, detail: `starting ${prepared.version}` });
     lb = prepared.kind.spawn(prepared.target);
@@ -71,11 +99,29 @@ export async function runTarget(options: {
     started.on('exit', () => {
       if (started.unexpectedExit) crashed = `${started.label} exited unexpectedly (code ${started.exitCode}, signal ${started.exitSignal}): ${started.tail(3).join(' | ')}`;
     });
+    runtime = prepared.kind.runtime?.(started, prepared.target);
+    const artifactDir = prepared.target.runDir;
+    await mkdir(artifactDir, { recursive: true });
 
     const app = prepared.endpoints.find((e) => e.tls) ?? prepared.endpoints[0];
     if (!app) throw new LbdrillError('LBDRILL_ERR_TARGET_START', `${prepared.target.sourceFile} has no listener lbdrill can send traffic to`);
-    const bindings = prepared.backends.map((plan, i) => ({ backend: backends[i]!, upstream: plan.upstream }));
+    const bindings: BackendBinding[] = prepared.backends.map((plan, i) => ({ backend: backends[i]!, upstream: plan.upstream }));
     const requests = index;
+    const pools: PoolBinding[] = options.pools.map((p) => {
+      const members = bindings.filter((b) => b.upstream.pool === p.configName);
+      return {
+        name: p.name,
+        configName: p.configName,
+        probePath: p.probePath,
+        primaries: members.filter((b) => !b.upstream.backup),
+        backups: members.filter((b) => b.upstream.backup),
+        health: prepared.target.analysis.pools?.find((h) => h.pool === p.configName),
+      };
+    });
+    const site = (b: BackendBinding): FaultSite => {
+      const proxy = proxies.get(b.backend.id);
+      return { name: b.backend.id, backend: b.backend, ...(proxy ? { proxy } : {}) };
+    };
 
     const runOne = async (planned: PlannedCheck): Promise<CheckResult> => {
       const { check, severity } = planned;
@@ -88,6 +134,8 @@ export async function runTarget(options: {
       onEvent({ type: 'check-start', target: targetName, check: check.id });
       let counter = 0;
       const controller = new AbortController();
+      const faults = new FaultController({ seed: options.seed, signal: controller.signal });
+      const probes: ProbeStream[] = [];
       const ctx: CheckContext = {
         target: { name: targetName, version: prepared.version },
         app,
@@ -103,6 +151,23 @@ export async function runTarget(options: {
         waitReceived: (id, timeoutMs) => requests.waitFor(id, () => true, timeoutMs),
         waitBodyBytes: (id, minBytes, timeoutMs) => requests.waitFor(id, (rec) => rec.bodyBytes >= minBytes, timeoutMs),
         progress: (message) => onEvent({ type: 'check-progress', target: targetName, check: check.id, message }),
+        pools,
+        failover: options.failover,
+        runtime,
+        faults,
+        site,
+        serverName: (b) => b.upstream.name,
+        probe: (o) => {
+          const probe = ProbeStream.start({ client, endpoint: app, ratePerSec: options.failover.probeRatePerSec, timeoutMs: 5_000, ...o });
+          probes.push(probe);
+          return probe;
+        },
+        artifactDir,
+        shared: <T>(key: string, compute: () => Promise<T>) => {
+          if (!shared.has(key)) shared.set(key, compute());
+          return shared.get(key) as Promise<T>;
+        },
+        status: (status) => onEvent({ type: 'drill-status', target: targetName, check: check.id, status }),
       };
       const t0 = performance.now();
       let outcome: CheckOutcome | undefined;
@@ -113,6 +178,13 @@ export async function runTarget(options: {
         error = (err as Error).message;
       } finally {
         controller.abort();
+        await Promise.allSettled(probes.map((p) => p.stop()));
+        // A fault left applied would poison the next check: undo is part of every check.
+        try {
+          await faults.undoAll();
+        } catch (err) {
+          error ??= (err as Error).message;
+        }
       }
       const durationMs = Math.round(performance.now() - t0);
       // A check that "failed" because the LB died is an error of the run, not a verdict on the config.
@@ -136,9 +208,10 @@ export async function runTarget(options: {
     for (const p of ordered) results.push(byId.get(p.check.id)!);
   } finally {
     index?.close();
+    await runtime?.close();
     await client.close();
     await lb?.stop();
-    await Promise.allSettled(backends.map((b) => b.close()));
+    await Promise.allSettled([...backends.map((b) => b.close()), ...[...proxies.values()].map((p) => p.close())]);
   }
   return { results, ...(crashed ? { crashed } : {}) };
 }

@@ -6,18 +6,21 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
   LineIndex,
   RunDirNames,
   SCHEME_PORTS,
+  activeTimeScale,
   applyEdits,
   commentOutEdits,
+  formatMs,
   hostPort,
   parseError,
   planned,
   requote,
+  scaleMs,
   splitWords,
   urlAuthority,
   type TextEdit,
@@ -238,6 +241,14 @@ interface Scan {
   mainHasKeyFile: boolean;
   loadedModules: Set<string>;
   variables: Map<string, number>;
+  /** balancer members in order, with the path of their URL and their key=value parameters. */
+  members: Array<{ directive: Directive; pool: string; path: string; params: Word[] }>;
+  /** ProxyHCTemplate name (lower case) -> its parameters. */
+  hcTemplates: Map<string, { directive: Directive; params: Word[] }>;
+  /** balancer name -> parameters set on it (ProxySet, ProxyPass to balancer://name), keys in lower case. */
+  balancerParams: Map<string, Map<string, string>>;
+  /** directives whose key=value parameters may hold worker durations (retry=, hcinterval=). */
+  timed: Array<{ directive: Directive; params: Word[] }>;
 }
 
 function hostName(value: string): string {
@@ -261,6 +272,16 @@ function scan(source: string, path: string): Scan {
     mainHasKeyFile: false,
     loadedModules: new Set(),
     variables: new Map(),
+    members: [],
+    hcTemplates: new Map(),
+    balancerParams: new Map(),
+    timed: [],
+  };
+  const setBalancerParams = (name: string, params: Word[]): void => {
+    const pool = name.replace(/^balancer:\/\//i, '').replace(/\/.*$/, '');
+    const map = s.balancerParams.get(pool) ?? new Map<string, string>();
+    for (const [key, value] of keyValues(params)) map.set(key, value);
+    s.balancerParams.set(pool, map);
   };
   const vhostOf = new Map<Block, VirtualHost>();
   /** A literal backend URL is one upstream, its pool named by the address; later uses of it are only rewritten. */
@@ -328,9 +349,11 @@ function scan(source: string, path: string): Scan {
         const pool = (explicit ? (args[0] as Word).value : proxy?.open.words[1]?.value ?? '').replace(/^balancer:\/\//i, '').replace(/\/+$/, '');
         const urlWord = explicit ? args[1] : args[0];
         if (urlWord === undefined) throw parseError(path, d.line, 'BalancerMember requires a URL');
+        const params = args.slice(explicit ? 2 : 1);
+        s.members.push({ directive: d, pool, path: urlPath(urlWord.value), params });
+        s.timed.push({ directive: d, params });
         const target = literalTarget(urlWord);
         if (target === null) break;
-        const params = args.slice(explicit ? 2 : 1);
         s.upstreams.push({
           ref: { pool, name: target.address, address: target.address, line: d.line, backup: isHotStandby(params) },
           start: target.start,
@@ -343,7 +366,25 @@ function scan(source: string, path: string): Scan {
         const inLocation = enclosing(block, 'location') ?? enclosing(block, 'locationmatch');
         const urlWord = inLocation !== null && args[0] !== undefined && urlAuthority(args[0].value) !== null ? args[0] : args[1];
         if (urlWord === undefined) break;
+        const params = args.slice(args.indexOf(urlWord) + 1);
+        s.timed.push({ directive: d, params });
+        if (/^balancer:\/\//i.test(urlWord.value)) setBalancerParams(urlWord.value, params);
         addLiteral(urlWord, d.line);
+        break;
+      }
+      case 'proxyset': {
+        // ProxySet [url] key=value...: without a URL it sets the enclosing <Proxy>.
+        const url = args[0] !== undefined && !args[0].value.includes('=') ? args[0].value : enclosing(block, 'proxy')?.open.words[1]?.value;
+        const params = args.filter((a) => a.value.includes('='));
+        s.timed.push({ directive: d, params });
+        if (url !== undefined && /^balancer:\/\//i.test(url)) setBalancerParams(url, params);
+        break;
+      }
+      case 'proxyhctemplate': {
+        const name = args[0]?.value.toLowerCase();
+        if (name === undefined) break;
+        s.hcTemplates.set(name, { directive: d, params: args.slice(1) });
+        s.timed.push({ directive: d, params: args.slice(1) });
         break;
       }
       case 'rewriterule': {
@@ -369,6 +410,155 @@ function scan(source: string, path: string): Scan {
   return s;
 }
 
+// ---- health and failover settings ----
+
+/** The key=value parameters of a directive, keys in lower case, in order. */
+function keyValues(params: Word[]): Array<[string, string]> {
+  return params.flatMap((p) => {
+    const eq = p.value.indexOf('=');
+    return eq > 0 ? [[p.value.slice(0, eq).toLowerCase(), p.value.slice(eq + 1)] as [string, string]] : [];
+  });
+}
+
+/** The path of a worker URL ("http://10.0.0.1:8080/app" -> "/app"), '' when it has none. */
+function urlPath(url: string): string {
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/]*(\/[^?#]*)?/.exec(url);
+  return (m?.[1] ?? '').replace(/\/+$/, '');
+}
+
+/**
+ * An Apache timeout (ap_timeout_parameter_parse, used for hcinterval=): digits with an
+ * optional ms, s, mi or h; bare digits are seconds. Null when Apache would refuse it.
+ */
+export function apacheTimeoutMs(text: string): number | null {
+  const m = /^(\d+)(ms|s|mi|h)?$/i.exec(text);
+  if (m === null) return null;
+  const unit = (m[2] ?? 's').toLowerCase();
+  return Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'mi' ? 60_000 : 3_600_000);
+}
+
+/**
+ * retry= as Apache reads it: atoi(), whole seconds. "retry=500ms" is 500 s on Apache 2.4
+ * (checked on 2.4.68: the worker stayed in error state), so only the leading digits count.
+ */
+function retrySeconds(text: string): number | null {
+  const m = /^\d+/.exec(text);
+  return m === null ? null : Number(m[0]);
+}
+
+/** mod_proxy and mod_proxy_hcheck defaults: retry 60 s; hcinterval 30 s, hcfails 1, hcpasses 1. */
+const DEFAULT_RETRY_S = 60;
+const DEFAULT_HC_INTERVAL_MS = 30_000;
+const DEFAULT_HC_FAILS = 1;
+const DEFAULT_HC_PASSES = 1;
+/** mod_proxy_hcheck refuses an hcinterval below its watchdog tick ("must be ... greater than 100ms"). */
+const MIN_HC_INTERVAL_MS = 100;
+
+/** A member's health-check settings: its hctemplate's, then its own, in the order written. */
+function memberCheck(s: Scan, params: Word[]): Map<string, string> {
+  const settings = new Map<string, string>();
+  for (const [key, value] of keyValues(params)) {
+    if (key === 'hctemplate') {
+      for (const [k, v] of keyValues(s.hcTemplates.get(value.toLowerCase())?.params ?? [])) settings.set(k, v);
+    } else if (key.startsWith('hc') || key === 'retry') {
+      settings.set(key, value);
+    }
+  }
+  return settings;
+}
+
+function checkPath(base: string, hcuri: string | undefined): string {
+  if (hcuri === undefined || hcuri === '') return base === '' ? '/' : base;
+  return `${base}${hcuri.startsWith('/') ? '' : '/'}${hcuri}`;
+}
+
+/**
+ * One entry per balancer. A member that fails a request is in error state for retry= seconds
+ * (one failure is enough: passive, maxFails 1), and the balancer fails a request over to
+ * another member unless nofailover=On; mod_proxy_hcheck adds active checks (hcmethod=).
+ */
+function healthPools(s: Scan): PoolHealth[] {
+  const pools = new Map<string, Array<Scan['members'][number]>>();
+  for (const m of s.members) pools.set(m.pool, [...(pools.get(m.pool) ?? []), m]);
+  return [...pools].map(([pool, members]) => {
+    const health: PoolHealth = { pool };
+    const checked = members.map((m) => ({ m, check: memberCheck(s, m.params) })).find((x) => (x.check.get('hcmethod') ?? 'NONE').toUpperCase() !== 'NONE');
+    if (checked !== undefined) {
+      const { m, check } = checked;
+      const method = (check.get('hcmethod') as string).toUpperCase();
+      const count = (key: string, fallback: number): number => {
+        const v = check.get(key);
+        return v !== undefined && /^\d+$/.test(v) ? Number(v) : fallback;
+      };
+      const interval = check.get('hcinterval');
+      health.active = {
+        ...(method === 'TCP' ? {} : { path: checkPath(m.path, check.get('hcuri')) }),
+        intervalMs: (interval === undefined ? null : apacheTimeoutMs(interval)) ?? DEFAULT_HC_INTERVAL_MS,
+        fall: count('hcfails', DEFAULT_HC_FAILS),
+        rise: count('hcpasses', DEFAULT_HC_PASSES),
+      };
+    }
+    const retry = memberCheck(s, (members[0] as Scan['members'][number]).params).get('retry');
+    health.passive = { maxFails: 1, failTimeoutMs: ((retry === undefined ? null : retrySeconds(retry)) ?? DEFAULT_RETRY_S) * 1000 };
+    if (s.balancerParams.get(pool)?.get('nofailover')?.toLowerCase() !== 'on' && members.length > 1) health.redispatch = true;
+    return health;
+  });
+}
+
+/** hcinterval= and retry= multiplied by the time scale, written or defaulted, in the units Apache accepts for each. */
+function scaleWorkerDurations(s: Scan, scale: number, edits: TextEdit[], mapped: Mapping[]): void {
+  /** The parameter as written into the config, and what the report says about it. */
+  type Scaled = { text: string; note: string };
+  const hcInterval = (ms: number): Scaled => {
+    const scaled = scaleMs(ms, scale, 1);
+    const clamped = Math.max(MIN_HC_INTERVAL_MS, scaled);
+    return { text: `hcinterval=${formatMs(clamped)}`, note: clamped === scaled ? '' : ` (${scaled} ms raised to mod_proxy_hcheck's ${MIN_HC_INTERVAL_MS} ms minimum)` };
+  };
+  const retry = (seconds: number): Scaled => {
+    const exact = scaleMs(seconds * 1000, scale, 1) / 1000;
+    const whole = exact === 0 ? 0 : Math.max(1, Math.ceil(exact));
+    return { text: `retry=${whole}`, note: whole === exact ? '' : ` (${exact} s rounded up: Apache reads retry= in whole seconds)` };
+  };
+  for (const { directive, params } of s.timed) {
+    for (const word of params) {
+      const eq = word.value.indexOf('=');
+      const key = word.value.slice(0, Math.max(eq, 0)).toLowerCase();
+      const value = word.value.slice(eq + 1);
+      let to: Scaled | null = null;
+      if (key === 'hcinterval') {
+        const ms = apacheTimeoutMs(value);
+        if (ms !== null) to = hcInterval(ms);
+      } else if (key === 'retry') {
+        const seconds = retrySeconds(value);
+        if (seconds !== null) to = retry(seconds);
+      }
+      // An unchanged value is still reported when rounding is the reason it did not shrink.
+      if (to === null || (to.text.toLowerCase() === word.value.toLowerCase() && to.note === '')) continue;
+      edits.push({ start: word.start, end: word.end, text: word.quote === '' ? to.text : requote(word, to.text) });
+      mapped.push({ kind: 'timing', from: word.value, to: to.text + to.note, line: directive.line });
+    }
+  }
+  // What is left at Apache's defaults must shrink too: said on the line that would otherwise inherit it.
+  const add = (directive: Directive, from: string, to: Scaled): void => {
+    edits.push({ start: directive.end, end: directive.end, text: ` ${to.text}` });
+    mapped.push({ kind: 'timing', from, to: to.text + to.note, line: directive.line });
+  };
+  for (const { directive, params } of s.members) {
+    const own = new Map(keyValues(params));
+    const check = memberCheck(s, params);
+    if (!own.has('retry')) add(directive, `retry=${DEFAULT_RETRY_S} (default)`, retry(DEFAULT_RETRY_S));
+    if (!own.has('hctemplate') && !check.has('hcinterval') && (check.get('hcmethod') ?? 'NONE').toUpperCase() !== 'NONE') {
+      add(directive, `hcinterval=${DEFAULT_HC_INTERVAL_MS / 1000} (default)`, hcInterval(DEFAULT_HC_INTERVAL_MS));
+    }
+  }
+  for (const { directive, params } of s.hcTemplates.values()) {
+    const own = new Map(keyValues(params));
+    if (!own.has('hcinterval') && (own.get('hcmethod') ?? 'NONE').toUpperCase() !== 'NONE') {
+      add(directive, `hcinterval=${DEFAULT_HC_INTERVAL_MS / 1000} (default)`, hcInterval(DEFAULT_HC_INTERVAL_MS));
+    }
+  }
+}
+
 function analyze(source: string, sourcePath: string): ConfigAnalysis {
   const s = scan(source, sourcePath);
   const listeners: ListenerRef[] = [];
@@ -388,7 +578,7 @@ function analyze(source: string, sourcePath: string): ConfigAnalysis {
     listeners.push({ spec: (l.directive.words[1] as Word).value, port: l.address.port, tls, serverNames: s.mainNames, line: l.directive.line });
   }
   listeners.sort((a, b) => a.line - b.line);
-  return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true };
+  return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true, pools: healthPools(s) };
 }
 
 /** An Apache argument, quoted when it holds a space. */
@@ -419,6 +609,9 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
     mapped.push({ kind: 'dropped', from: source.slice(d.start, d.end), to: '', line: d.line });
   };
   const port = (p: number): string => `${LOOPBACK}:${planned(plan.ports, p, 'loopback port')}`;
+
+  const scale = activeTimeScale(plan);
+  if (scale !== null) scaleWorkerDurations(s, scale, edits, mapped);
 
   for (const u of s.upstreams) {
     const to = planned(plan.upstreams, u.ref.address, 'test backend');

@@ -19,7 +19,12 @@ export const apacheTarget: TargetKind = {
   aptPackage: 'apache2',
   bundledConfigName: 'apache.conf',
   dialect: apacheDialect,
-  unsupported: {},
+  unsupported: {
+    slowstart: 'Apache mod_proxy_balancer has no slow start: a recovered member takes its full share at once',
+    'shutdown-sessions': 'Apache has no way to cut the sessions of a member marked in error',
+    'runtime-api': 'Apache\'s runtime control is the balancer-manager web form (nonce-protected); lbdrill does not drive it',
+    'sticky-cookie': 'Apache cannot insert a server cookie itself; stickysession only follows a cookie the application sets',
+  },
   async version() {
     try {
       const { output } = await runToCompletion(BINARY, ['-v']);

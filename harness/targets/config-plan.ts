@@ -42,6 +42,23 @@ export interface ConfigAnalysis {
   listeners: ListenerRef[];
   /** the file is a fragment (nginx `server` blocks without `http`, an Apache vhost) and must be wrapped. */
   fragment: boolean;
+  /** health and failover settings per pool, as written (before any time scaling); pools without any are omitted. */
+  pools?: PoolHealth[];
+}
+
+/** What a pool's config says about detecting and recovering failed servers; shown next to the measured numbers. */
+export interface PoolHealth {
+  pool: string;
+  /** active checks: HAProxy `check` + `option httpchk`, Apache `hcmethod`, reference `health_check`. */
+  active?: { path?: string; intervalMs: number; fall: number; rise: number };
+  /** passive ejection: nginx `max_fails`/`fail_timeout`, HAProxy `observe layer7` + `error-limit`. */
+  passive?: { maxFails: number; failTimeoutMs: number };
+  /** slow start of a recovered server (HAProxy `slowstart`). */
+  slowstartMs?: number;
+  /** sessions to a server marked down are cut (HAProxy `on-marked-down shutdown-sessions`). */
+  shutdownSessions?: boolean;
+  /** a retry may go to another server (HAProxy `option redispatch`, nginx `proxy_next_upstream`). */
+  redispatch?: boolean;
 }
 
 /** Where things go, decided by the runner. */
@@ -54,11 +71,23 @@ export interface RenderPlan {
   ports: ReadonlyMap<number, number>;
   /** TLS material issued by lbdrill's CA; every certificate/key path in the config is pointed here. */
   tls: { certFile: string; keyFile: string; /** cert + key in one PEM (HAProxy `crt`). */ pemFile: string };
+  /**
+   * Multiplies every health-check and failover duration in the config (intervals, check
+   * timeouts, fail_timeout, slowstart) so a drill written for 5 s intervals runs in
+   * seconds; budgets are scaled by the same factor. Default 1: unchanged.
+   */
+  timeScale?: number;
+  /**
+   * Where the target's runtime API must listen, when the run needs one: the HAProxy stats
+   * socket path (an existing `stats socket` is pointed here, or a `global` section with
+   * one is appended after the last line, so no line number moves).
+   */
+  runtimeSocket?: string;
 }
 
 /** One thing lbdrill changed in the user's config, listed in the report. */
 export interface Mapping {
-  kind: 'upstream' | 'listen' | 'certificate' | 'path' | 'variable' | 'wrap' | 'dropped';
+  kind: 'upstream' | 'listen' | 'certificate' | 'path' | 'variable' | 'wrap' | 'dropped' | 'timing' | 'runtime-api';
   from: string;
   to: string;
   /** 1-based line in the source file, when the change is in it. */

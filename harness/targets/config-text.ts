@@ -306,3 +306,22 @@ export function planned<K, V>(map: ReadonlyMap<K, V>, key: K, what: string): V {
   if (value === undefined) throw new LbdrillError('LBDRILL_ERR_INTERNAL', `render plan has no ${what} for ${String(key)}`);
   return value;
 }
+
+/** plan.timeScale when it changes anything, else null; a scale that is not a positive finite number is a runner bug. */
+export function activeTimeScale(plan: { timeScale?: number }): number | null {
+  const scale = plan.timeScale;
+  if (scale === undefined || scale === 1) return null;
+  if (!Number.isFinite(scale) || scale <= 0) throw new LbdrillError('LBDRILL_ERR_INTERNAL', `render plan time scale ${scale} is not a positive number`);
+  return scale;
+}
+
+/** A duration multiplied by a time scale: whole milliseconds, at least minMs (0 stays 0: it means "off" or "at once"). */
+export function scaleMs(ms: number, scale: number, minMs: number): number {
+  if (ms === 0) return 0;
+  return Math.max(minMs, Math.round(ms * scale));
+}
+
+/** A duration as proxies write it: "3s" for whole seconds, else "250ms". */
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 && ms !== 0 ? `${ms / 1000}s` : `${ms}ms`;
+}

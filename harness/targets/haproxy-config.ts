@@ -3,17 +3,20 @@
  * maps server addresses, binds, certificates and run-time paths onto the run's plan
  * without adding or removing a line.
  */
-import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
   LineIndex,
   RunDirNames,
+  activeTimeScale,
   applyEdits,
   commentOutEdits,
+  formatMs,
   hostPort,
   parseError,
   planned,
   requote,
+  scaleMs,
   splitWords,
   type TextEdit,
   type Word,
@@ -179,12 +182,196 @@ function scan(source: string, path: string): Scan {
   return result;
 }
 
+// ---- health and failover settings ----
+
+/** HAProxy's time units (section 2.5 of its configuration manual); a bare number is milliseconds. */
+const TIME_UNITS_MS: Readonly<Record<string, number>> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** An HAProxy time ("5s", "500", "1m") in milliseconds, or null when it is not one. */
+export function haproxyTimeMs(text: string): number | null {
+  const m = /^(\d+)(us|ms|s|m|h|d)?$/.exec(text);
+  if (m === null) return null;
+  return Number(m[1]) * (TIME_UNITS_MS[m[2] ?? 'ms'] as number);
+}
+
+/** HAProxy's built-in check settings (`inter`, `fall`, `rise`, `error-limit`). */
+const DEFAULT_INTER_MS = 2000;
+const DEFAULT_FALL = 3;
+const DEFAULT_RISE = 2;
+const DEFAULT_ERROR_LIMIT = 10;
+
+/** Server keywords that take a value; knowing them keeps a value from being read as a keyword. */
+const SERVER_VALUE_KEYWORDS = new Set([
+  'addr', 'agent-addr', 'agent-inter', 'agent-port', 'agent-send', 'alpn', 'ca-file', 'check-alpn', 'check-proto', 'check-sni',
+  'ciphers', 'ciphersuites', 'client-sigalgs', 'cookie', 'crl-file', 'crt', 'curves', 'downinter', 'error-limit', 'fall',
+  'fastinter', 'guid', 'hash-key', 'id', 'init-addr', 'init-state', 'inter', 'log-bufsize', 'log-proto', 'max-reuse', 'maxconn',
+  'maxqueue', 'minconn', 'namespace', 'observe', 'on-error', 'on-marked-down', 'on-marked-up', 'pool-conn-name', 'pool-low-conn',
+  'pool-max-conn', 'pool-purge-delay', 'port', 'proto', 'proxy-v2-options', 'redir', 'resolve-net', 'resolve-opts',
+  'resolve-prefer', 'resolvers', 'rise', 'set-proxy-v2-tlv-fmt', 'shard', 'sigalgs', 'slowstart', 'sni', 'socks4', 'source',
+  'ssl-max-ver', 'ssl-min-ver', 'tcp-ut', 'track', 'usesrc', 'verify', 'verifyhost', 'weight', 'ws',
+]);
+/** Server durations a time scale applies to. */
+const SCALED_SERVER_KEYWORDS = new Set(['inter', 'fastinter', 'downinter', 'agent-inter', 'slowstart']);
+
+/** One `keyword [value]` of a server, server-template or default-server line. */
+interface Param {
+  key: Word;
+  value: Word | null;
+}
+
+/** Index of the first parameter word: after `server NAME ADDR`, `server-template PREFIX N ADDR`, `default-server`. */
+function paramsFrom(keyword: string): number {
+  return keyword === 'server' ? 3 : keyword === 'server-template' ? 4 : 1;
+}
+
+function readParams(words: Word[], from: number): Param[] {
+  const params: Param[] = [];
+  for (let i = from; i < words.length; i++) {
+    const key = words[i] as Word;
+    const value = SERVER_VALUE_KEYWORDS.has(key.value) ? words[i + 1] ?? null : null;
+    params.push({ key, value });
+    if (value !== null) i++;
+  }
+  return params;
+}
+
+/** Server settings in force: keyword -> value ('' for a flag); `no-X` removes X. */
+type Settings = Map<string, string>;
+
+function applyParams(into: Settings, params: Param[]): void {
+  for (const p of params) {
+    const key = p.key.value;
+    if (key.startsWith('no-')) into.delete(key.slice(3));
+    else into.set(key, p.value?.value ?? '');
+  }
+}
+
+/** What a defaults section hands to the proxies after it, and what a backend ends up with. */
+interface ProxyHealth {
+  /** `option httpchk` path ('/' when bare), null when `no option httpchk`, undefined when unset. */
+  httpchk: string | null | undefined;
+  /** `http-check send ... uri X`. */
+  sendUri: string | undefined;
+  redispatch: boolean | undefined;
+  defaultServer: Settings;
+}
+
+function copyHealth(h: ProxyHealth): ProxyHealth {
+  return { ...h, defaultServer: new Map(h.defaultServer) };
+}
+
+const EMPTY_HEALTH: ProxyHealth = { httpchk: undefined, sendUri: undefined, redispatch: undefined, defaultServer: new Map() };
+
+/** A backend or listen section with its servers' settings in force (defaults, default-server, own words merged). */
+interface HealthPool {
+  name: string;
+  health: ProxyHealth;
+  servers: Array<{ line: Line; settings: Settings }>;
+}
+
+/** Reads defaults, backend and listen sections in order, as HAProxy does: a proxy inherits the last defaults (or `from NAME`). */
+function healthPools(s: Scan): HealthPool[] {
+  const named = new Map<string, ProxyHealth>();
+  let lastDefaults = copyHealth(EMPTY_HEALTH);
+  let current: ProxyHealth | null = null;
+  let pool: HealthPool | null = null;
+  const pools: HealthPool[] = [];
+  let section: Section | null = null;
+  for (const { line, section: sec } of s.lines) {
+    const words = line.words;
+    if (sec !== section) {
+      section = sec;
+      const fromIndex = words.findIndex((w, i) => i >= 1 && w.value === 'from');
+      const base = fromIndex > 0 ? named.get(words[fromIndex + 1]?.value ?? '') : undefined;
+      pool = null;
+      current = null;
+      if (sec.kind === 'defaults') {
+        current = copyHealth(base ?? EMPTY_HEALTH);
+        lastDefaults = current;
+        if (fromIndex !== 1 && words[1] !== undefined) named.set(words[1].value, current);
+      } else if (sec.kind === 'backend' || sec.kind === 'listen') {
+        current = copyHealth(base ?? lastDefaults);
+        pool = { name: sec.name, health: current, servers: [] };
+        pools.push(pool);
+      }
+      continue;
+    }
+    if (current === null) continue;
+    const v = words.map((w) => w.value);
+    const negated = v[0] === 'no';
+    const at = negated ? 1 : 0;
+    if (v[at] === 'option' && v[at + 1] === 'httpchk') {
+      // option httpchk [<uri>] | [<method> <uri> [<version>]]
+      current.httpchk = negated ? null : v.length - at === 3 ? (v[at + 2] as string) : v[at + 3] ?? '/';
+    } else if (v[at] === 'option' && v[at + 1] === 'redispatch') {
+      current.redispatch = !negated;
+    } else if (v[0] === 'http-check' && v[1] === 'send') {
+      const uri = v.indexOf('uri');
+      if (uri > 0 && v[uri + 1] !== undefined) current.sendUri = v[uri + 1];
+    } else if (v[0] === 'default-server') {
+      applyParams(current.defaultServer, readParams(words, 1));
+    } else if (pool !== null && (v[0] === 'server' || v[0] === 'server-template')) {
+      const settings = new Map(current.defaultServer);
+      applyParams(settings, readParams(words, paramsFrom(v[0])));
+      pool.servers.push({ line, settings });
+    }
+  }
+  return pools;
+}
+
+function count(settings: Settings, key: string, fallback: number): number {
+  const text = settings.get(key);
+  return text !== undefined && /^\d+$/.test(text) ? Number(text) : fallback;
+}
+
+function time(settings: Settings, key: string): number | undefined {
+  const text = settings.get(key);
+  return text === undefined ? undefined : haproxyTimeMs(text) ?? undefined;
+}
+
+/**
+ * A pool's health as its first checked server (else its first server) has it: servers of
+ * one backend normally share their settings through default-server.
+ */
+function poolHealth(pool: HealthPool): PoolHealth | null {
+  const server = pool.servers.find((x) => x.settings.has('check')) ?? pool.servers[0];
+  if (server === undefined) return null;
+  const set = server.settings;
+  const health: PoolHealth = { pool: pool.name };
+  const interMs = time(set, 'inter') ?? DEFAULT_INTER_MS;
+  if (set.has('check')) {
+    const httpchk = pool.health.httpchk;
+    health.active = {
+      ...(typeof httpchk === 'string' ? { path: pool.health.sendUri ?? httpchk } : {}),
+      intervalMs: interMs,
+      fall: count(set, 'fall', DEFAULT_FALL),
+      rise: count(set, 'rise', DEFAULT_RISE),
+    };
+  }
+  const observe = set.get('observe');
+  if (observe === 'layer4' || observe === 'layer7') {
+    // HAProxy has no ejection window: a server the observed errors took down is probed again after downinter (else inter).
+    health.passive = { maxFails: count(set, 'error-limit', DEFAULT_ERROR_LIMIT), failTimeoutMs: time(set, 'downinter') ?? interMs };
+  }
+  const slowstart = time(set, 'slowstart');
+  if (slowstart !== undefined && slowstart > 0) health.slowstartMs = slowstart;
+  if (set.get('on-marked-down') === 'shutdown-sessions') health.shutdownSessions = true;
+  if (pool.health.redispatch === true) health.redispatch = true;
+  return Object.keys(health).length > 1 ? health : null;
+}
+
+/** A path as an HAProxy word, quoted when it would not survive bare. */
+function haproxyArg(value: string): string {
+  return /[\s#"'\\]/.test(value) ? `"${value.replace(/["\\$]/g, '\\$&')}"` : value;
+}
+
 function analyze(source: string, sourcePath: string): ConfigAnalysis {
   const s = scan(source, sourcePath);
   return {
     upstreams: s.upstreams.map((u) => u.ref),
     listeners: s.binds.flatMap((b) => b.refs).sort((a, b) => a.line - b.line),
     fragment: false,
+    pools: healthPools(s).flatMap((p) => poolHealth(p) ?? []),
   };
 }
 
@@ -223,6 +410,10 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
   };
 
   for (const u of s.upstreams) replace(u.word, planned(plan.upstreams, u.ref.address, 'test backend'), 'upstream', u.ref.line, u.ref.address);
+
+  const scale = activeTimeScale(plan);
+  if (scale !== null) scaleDurations(s, scale, edits, mapped);
+  const runtimeLine = plan.runtimeSocket === undefined ? undefined : runtimeSocketLine(s);
 
   const bindLines = new Set<Line>();
   for (const b of s.binds) {
@@ -263,6 +454,8 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
       replace(words[1], `${runDir}/haproxy.pid`, 'path', line.number);
     } else if (section.kind === 'global' && keyword === 'server-state-file' && words[1] !== undefined) {
       replace(words[1], names.mapBase(words[1].value, 'haproxy.state'), 'path', line.number);
+    } else if (line === runtimeLine && plan.runtimeSocket !== undefined) {
+      pointRuntimeSocket(line, plan.runtimeSocket, edits, mapped);
     } else if (section.kind === 'global' && keyword === 'stats' && words[1]?.value === 'socket' && words[2] !== undefined) {
       replace(words[2], names.map(words[2].value, 'haproxy.sock'), 'path', line.number);
     } else if (keyword === 'log' && words[1] !== undefined && /^(\/|unix@)/.test(words[1].value)) {
@@ -274,7 +467,77 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
     }
   }
   mapped.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  return { files: { [MAIN_FILE]: applyEdits(source, edits) }, main: MAIN_FILE, mapped };
+  let text = applyEdits(source, edits);
+  if (plan.runtimeSocket !== undefined && runtimeLine === undefined) {
+    // HAProxy merges every global section; one after the last line moves no line number.
+    const socket = `stats socket ${haproxyArg(plan.runtimeSocket)} mode 600 level admin`;
+    text += `${text === '' || text.endsWith('\n') ? '' : '\n'}\nglobal\n    ${socket}\n`;
+    mapped.push({ kind: 'runtime-api', from: 'no stats socket', to: `appended after the last line: global / ${socket}` });
+  }
+  return { files: { [MAIN_FILE]: text }, main: MAIN_FILE, mapped };
+}
+
+/** Every health-check and slow-start duration on server lines and every `timeout check`, multiplied by the time scale. */
+function scaleDurations(s: Scan, scale: number, edits: TextEdit[], mapped: Mapping[]): void {
+  const scaled = (text: string): string | null => {
+    const ms = haproxyTimeMs(text);
+    return ms === null ? null : formatMs(scaleMs(ms, scale, 1));
+  };
+  for (const { line, section } of s.lines) {
+    if (section.kind !== 'defaults' && section.kind !== 'backend' && section.kind !== 'listen') continue;
+    const words = line.words;
+    const keyword = (words[0] as Word).value;
+    if (keyword === 'timeout' && words[1]?.value === 'check' && words[2] !== undefined) {
+      const to = scaled(words[2].value);
+      if (to === null || to === words[2].value) continue;
+      edits.push({ start: words[2].start, end: words[2].end, text: to });
+      mapped.push({ kind: 'timing', from: `timeout check ${words[2].value}`, to: `timeout check ${to}`, line: line.number });
+      continue;
+    }
+    if (keyword !== 'server' && keyword !== 'server-template' && keyword !== 'default-server') continue;
+    for (const { key, value } of readParams(words, paramsFrom(keyword))) {
+      if (value === null || !SCALED_SERVER_KEYWORDS.has(key.value)) continue;
+      const to = scaled(value.value);
+      if (to === null || to === value.value) continue;
+      edits.push({ start: value.start, end: value.end, text: to });
+      mapped.push({ kind: 'timing', from: `${key.value} ${value.value}`, to: `${key.value} ${to}`, line: line.number });
+    }
+  }
+  // A checked server with no inter anywhere runs on the built-in 2 s, which must shrink too.
+  const inter = formatMs(scaleMs(DEFAULT_INTER_MS, scale, 1));
+  for (const pool of healthPools(s)) {
+    for (const { line, settings } of pool.servers) {
+      if (!settings.has('check') || settings.has('inter')) continue;
+      edits.push({ start: line.end, end: line.end, text: ` inter ${inter}` });
+      mapped.push({ kind: 'timing', from: `inter ${formatMs(DEFAULT_INTER_MS)} (default)`, to: `inter ${inter}`, line: line.number });
+    }
+  }
+}
+
+/** The global `stats socket` to become the runtime API: the first on a unix path, else the first. */
+function runtimeSocketLine(s: Scan): Line | undefined {
+  const sockets = s.lines.filter(({ line, section }) => section.kind === 'global' && line.words[0]?.value === 'stats' && line.words[1]?.value === 'socket' && line.words[2] !== undefined);
+  const unix = sockets.find(({ line }) => /^(\/|unix@)/.test((line.words[2] as Word).value));
+  return (unix ?? sockets[0])?.line;
+}
+
+/** Points a `stats socket` line at the runtime socket, with `level admin` so the run may change server states. */
+function pointRuntimeSocket(line: Line, socket: string, edits: TextEdit[], mapped: Mapping[]): void {
+  const words = line.words;
+  const path = words[2] as Word;
+  edits.push({ start: path.start, end: path.end, text: requote(path, socket) });
+  const to = words.map((w) => w.value);
+  to[2] = socket;
+  const level = words.findIndex((w, i) => i > 2 && w.value === 'level');
+  const levelValue = level > 0 ? words[level + 1] : undefined;
+  if (levelValue === undefined) {
+    edits.push({ start: line.end, end: line.end, text: level > 0 ? ' admin' : ' level admin' });
+    to.push(...(level > 0 ? ['admin'] : ['level', 'admin']));
+  } else if (levelValue.value !== 'admin') {
+    edits.push({ start: levelValue.start, end: levelValue.end, text: 'admin' });
+    to[level + 1] = 'admin';
+  }
+  mapped.push({ kind: 'runtime-api', from: words.map((w) => w.value).join(' '), to: to.join(' '), line: line.number });
 }
 
 /** HAProxy: `server`/`bind` in backend, frontend and listen sections, mapped onto loopback. */

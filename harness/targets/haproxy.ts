@@ -1,5 +1,7 @@
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.ts';
+import { HaproxyRuntime } from '../runtime/haproxy-runtime.ts';
 import { haproxyDialect } from './haproxy-config.ts';
 import { rejectedConfig, versionFrom } from './proxy-messages.ts';
 import type { TargetKind } from './target-kind.ts';
@@ -25,6 +27,9 @@ export const haproxyTarget: TargetKind = {
     const { code, output } = await runToCompletion(BINARY, ['-c', '-f', target.mainFile]);
     if (code !== 0) throw rejectedConfig('haproxy', target, output, /\[(ALERT|EMERG)\]/);
   },
+  runtime(process, target) {
+    return new HaproxyRuntime(process, haproxySocketPath(target.runDir));
+  },
   spawn(target) {
     return new ManagedProcess({
       command: BINARY,
@@ -34,3 +39,9 @@ export const haproxyTarget: TargetKind = {
     });
   },
 };
+
+/** Where the rendered config puts the stats socket: in the run dir, unless that path is too long for a unix socket (108 bytes). */
+export function haproxySocketPath(runDir: string): string {
+  const inRunDir = join(runDir, 'admin.sock');
+  return inRunDir.length <= 100 ? inRunDir : join(tmpdir(), `lbdrill-${process.pid}-haproxy.sock`);
+}

@@ -25,18 +25,36 @@ export function changedLines(a: string, b: string): number[] {
 
 export interface Backend {
   address: string;
+  /** request paths in arrival order, health checks included. */
   paths: string[];
+  /** every request with its method and arrival time (Date.now()), for health-check cadence. */
+  requests: Array<{ method: string; path: string; atMs: number }>;
   server: Server;
 }
 
+/** An HTTP backend on host:0 that answers every path (health paths included) 200 `backend <host>`. */
 export async function startBackend(host: string): Promise<Backend> {
   const paths: string[] = [];
+  const requests: Backend['requests'] = [];
   const server = createServer((req, res) => {
     paths.push(req.url ?? '');
+    requests.push({ method: req.method ?? '', path: req.url ?? '', atMs: Date.now() });
     res.end(`backend ${host}`);
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return { address: `${host}:${(server.address() as AddressInfo).port}`, paths, server };
+  return { address: `${host}:${(server.address() as AddressInfo).port}`, paths, requests, server };
+}
+
+/** Sends one command to an HAProxy runtime API (stats socket) and returns the whole answer; HAProxy closes after one command. */
+export function runtimeCommand(socketPath: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let answer = '';
+    const socket = connect(socketPath, () => socket.end(`${command}\n`));
+    socket.setTimeout(5000, () => socket.destroy(new Error(`no answer to "${command}" on ${socketPath}`)));
+    socket.on('data', (c: Buffer) => (answer += c.toString()));
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
 }
 
 export interface Reply {

@@ -4,18 +4,20 @@
  * editing spans in place so every line keeps its number.
  */
 import { LbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
   LineIndex,
   RunDirNames,
   SCHEME_PORTS,
+  activeTimeScale,
   applyEdits,
   commentOutEdits,
   hostPort,
   parseError,
   planned,
   requote,
+  scaleMs,
   urlAuthority,
   type TextEdit,
   type Word,
@@ -244,6 +246,9 @@ function proxyPassTarget(word: Word, module: 'http' | 'stream', upstreamNames: S
 /** Everything the analysis and the renderer both need, found in one pass. */
 interface Scan {
   index: LineIndex;
+  root: Directive[];
+  /** the context the file's top level is read in: a fragment sits inside `http`. */
+  top: Context;
   fragment: boolean;
   mainSets: { pid: boolean; errorLog: boolean };
   upstreamServers: Array<{ ref: UpstreamRef; word: Word }>;
@@ -284,7 +289,7 @@ function scan(source: string, path: string): Scan {
       upstreamNames.add(d.args[0].value.toLowerCase());
     }
   });
-  const result: Scan = { index, fragment, mainSets, upstreamServers: [], proxyPasses: [], listens: [], implicit: [], others: [] };
+  const result: Scan = { index, root, top, fragment, mainSets, upstreamServers: [], proxyPasses: [], listens: [], implicit: [], others: [] };
   walk(root, top, topFamily, (d, context, family) => {
     if (context === 'upstream') return;
     if (d.name === 'upstream' && d.block !== null && (context === 'http' || context === 'stream')) {
@@ -352,6 +357,124 @@ function scan(source: string, path: string): Scan {
   return result;
 }
 
+// ---- health and failover settings ----
+
+/** nginx time units (ngx_parse_time); a number without a unit is seconds. */
+const TIME_UNITS_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, M: 2_592_000_000, y: 31_536_000_000 };
+
+/** An nginx time ("10s", "1m30s", "15") in milliseconds, or null when it is not one. */
+export function nginxTimeMs(text: string): number | null {
+  if (!/^(\d+(ms|s|m|h|d|w|M|y)?)+$/.test(text)) return null;
+  let total = 0;
+  for (const m of text.matchAll(/(\d+)(ms|s|m|h|d|w|M|y)?/g)) total += Number(m[1]) * (TIME_UNITS_MS[m[2] ?? 's'] as number);
+  return total;
+}
+
+/** nginx's `server` defaults: one failed attempt takes a server out for 10 s. */
+const DEFAULT_MAX_FAILS = 1;
+const DEFAULT_FAIL_TIMEOUT_MS = 10_000;
+
+/** The value of a `key=value` server parameter, with its word. */
+function serverParam(server: Directive, key: string): { word: Word; value: string } | undefined {
+  const word = server.args.find((a, i) => i > 0 && a.value.startsWith(`${key}=`));
+  return word === undefined ? undefined : { word, value: word.value.slice(key.length + 1) };
+}
+
+/** An upstream block, its servers, and what nginx makes of their failures. */
+interface HealthPool {
+  servers: Directive[];
+  health: PoolHealth | null;
+}
+
+/**
+ * Whether a failed attempt may be retried on another server, per upstream name (lower case):
+ * true when some proxy_pass to it runs with proxy_next_upstream other than `off` (nginx's
+ * default is `error timeout`) and more than one try.
+ */
+function redispatchByUpstream(s: Scan, upstreamNames: Set<string>): Map<string, boolean> {
+  const result = new Map<string, boolean>();
+  const visit = (list: Directive[], inherited: { off: boolean; tries: number }, family: Family): void => {
+    const here = { ...inherited };
+    for (const d of list) {
+      const arg = d.args[0]?.value;
+      if (d.name === 'proxy_next_upstream' && arg !== undefined) here.off = arg === 'off';
+      if (d.name === 'proxy_next_upstream_tries' && arg !== undefined && /^\d+$/.test(arg)) here.tries = Number(arg);
+    }
+    for (const d of list) {
+      const target = d.name === 'proxy_pass' ? d.args[0] : undefined;
+      if (target !== undefined && !target.value.includes('$')) {
+        const host = family === 'stream' ? target.value : urlAuthority(target.value)?.host;
+        const name = host?.toLowerCase();
+        if (name !== undefined && upstreamNames.has(name)) result.set(name, result.get(name) === true || (!here.off && here.tries !== 1));
+      }
+      if (d.block === null || d.name === 'upstream') continue;
+      const next: Family = d.name === 'http' || d.name === 'stream' || d.name === 'mail' ? d.name : family;
+      visit(d.block, here, next);
+    }
+  };
+  visit(s.root, { off: false, tries: 0 }, s.top === 'main' ? 'main' : 'http');
+  return result;
+}
+
+/**
+ * Every `upstream` block with what its first server says. nginx OSS has no active checks;
+ * passive ejection (max_fails within fail_timeout) exists unless max_fails=0, and nginx
+ * ignores it for an upstream of one server, which is then never marked down.
+ */
+function healthPools(s: Scan): HealthPool[] {
+  const blocks: Directive[] = [];
+  walk(s.root, s.top, s.top === 'main' ? 'main' : 'http', (d, context) => {
+    if (d.name === 'upstream' && d.block !== null && (context === 'http' || context === 'stream') && d.args[0] !== undefined) blocks.push(d);
+  });
+  const redispatch = redispatchByUpstream(s, new Set(blocks.map((b) => (b.args[0] as Word).value.toLowerCase())));
+  return blocks.map((block) => {
+    const servers = (block.block as Directive[]).filter((d) => d.name === 'server' && d.block === null && d.args.length > 0);
+    const first = servers[0];
+    if (first === undefined || servers.length < 2) return { servers, health: null };
+    const name = (block.args[0] as Word).value;
+    const health: PoolHealth = { pool: name };
+    const maxFails = serverParam(first, 'max_fails')?.value;
+    const failTimeout = serverParam(first, 'fail_timeout')?.value;
+    const maxFailsCount = maxFails !== undefined && /^\d+$/.test(maxFails) ? Number(maxFails) : DEFAULT_MAX_FAILS;
+    if (maxFailsCount > 0) {
+      health.passive = { maxFails: maxFailsCount, failTimeoutMs: (failTimeout === undefined ? null : nginxTimeMs(failTimeout)) ?? DEFAULT_FAIL_TIMEOUT_MS };
+    }
+    if (redispatch.get(name.toLowerCase()) === true) health.redispatch = true;
+    return { servers, health: Object.keys(health).length > 1 ? health : null };
+  });
+}
+
+/** fail_timeout multiplied by the time scale; nginx reads it in whole seconds (a "500ms" fails `nginx -t`), so it rounds up to at least 1 s. */
+function scaledFailTimeout(ms: number, scale: number): { text: string; note: string } {
+  const exact = scaleMs(ms, scale, 1);
+  const seconds = exact === 0 ? 0 : Math.max(1, Math.ceil(exact / 1000));
+  const note = seconds * 1000 === exact ? '' : ` (${exact / 1000} s rounded up: nginx reads fail_timeout in whole seconds)`;
+  return { text: `${seconds}s`, note };
+}
+
+/** Every upstream server's fail_timeout, written or nginx's 10 s default, multiplied by the time scale. */
+function scaleFailTimeouts(s: Scan, scale: number, edits: TextEdit[], mapped: Mapping[]): void {
+  for (const pool of healthPools(s)) {
+    for (const server of pool.servers) {
+      const written = serverParam(server, 'fail_timeout');
+      const ms = written === undefined ? DEFAULT_FAIL_TIMEOUT_MS : nginxTimeMs(written.value);
+      if (ms === null) continue;
+      const { text, note } = scaledFailTimeout(ms, scale);
+      if (written !== undefined) {
+        if (written.word.value === `fail_timeout=${text}` && note === '') continue;
+        edits.push({ start: written.word.start, end: written.word.end, text: `fail_timeout=${text}` });
+        mapped.push({ kind: 'timing', from: written.word.value, to: `fail_timeout=${text}${note}`, line: server.line });
+        continue;
+      }
+      // Only where nginx would eject the server: a pool of two or more, max_fails not 0.
+      if (pool.health?.passive === undefined || serverParam(server, 'max_fails')?.value === '0') continue;
+      const last = server.args[server.args.length - 1] as Word;
+      edits.push({ start: last.end, end: last.end, text: ` fail_timeout=${text}` });
+      mapped.push({ kind: 'timing', from: `fail_timeout=10s (default)`, to: `fail_timeout=${text}${note}`, line: server.line });
+    }
+  }
+}
+
 function analyze(source: string, sourcePath: string): NginxConfigAnalysis {
   const s = scan(source, sourcePath);
   const upstreams = [...s.upstreamServers.map((u) => u.ref)];
@@ -364,7 +487,7 @@ function analyze(source: string, sourcePath: string): NginxConfigAnalysis {
   upstreams.sort((a, b) => a.line - b.line);
   const listeners = [...s.listens.flatMap((l) => (l.ref === null ? [] : [l.ref])), ...s.implicit.map((i) => i.ref)];
   listeners.sort((a, b) => a.line - b.line);
-  return { upstreams, listeners, fragment: s.fragment, mainSets: s.mainSets };
+  return { upstreams, listeners, fragment: s.fragment, mainSets: s.mainSets, pools: healthPools(s).flatMap((p) => p.health ?? []) };
 }
 
 /** An nginx argument, quoted when it would not survive as a bare word. */
@@ -386,6 +509,9 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
     edits.push(...commentOutEdits(s.index, d.start, d.end));
     mapped.push({ kind: 'dropped', from: source.slice(d.start, d.end), to: '', line: d.line });
   };
+
+  const scale = activeTimeScale(plan);
+  if (scale !== null) scaleFailTimeouts(s, scale, edits, mapped);
 
   for (const u of s.upstreamServers) {
     const to = planned(plan.upstreams, u.ref.address, 'test backend');

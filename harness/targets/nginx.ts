@@ -20,6 +20,8 @@ export const nginxTarget: TargetKind = {
     'sticky-cookie': 'nginx OSS cannot insert a sticky cookie (`sticky cookie` is nginx Plus only)',
     'active-health-checks': 'nginx OSS has only passive health checks (`health_check` is nginx Plus only)',
     'runtime-api': 'nginx OSS has no runtime API; changes need a graceful reload',
+    slowstart: 'nginx OSS has no slow start (`slow_start` is nginx Plus only)',
+    'shutdown-sessions': 'nginx OSS has no action on a server marked failed: established connections to it stay open',
   },
   workDirs: (runDir) => nginxTempDirs(runDir),
   async version() {

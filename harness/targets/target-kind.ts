@@ -1,5 +1,6 @@
 import type { ConfigAnalysis, ConfigDialect, RenderedConfig } from './config-plan.ts';
 import type { ManagedProcess } from '../process/managed-process.ts';
+import type { RuntimeApi } from '../runtime/runtime-api.ts';
 
 /** The load balancers lbdrill can put under test. */
 export const TARGET_NAMES = ['reference', 'nginx', 'haproxy', 'apache'] as const;
@@ -19,6 +20,10 @@ export type Feature =
   | 'retry'
   | 'sticky-cookie'
   | 'active-health-checks'
+  | 'passive-health-checks'
+  | 'slowstart'
+  | 'shutdown-sessions'
+  | 'backup-servers'
   | 'runtime-api';
 
 /** A config rendered into its run directory, ready for the proxy's checker and start. */
@@ -52,6 +57,8 @@ export interface TargetKind {
   validate(target: RenderedTarget): Promise<void>;
   /** Starts the proxy in the foreground as a child of lbdrill. */
   spawn(target: RenderedTarget): ManagedProcess;
+  /** The LB's runtime API (state events, drain), when the target has one; reads the started process's output. */
+  runtime?(process: ManagedProcess, target: RenderedTarget): RuntimeApi | undefined;
   /** Resolves once the process is ready to serve (default: every mapped port accepts). */
   waitReady?(process: ManagedProcess, target: RenderedTarget): Promise<void>;
 }

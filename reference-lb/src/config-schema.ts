@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { parseHostPort } from './host-port.ts';
 import { RedirectTemplate } from './redirect-template.ts';
@@ -38,12 +39,68 @@ const serverSchema = z
   .object({
     /** `host:port` of the upstream server. */
     address: hostPort,
-    /** Label used in logs and events; default the address. */
+    /** Label used in logs, events and the admin API; default the address. */
     name: z.string().min(1).optional(),
-    /** Start the server marked down: it receives no traffic (nginx `server ... down`). */
+    /** Start the server in maintenance: it receives no traffic until the admin API sets it ready (nginx `server ... down`). */
     down: z.boolean().default(false),
+    /** Relative share of traffic (smooth weighted round robin, like nginx `weight`). */
+    weight: z.number().int().min(1).max(256).default(1),
+    /** Receives traffic only while no non-backup server is available (nginx/HAProxy `backup`). */
+    backup: z.boolean().default(false),
   })
   .strict();
+
+/** `2xx` or an exact status: what a health check response must be to count as a pass. */
+const expectStatus = z.union([z.number().int().min(100).max(599), z.enum(['1xx', '2xx', '3xx', '4xx', '5xx'])], {
+  errorMap: () => ({ message: 'expected a status 100-599 or one of "1xx", "2xx", "3xx", "4xx", "5xx"' }),
+});
+
+const healthCheckSchema = z
+  .object({
+    /** Requested with GET straight from the LB to each server, Host = the server's address. */
+    path: uriPath,
+    /** Time between the starts of two checks of one server (HAProxy `inter`). */
+    interval_ms: durationMs(10).default(2000),
+    /** A check with no response head after this long fails; default interval_ms (HAProxy `timeout check`). */
+    timeout_ms: durationMs(1).optional(),
+    /** Consecutive failed checks that mark an up server down. */
+    fall: z.number().int().min(1).max(1000).default(3),
+    /** Consecutive passed checks that bring a down server back up. */
+    rise: z.number().int().min(1).max(1000).default(2),
+    /** Statuses that pass; default 2xx and 3xx (HAProxy `option httpchk`). */
+    expect_status: z.array(expectStatus).min(1, 'expected at least one status').default(['2xx', '3xx']),
+  })
+  .strict();
+
+/** A status code as a YAML number or string: 503 or "503". */
+const statusCode = (min: number, max: number) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^[0-9]{3}$/.test(v) ? Number(v) : v),
+    z.number({ errorMap: () => ({ message: `expected a status code ${min}-${max}` }) }).int().min(min).max(max),
+  );
+
+const passiveSchema = z
+  .object({
+    /** Failed attempts within fail_timeout_ms that make the server unavailable (nginx `max_fails`). */
+    max_fails: z.number().int().min(1).max(100_000).default(1),
+    /** The window for max_fails, and how long the server then stays out (nginx `fail_timeout`). */
+    fail_timeout_ms: durationMs(1).default(10_000),
+    /** Responses with these statuses count as failures too (nginx `proxy_next_upstream http_503`). */
+    fail_on_status: z.array(statusCode(400, 599)).default([]),
+  })
+  .strict();
+
+/** Failure kinds `retry_on` can name besides status codes. */
+export const RETRY_CONDITIONS = ['connect_failure', 'reset', 'timeout'] as const;
+export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
+
+const retryOnEntry = z.union([z.enum(RETRY_CONDITIONS), statusCode(400, 599)], {
+  errorMap: () => ({ message: `expected one of ${RETRY_CONDITIONS.join(', ')} or a status code 400-599` }),
+});
+
+/** What happens to live sessions of a server that is marked down or put in maintenance. */
+export const ON_MARKED_DOWN = ['none', 'shutdown_sessions'] as const;
+export type OnMarkedDown = (typeof ON_MARKED_DOWN)[number];
 
 const upstreamSchema = z
   .object({
@@ -52,18 +109,35 @@ const upstreamSchema = z
     keepalive: z.number().int().min(0).max(100_000).default(0),
     /** How long an idle pooled connection is kept before it is closed. */
     keepalive_timeout_ms: durationMs(1).default(60_000),
-    /** Extra attempts on other servers after a failure that is safe to retry; default: every server once. */
+    /** Extra attempts after a failure that is safe to retry; default: every server once. */
     retries: z.number().int().min(0).max(100).optional(),
+    /** A retry goes to another server (HAProxy `option redispatch`); false retries the same one. */
+    redispatch: z.boolean().default(true),
+    /** Failures that may be retried; default connect failures only. */
+    retry_on: z.array(retryOnEntry).default(['connect_failure']),
+    /** Active health checks; without them servers are only taken out passively or by the admin API. */
+    health_check: healthCheckSchema.optional(),
+    /** Passive ejection from failures of real traffic (nginx `max_fails`/`fail_timeout`). */
+    passive: passiveSchema.optional(),
+    /** A server coming back up ramps from ~0 to its weight over this long (HAProxy `slowstart`); 0 = at once. */
+    slowstart_ms: durationMs(0).default(0),
+    /** `shutdown_sessions` cuts every live request of a server the moment it is marked down or put in maintenance. */
+    on_marked_down: z.enum(ON_MARKED_DOWN).default('none'),
     servers: z.array(serverSchema).min(1, 'expected at least one server'),
   })
   .strict()
   .superRefine((up, ctx) => {
     const seen = new Set<string>();
+    const names = new Set<string>();
     up.servers.forEach((s, i) => {
       if (seen.has(s.address)) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['servers', i, 'address'], message: `duplicate server ${describeValue(s.address)}` });
       }
       seen.add(s.address);
+      if (s.name !== undefined) {
+        if (names.has(s.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['servers', i, 'name'], message: `duplicate server name ${describeValue(s.name)}` });
+        names.add(s.name);
+      }
     });
   });
 
@@ -228,6 +302,26 @@ const listenerSchema = z
   })
   .strict();
 
+/** True for 127.0.0.0/8, ::1 and localhost: the admin API must not be reachable from the network. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIPv4(host) && host.startsWith('127.');
+}
+
+const adminSchema = z
+  .object({
+    /** Loopback `host:port` of the admin API. */
+    bind: hostPort.superRefine((text, ctx) => {
+      const hp = parseHostPort(text);
+      if (hp && !isLoopbackHost(hp.host)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a loopback address (127.0.0.0/8, ::1 or localhost), got ${describeValue(text)}` });
+      }
+    }),
+    /** Every request must carry `Authorization: Bearer <token>`. */
+    token: z.string().min(8, 'must be at least 8 characters').regex(/^[\x21-\x7e]+$/, 'expected printable ASCII without spaces'),
+  })
+  .strict();
+
 /** The whole config file. */
 export const configSchema = z
   .object({
@@ -241,6 +335,8 @@ export const configSchema = z
     buffering: bufferingSchema.default({}),
     headers: headersSchema.default({}),
     listeners: z.array(listenerSchema).min(1, 'expected at least one listener'),
+    /** The admin API (server state, weights, state-change events); off when absent. */
+    admin: adminSchema.optional(),
   })
   .strict()
   .superRefine((cfg, ctx) => {
@@ -275,6 +371,10 @@ export type ListenerConfig = LbConfig['listeners'][number];
 export type RouteConfig = ListenerConfig['routes'][number];
 export type TimeoutsConfig = LbConfig['timeouts'];
 export type BufferingConfig = LbConfig['buffering'];
+export type ServerConfig = UpstreamConfig['servers'][number];
+export type HealthCheckConfig = NonNullable<UpstreamConfig['health_check']>;
+export type PassiveConfig = NonNullable<UpstreamConfig['passive']>;
+export type AdminConfig = NonNullable<LbConfig['admin']>;
 /** Effective forwarding-header policy after route overrides. */
 export interface HeaderPolicy {
   preserveHost: boolean;

@@ -1,4 +1,5 @@
 import type { LbErrorCode } from './errors.ts';
+import type { ServerState } from './upstream-server.ts';
 
 /** A bound listener, as reported in the ready line. */
 export interface ListenerInfo {
@@ -8,10 +9,18 @@ export interface ListenerInfo {
   tls: boolean;
 }
 
+/** Where the admin API listens. */
+export interface AdminInfo {
+  host: string;
+  port: number;
+}
+
 /** Printed once by main.ts when every listener is bound. */
 export interface ReadyEvent {
   event: 'ready';
   listeners: ListenerInfo[];
+  /** Present when the config has `admin`. */
+  admin?: AdminInfo;
 }
 
 /** One failed upstream attempt (a retried attempt logs one too). */
@@ -39,8 +48,23 @@ export interface WorkerExitEvent {
   signal: string | null;
 }
 
+/** A server changed state (health check, passive ejection, admin API); emitted the moment it happens. */
+export interface ServerStateEvent {
+  event: 'server-state';
+  upstream: string;
+  /** The server's name (its address unless the config names it). */
+  server: string;
+  address: string;
+  from: ServerState;
+  to: ServerState;
+  /** Why, e.g. `health check: connect ECONNREFUSED (3/3)`. */
+  reason: string;
+  /** Epoch milliseconds, fractional. */
+  atMs: number;
+}
+
 /** Everything the LB reports as JSON lines on stdout. */
-export type LbEvent = ReadyEvent | UpstreamErrorEvent | WorkerExitEvent;
+export type LbEvent = ReadyEvent | UpstreamErrorEvent | WorkerExitEvent | ServerStateEvent;
 
 /** Receives events; main.ts writes them to stdout, one JSON object per line. */
 export type EventSink = (event: LbEvent) => void;

@@ -1,18 +1,39 @@
 /** The reference load balancer: lbdrill's system under test written in TypeScript. */
-export { configSchema, BALANCE_KINDS } from './config-schema.ts';
-export type { LbConfig, LbConfigInput, ListenerConfig, RouteConfig, UpstreamConfig, BalanceKind } from './config-schema.ts';
+export { configSchema, BALANCE_KINDS, RETRY_CONDITIONS, ON_MARKED_DOWN, isLoopbackHost } from './config-schema.ts';
+export type {
+  LbConfig,
+  LbConfigInput,
+  ListenerConfig,
+  RouteConfig,
+  UpstreamConfig,
+  ServerConfig,
+  HealthCheckConfig,
+  PassiveConfig,
+  AdminConfig,
+  BalanceKind,
+  RetryCondition,
+  OnMarkedDown,
+} from './config-schema.ts';
 export { parseConfig, formatConfigPath } from './parse-config.ts';
 export { loadConfig } from './load-config.ts';
-export { startLoadBalancer } from './start-load-balancer.ts';
+export { startLoadBalancer, createPools } from './start-load-balancer.ts';
 export type { StartedLoadBalancer, StartOptions } from './start-load-balancer.ts';
 export { runCli, errorLine, EXIT_OK, EXIT_CANNOT_START } from './run-cli.ts';
 export type { CliIo } from './run-cli.ts';
 export { LbError, isLbError } from './errors.ts';
 export type { LbErrorCode } from './errors.ts';
-export { toUpstreamError, upstreamErrorStatus, isRetryableUpstreamError } from './upstream-errors.ts';
-export type { LbEvent, EventSink, ListenerInfo, ReadyEvent, UpstreamErrorEvent, WorkerExitEvent } from './events.ts';
+export { toUpstreamError, upstreamErrorStatus, isRetryableUpstreamError, isRetryableStatus, retryPolicyFrom } from './upstream-errors.ts';
+export type { RetryPolicy, RetryFacts } from './upstream-errors.ts';
+export type { LbEvent, EventSink, ListenerInfo, AdminInfo, ReadyEvent, UpstreamErrorEvent, WorkerExitEvent, ServerStateEvent } from './events.ts';
 export { UpstreamPool } from './upstream-pool.ts';
-export { UpstreamServer } from './upstream-server.ts';
-export type { ServerState } from './upstream-server.ts';
+export type { FailureSink } from './upstream-pool.ts';
+export { UpstreamServer, isMarkedDown } from './upstream-server.ts';
+export type { ServerState, AdminState, ServerStatus, LiveSession, StateTransition } from './upstream-server.ts';
+export { UpstreamMonitor } from './upstream-monitor.ts';
+export type { UpstreamsView, ServerView, TrafficCounters } from './upstream-monitor.ts';
+export { ActiveHealthCheck, probeServer, compileExpectStatus } from './active-health-check.ts';
+export type { CheckResult } from './active-health-check.ts';
+export { startAdminApi } from './admin-api.ts';
+export type { StartedAdminApi, AdminApiOptions } from './admin-api.ts';
 export type { Balancer } from './balancers/balancer.ts';
-export { RoundRobin } from './balancers/round-robin.ts';
+export { WeightedRoundRobin } from './balancers/weighted-round-robin.ts';

@@ -9,13 +9,15 @@ import type { ListenerContext } from './proxy-handler.ts';
 import { stripPathPrefix, type ProxyAction } from './router.ts';
 import { lingerOnClose, sendLocalResponse } from './send-local-response.ts';
 import {
+  isRetryableStatus,
   isRetryableUpstreamError,
+  isServerFailure,
   isStaleConnectionError,
   toUpstreamError,
   upstreamErrorStatus,
   type RetryFacts,
 } from './upstream-errors.ts';
-import type { UpstreamServer } from './upstream-server.ts';
+import type { LiveSession, UpstreamServer } from './upstream-server.ts';
 
 /** Methods that may be sent twice (RFC 9110 §9.2.2). */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
@@ -96,8 +98,11 @@ class Attempt implements Dispatcher.DispatchHandler {
  *
  * undici pulls the client's body only once the upstream connection is established, so
  * a refused or timed-out connect can be retried on another server even for uploads.
+ *
+ * While an attempt runs, the exchange sits in its server's `sessions` (only kept with
+ * `on_marked_down: shutdown_sessions`) so that marking the server down can cut it.
  */
-export class ProxyExchange {
+export class ProxyExchange implements LiveSession {
   private readonly ctx: ListenerContext;
   private readonly req: Tagged<IncomingMessage>;
   private readonly res: Tagged<ServerResponse>;
@@ -208,10 +213,11 @@ export class ProxyExchange {
     }
   }
 
-  private attempt(): void {
+  /** Sends the request to `chosen`, or to the balancer's pick. */
+  private attempt(chosen?: UpstreamServer): void {
     const head = this.head as UpstreamRequestHead;
     const pool = this.action.pool;
-    const server = pool.balancer.pick(this.tried, this.req);
+    const server = chosen ?? pool.balancer.pick(this.tried, this.req);
     if (server === undefined) {
       this.fail(this.lastError ?? new LbError('LB_ERR_NO_SERVER_AVAILABLE', `no server of upstream ${pool.name} is available`));
       return;
@@ -220,6 +226,7 @@ export class ProxyExchange {
     server.onRequestStart();
     const attempt = new Attempt(this, server, pool.connectionsTo(server).acquire());
     this.current = attempt;
+    server.sessions?.add(this);
     if (head.hostValueIndex >= 0) head.headers[head.hostValueIndex] = server.hostHeader;
     let body: Readable | AsyncIterable<Buffer> | null = null;
     if (head.hasBody) body = this.spool ? this.spool.createReadStream() : this.clientBody();
@@ -238,6 +245,11 @@ export class ProxyExchange {
     if (attempt !== this.current || this.done) return false;
     // 1xx (100, 103): node's server already answered Expect itself; interim responses are not relayed.
     if (statusCode < 200) return true;
+    const pool = this.action.pool;
+    const failed = pool.failOnStatus !== undefined && pool.failOnStatus.has(statusCode);
+    const retryStatuses = pool.retryPolicy.statuses;
+    if (retryStatuses !== undefined && retryStatuses.has(statusCode) && this.retryOnStatus(attempt, statusCode, failed)) return false;
+    if (failed) this.reportStatusFailure(attempt.server, statusCode);
     this.responding = true;
     this.resumeUpstream = resume;
     const method = this.req.method;
@@ -260,6 +272,46 @@ export class ProxyExchange {
     }
     process.nextTick(flushHeadIfIdle, this);
     return true;
+  }
+
+  /** `retry_on` names this status: drop the response and try again, if the request allows it and a server is left. */
+  private retryOnStatus(attempt: Attempt, statusCode: number, failed: boolean): boolean {
+    const pool = this.action.pool;
+    if (this.attempts >= pool.maxAttempts || !isRetryableStatus(statusCode, this.retryFacts(attempt), pool.retryPolicy)) return false;
+    const server = attempt.server;
+    const next = this.retryTarget(server);
+    if (next === undefined) return false;
+    const error = new LbError('LB_ERR_UPSTREAM_STATUS', `${server.address} answered ${statusCode}`);
+    this.lastError = error;
+    // Destroying the connection aborts the unwanted response.
+    this.endAttempt(true, false);
+    if (failed) pool.reportFailure(server, `status ${statusCode}`);
+    this.report(server, error, true, null);
+    this.attempt(next);
+    return true;
+  }
+
+  /** A `fail_on_status` response that is relayed anyway (no retry): it counts for passive ejection. */
+  private reportStatusFailure(server: UpstreamServer, statusCode: number): void {
+    server.failures++;
+    // The response being relayed is not cut by an ejection it causes itself.
+    server.sessions?.delete(this);
+    this.action.pool.reportFailure(server, `status ${statusCode}`);
+  }
+
+  /** The server for a retry after `failed`: another one (redispatch), or the same one while it still takes traffic. */
+  private retryTarget(failed: UpstreamServer): UpstreamServer | undefined {
+    if (!this.action.pool.redispatch) return failed.available ? failed : undefined;
+    (this.tried ??= new Set()).add(failed);
+    return this.action.pool.balancer.pick(this.tried, this.req);
+  }
+
+  private retryFacts(attempt: Attempt): RetryFacts {
+    return {
+      reusedSocket: attempt.lease.reused && attempt.connected,
+      replayableBody: !(this.head as UpstreamRequestHead).hasBody || this.spool !== undefined || !this.bodyConsumed,
+      idempotent: IDEMPOTENT.has(this.req.method ?? ''),
+    };
   }
 
   private writeHead(statusCode: number, statusText: string, headers: string[], hasDate: boolean): void {
@@ -370,22 +422,39 @@ export class ProxyExchange {
       return;
     }
     this.lastError = error;
-    const facts: RetryFacts = {
-      reusedSocket: attempt.lease.reused && attempt.connected,
-      replayableBody: !(this.head as UpstreamRequestHead).hasBody || this.spool !== undefined || !this.bodyConsumed,
-      idempotent: IDEMPOTENT.has(this.req.method ?? ''),
-    };
+    const pool = this.action.pool;
+    const facts = this.retryFacts(attempt);
+    if (pool.passive !== undefined && isServerFailure(error, facts)) pool.reportFailure(server, error.message);
     const stale = isStaleConnectionError(error, facts) && this.staleRetries < MAX_STALE_RETRIES;
-    const retry = stale || (isRetryableUpstreamError(error, facts) && this.attempts < this.action.pool.maxAttempts);
-    this.report(server, error, retry, retry ? null : upstreamErrorStatus(error));
+    let next: UpstreamServer | undefined;
+    if (stale) {
+      // The keep-alive race says nothing about the server: any server will do, this one included.
+      next = pool.redispatch ? pool.balancer.pick(this.tried, this.req) : server.available ? server : undefined;
+    } else if (isRetryableUpstreamError(error, facts, pool.retryPolicy) && this.attempts < pool.maxAttempts) {
+      next = this.retryTarget(server);
+    }
+    this.report(server, error, next !== undefined, next === undefined ? upstreamErrorStatus(error) : null);
+    if (next === undefined) {
+      this.fail(error);
+      return;
+    }
     if (stale) {
       this.staleRetries++;
       this.attempts--;
-    } else {
-      (this.tried ??= new Set()).add(server);
     }
-    if (retry) this.attempt();
-    else this.fail(error);
+    this.attempt(next);
+  }
+
+  /** on_marked_down: shutdown_sessions cut this exchange: both connections go at once, whatever was sent so far. */
+  abortSession(reason: string): void {
+    if (this.done) return;
+    const server = this.current?.server;
+    if (server) {
+      const error = new LbError('LB_ERR_SESSION_SHUTDOWN', `${server.address} was marked down (${reason}); session cut`);
+      this.report(server, error, false, null);
+    }
+    this.finish();
+    this.res.destroy();
   }
 
   /** Answers the client with the status for `error` (no response has started). */
@@ -443,10 +512,12 @@ export class ProxyExchange {
     this.current = undefined;
     clearTimeout(this.stallTimer);
     this.stallTimer = undefined;
-    const connections = this.action.pool.connectionsTo(attempt.server);
+    const server = attempt.server;
+    server.sessions?.delete(this);
+    const connections = this.action.pool.connectionsTo(server);
     if (clean) connections.release(attempt.lease.client);
     else connections.discard(attempt.lease.client);
-    attempt.server.onRequestEnd(failed);
+    server.onRequestEnd(failed);
   }
 
   /** The exchange is over: release everything; later callbacks are ignored. */

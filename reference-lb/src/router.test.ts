@@ -1,10 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { RoundRobin } from './balancers/round-robin.ts';
 import { RedirectTemplate } from './redirect-template.ts';
 import { Router, stripPathPrefix } from './router.ts';
 import { testConfig } from './test-upstream.ts';
 import { UpstreamPool } from './upstream-pool.ts';
-import { UpstreamServer } from './upstream-server.ts';
 
 describe('stripPathPrefix', () => {
   it.each([
@@ -57,18 +55,5 @@ describe('RedirectTemplate', () => {
     const t = RedirectTemplate.compile('{scheme}://{host}:{server_port}{path}{is_args}{query}|{http_host}|{request_uri}');
     const out = t.render({ scheme: 'https', host: 'a.example', http_host: 'A.example:8080', server_port: '8443', request_uri: '/p?q', path: '/p', query: 'q', is_args: '?' });
     expect(out).toBe('https://a.example:8443/p?q|A.example:8080|/p?q');
-  });
-});
-
-describe('RoundRobin', () => {
-  const servers = ['a:1', 'b:1', 'c:1'].map((a) => new UpstreamServer(a));
-  it('cycles over available servers and skips excluded and down ones', () => {
-    const rr = new RoundRobin(servers);
-    expect([1, 2, 3, 4].map(() => rr.pick(undefined)?.address)).toEqual(['a:1', 'b:1', 'c:1', 'a:1']);
-    servers[2]!.state = 'down';
-    expect([1, 2, 3].map(() => rr.pick(undefined)?.address)).toEqual(['b:1', 'a:1', 'b:1']);
-    expect(rr.pick(new Set([servers[0]!]))?.address).toBe('b:1');
-    expect(rr.pick(new Set([servers[0]!, servers[1]!]))).toBeUndefined();
-    servers[2]!.state = 'up';
   });
 });

@@ -2,11 +2,15 @@ import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError } from 'commander';
+import { startAdminApi, type StartedAdminApi } from './admin-api.ts';
+import type { IpcPort, PrimaryMessage, WorkerMessage } from './cluster-messages.ts';
+import { ClusterStateOwner } from './cluster-state-owner.ts';
 import type { LbConfig } from './config-schema.ts';
 import { isLbError } from './errors.ts';
-import type { LbEvent, ListenerInfo } from './events.ts';
+import type { AdminInfo, LbEvent, ListenerInfo, ReadyEvent } from './events.ts';
+import { followPrimaryState } from './follow-primary-state.ts';
 import { loadConfig } from './load-config.ts';
-import { startLoadBalancer, type StartedLoadBalancer } from './start-load-balancer.ts';
+import { createPools, startLoadBalancer, type StartedLoadBalancer } from './start-load-balancer.ts';
 
 /** Exit codes: 0 stopped by a signal (or --check passed), 2 could not start (bad usage, config, TLS, bind). */
 export const EXIT_OK = 0;
@@ -21,9 +25,6 @@ export interface CliIo {
   stderr: { write(text: string): unknown };
 }
 
-/** Messages a worker sends its primary over the cluster IPC channel. */
-type WorkerMessage = { type: 'ready'; listeners: ListenerInfo[] } | { type: 'failed'; line: string };
-
 /** The one stderr line for an error: always starts with `reference-lb: `. */
 export function errorLine(err: unknown): string {
   const message = isLbError(err) || err instanceof Error ? err.message : String(err);
@@ -35,6 +36,21 @@ export function errorLine(err: unknown): string {
 function printEvent(io: CliIo, event: LbEvent): void {
   io.stdout.write(`${JSON.stringify(event)}\n`);
 }
+
+function readyEvent(listeners: readonly ListenerInfo[], admin: AdminInfo | undefined): ReadyEvent {
+  return admin ? { event: 'ready', listeners: [...listeners], admin } : { event: 'ready', listeners: [...listeners] };
+}
+
+/** This worker's end of the cluster IPC channel. */
+const primaryPort: IpcPort<WorkerMessage, PrimaryMessage> = {
+  send: (message) => {
+    if (process.connected) process.send?.(message);
+  },
+  onMessage: (listener) => {
+    process.on('message', listener);
+    return () => process.off('message', listener);
+  },
+};
 
 function waitForSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
@@ -64,7 +80,7 @@ async function runSingle(config: LbConfig, io: CliIo): Promise<number> {
     io.stderr.write(`${errorLine(err)}\n`);
     return EXIT_CANNOT_START;
   }
-  printEvent(io, { event: 'ready', listeners: [...lb.listeners] });
+  printEvent(io, readyEvent(lb.listeners, lb.admin));
   await signal;
   await closeWithin(lb, SHUTDOWN_BUDGET_MS);
   return EXIT_OK;
@@ -78,7 +94,10 @@ async function runWorker(config: LbConfig, io: CliIo): Promise<number> {
   const stopped = Promise.race([waitForSignal(), once(process, 'disconnect')]);
   let lb: StartedLoadBalancer;
   try {
-    lb = await startLoadBalancer(config, { onEvent: (e) => printEvent(io, e) });
+    // Server state is the primary's: take its snapshot before listening, then follow it.
+    const pools = createPools(config);
+    await followPrimaryState(pools, primaryPort);
+    lb = await startLoadBalancer(config, { onEvent: (e) => printEvent(io, e), pools, externalState: true });
   } catch (err) {
     send({ type: 'failed', line: errorLine(err) });
     return EXIT_CANNOT_START;
@@ -89,10 +108,31 @@ async function runWorker(config: LbConfig, io: CliIo): Promise<number> {
   return EXIT_OK;
 }
 
-/** The primary of `workers: N`: forks the workers (which share the listening sockets), prints one ready line, replaces crashed workers. */
+/**
+ * The primary of `workers: N`: forks the workers (which share the listening sockets),
+ * prints one ready line, replaces crashed workers. It also owns server state: health
+ * checks, passive ejection and the admin API run here once, and workers follow over IPC.
+ */
 async function runPrimary(config: LbConfig, count: number, io: CliIo): Promise<number> {
   cluster.schedulingPolicy = cluster.SCHED_RR;
   const workers = new Set<Worker>();
+  const pools = createPools(config);
+  const state = new ClusterStateOwner(pools, { onEvent: (e) => printEvent(io, e), workers: () => workers });
+  let admin: StartedAdminApi | undefined;
+  const closeState = async (): Promise<void> => {
+    state.close();
+    await Promise.all([admin?.close(), ...[...pools.values()].map((p) => p.close())]);
+  };
+  if (config.admin) {
+    try {
+      admin = await startAdminApi(config.admin, state.monitor, { collectCounters: () => state.collectCounters() });
+    } catch (err) {
+      io.stderr.write(`${errorLine(err)}\n`);
+      await closeState();
+      return EXIT_CANNOT_START;
+    }
+  }
+  state.monitor.start();
   let stopping = false;
   let settleStart: ((result: { listeners: ListenerInfo[] } | { line: string }) => void) | undefined;
   const started = new Promise<{ listeners: ListenerInfo[] } | { line: string }>((resolve) => (settleStart = resolve));
@@ -102,15 +142,17 @@ async function runPrimary(config: LbConfig, count: number, io: CliIo): Promise<n
     const worker = cluster.fork();
     workers.add(worker);
     worker.on('message', (message: WorkerMessage) => {
+      if (state.handle(worker, message)) return;
       if (message.type === 'ready') {
         readyCount++;
         if (readyCount === count) settleStart?.({ listeners: message.listeners });
-      } else {
+      } else if (message.type === 'failed') {
         settleStart?.({ line: message.line });
       }
     });
     worker.on('exit', (code, signal) => {
       workers.delete(worker);
+      state.forget(worker);
       if (stopping) return;
       if (readyCount < count) {
         settleStart?.({ line: `reference-lb: worker ${worker.process.pid} exited with ${signal ?? code} before it was ready` });
@@ -135,17 +177,17 @@ async function runPrimary(config: LbConfig, count: number, io: CliIo): Promise<n
   for (let i = 0; i < count; i++) fork();
   const result = await Promise.race([started, signal.then(() => undefined)]);
   if (result === undefined) {
-    await stopAll();
+    await Promise.all([stopAll(), closeState()]);
     return EXIT_OK;
   }
   if ('line' in result) {
     io.stderr.write(`${result.line}\n`);
-    await stopAll();
+    await Promise.all([stopAll(), closeState()]);
     return EXIT_CANNOT_START;
   }
-  printEvent(io, { event: 'ready', listeners: result.listeners });
+  printEvent(io, readyEvent(result.listeners, admin ? { host: admin.host, port: admin.port } : undefined));
   await signal;
-  await stopAll();
+  await Promise.all([stopAll(), closeState()]);
   return EXIT_OK;
 }
 

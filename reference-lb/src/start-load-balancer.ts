@@ -4,16 +4,26 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { LbConfig, ListenerConfig } from './config-schema.ts';
 import { LbError } from './errors.ts';
-import type { EventSink, ListenerInfo } from './events.ts';
+import type { AdminInfo, EventSink, ListenerInfo } from './events.ts';
 import { parseHostPort } from './host-port.ts';
 import { ProxyHandler } from './proxy-handler.ts';
 import { Router } from './router.ts';
+import { startAdminApi, type StartedAdminApi } from './admin-api.ts';
+import { UpstreamMonitor } from './upstream-monitor.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 
 /** Options that are not part of the config file. */
 export interface StartOptions {
-  /** Receives upstream errors and other events; main.ts prints them as JSON lines. */
+  /** Receives upstream errors, server-state changes and other events; main.ts prints them as JSON lines. */
   onEvent?: EventSink;
+  /** Pools built beforehand (a cluster worker does, to follow the primary's state from the start); closed with the LB. */
+  pools?: ReadonlyMap<string, UpstreamPool>;
+  /**
+   * Server state is owned elsewhere (the cluster primary): no health checks, passive
+   * ejection or admin API here; the caller sets `onFailure` on the pools and applies
+   * the owner's changes.
+   */
+  externalState?: boolean;
 }
 
 /** A running load balancer: every listener is bound. */
@@ -21,6 +31,10 @@ export interface StartedLoadBalancer extends AsyncDisposable {
   readonly listeners: readonly ListenerInfo[];
   /** The upstream pools by name, with their per-server state. */
   readonly pools: ReadonlyMap<string, UpstreamPool>;
+  /** Owns health checks, passive ejection and admin changes; undefined with `externalState`. */
+  readonly monitor: UpstreamMonitor | undefined;
+  /** Where the admin API listens, when the config has `admin` (and state is not external). */
+  readonly admin: AdminInfo | undefined;
   /** Stops accepting, destroys open client and upstream connections; resolves when the listeners are closed. */
   close(): Promise<void>;
 }
@@ -94,17 +108,20 @@ function closeServer(server: AnyServer): Promise<void> {
 
 /** Starts every listener of a validated config; rejects with LbError (LB_ERR_TLS, LB_ERR_LISTEN) if one cannot start. */
 export async function startLoadBalancer(config: LbConfig, options: StartOptions = {}): Promise<StartedLoadBalancer> {
-  const pools = new Map<string, UpstreamPool>();
-  for (const [name, upstream] of Object.entries(config.upstreams)) pools.set(name, new UpstreamPool(name, upstream, config.timeouts));
-  if (config.buffering.temp_dir !== undefined) await mkdir(config.buffering.temp_dir, { recursive: true });
+  const pools = options.pools ?? createPools(config);
+  const monitor = options.externalState ? undefined : new UpstreamMonitor(pools, { onEvent: options.onEvent });
+  let admin: StartedAdminApi | undefined;
 
   const servers: AnyServer[] = [];
   const listeners: ListenerInfo[] = [];
   const stop = async (): Promise<void> => {
-    await Promise.all(servers.map(closeServer));
+    monitor?.close();
+    await Promise.all([...servers.map(closeServer), admin?.close()]);
     await Promise.all([...pools.values()].map((p) => p.close()));
   };
   try {
+    if (config.buffering.temp_dir !== undefined) await mkdir(config.buffering.temp_dir, { recursive: true });
+    if (monitor && config.admin) admin = await startAdminApi(config.admin, monitor);
     for (const [index, listener] of config.listeners.entries()) {
       const bind = parseHostPort(listener.bind);
       if (!bind) throw new LbError('LB_ERR_CONFIG', `reference-lb config: listeners[${index}].bind: expected host:port, got ${JSON.stringify(listener.bind)}`);
@@ -129,8 +146,17 @@ export async function startLoadBalancer(config: LbConfig, options: StartOptions 
     await stop();
     throw err;
   }
+  monitor?.start();
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= stop());
-  return { listeners, pools, close, [Symbol.asyncDispose]: close };
+  const adminInfo = admin ? { host: admin.host, port: admin.port } : undefined;
+  return { listeners, pools, monitor, admin: adminInfo, close, [Symbol.asyncDispose]: close };
+}
+
+/** One UpstreamPool per configured upstream. */
+export function createPools(config: LbConfig): Map<string, UpstreamPool> {
+  const pools = new Map<string, UpstreamPool>();
+  for (const [name, upstream] of Object.entries(config.upstreams)) pools.set(name, new UpstreamPool(name, upstream, config.timeouts));
+  return pools;
 }

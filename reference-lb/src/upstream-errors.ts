@@ -16,6 +16,7 @@ export type UpstreamErrorCode = Extract<
   | 'LB_ERR_UPSTREAM_RESET'
   | 'LB_ERR_UPSTREAM_READ_TIMEOUT'
   | 'LB_ERR_UPSTREAM_PROTOCOL'
+  | 'LB_ERR_UPSTREAM_STATUS'
 >;
 
 const STATUS: Readonly<Record<UpstreamErrorCode, 502 | 503 | 504>> = {
@@ -25,6 +26,7 @@ const STATUS: Readonly<Record<UpstreamErrorCode, 502 | 503 | 504>> = {
   LB_ERR_UPSTREAM_RESET: 502,
   LB_ERR_UPSTREAM_READ_TIMEOUT: 504,
   LB_ERR_UPSTREAM_PROTOCOL: 502,
+  LB_ERR_UPSTREAM_STATUS: 502,
 };
 
 const CONNECT_ERRNOS: ReadonlySet<string> = new Set([
@@ -76,32 +78,85 @@ export function upstreamErrorStatus(err: LbError): 502 | 503 | 504 {
 export interface RetryFacts {
   /** The request went out on a pooled connection that was already used. */
   reusedSocket: boolean;
-  /** The body (if any) can be sent again: none, or spooled by request buffering. */
+  /** The body (if any) can be sent again: none, or spooled by request buffering, or not read yet. */
   replayableBody: boolean;
   /** GET, HEAD, PUT, DELETE, OPTIONS or TRACE (RFC 9110 §9.2.2). */
   idempotent: boolean;
 }
 
+/** Which failures an upstream retries (config `retry_on`). */
+export interface RetryPolicy {
+  /** Connect refused, reset or unreachable, and connect timeouts. */
+  connectFailure: boolean;
+  /** A new connection reset or closed before the response head. */
+  reset: boolean;
+  /** Read timeout before the response head. */
+  timeout: boolean;
+  /** Response statuses that are retried; undefined when none are. */
+  statuses: ReadonlySet<number> | undefined;
+}
+
+/** `retry_on: [connect_failure]`, the default. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { connectFailure: true, reset: false, timeout: false, statuses: undefined };
+
+/** The config's `retry_on` list as a policy. */
+export function retryPolicyFrom(retryOn: readonly (string | number)[]): RetryPolicy {
+  const statuses = retryOn.filter((e): e is number => typeof e === 'number');
+  return {
+    connectFailure: retryOn.includes('connect_failure'),
+    reset: retryOn.includes('reset'),
+    timeout: retryOn.includes('timeout'),
+    statuses: statuses.length > 0 ? new Set(statuses) : undefined,
+  };
+}
+
 /**
- * True when the failed attempt never reached the upstream application, so another
- * server may be tried: the connection was never established, or a pooled connection
- * the upstream had already closed was reset before any response (the keep-alive race,
- * only for idempotent requests whose body can be replayed). Read timeouts are not
- * retried: the upstream may be doing the work.
+ * True when another attempt may follow a failed one. Connect failures never reached the
+ * upstream application, so they are safe for any request (the client's body is not read
+ * before the connection is up). A reset on a reused pooled connection is the keep-alive
+ * race and always retried for idempotent requests with a replayable body. Resets and read
+ * timeouts otherwise may mean the upstream did the work: only when `retry_on` names them,
+ * and then only for idempotent requests whose body can be sent again.
  */
-export function isRetryableUpstreamError(err: LbError, facts: RetryFacts): boolean {
+export function isRetryableUpstreamError(err: LbError, facts: RetryFacts, policy: RetryPolicy = DEFAULT_RETRY_POLICY): boolean {
+  const replayable = facts.replayableBody && facts.idempotent;
   switch (err.code) {
     case 'LB_ERR_UPSTREAM_CONNECT':
     case 'LB_ERR_UPSTREAM_CONNECT_TIMEOUT':
-      return true;
+      return policy.connectFailure;
     case 'LB_ERR_UPSTREAM_RESET':
-      return facts.reusedSocket && facts.replayableBody && facts.idempotent;
+      return replayable && (facts.reusedSocket || policy.reset);
+    case 'LB_ERR_UPSTREAM_READ_TIMEOUT':
+      return replayable && policy.timeout;
     default:
       return false;
   }
 }
 
+/** True when a response status is retried: named in `retry_on`, idempotent method, body replayable (none or spooled). */
+export function isRetryableStatus(status: number, facts: RetryFacts, policy: RetryPolicy): boolean {
+  return policy.statuses !== undefined && policy.statuses.has(status) && facts.idempotent && facts.replayableBody;
+}
+
 /** True for a reset on a reused pooled connection: retried without using up a retry (nginx does the same). */
 export function isStaleConnectionError(err: LbError, facts: RetryFacts): boolean {
   return err.code === 'LB_ERR_UPSTREAM_RESET' && facts.reusedSocket && facts.replayableBody && facts.idempotent;
+}
+
+/**
+ * Failures that count towards passive ejection (nginx `max_fails` counts `error` and
+ * `timeout`): connect failures and timeouts, read timeouts and resets before the
+ * response head. Not the keep-alive race, which says nothing about the server.
+ */
+export function isServerFailure(err: LbError, facts: RetryFacts): boolean {
+  switch (err.code) {
+    case 'LB_ERR_UPSTREAM_CONNECT':
+    case 'LB_ERR_UPSTREAM_CONNECT_TIMEOUT':
+    case 'LB_ERR_UPSTREAM_READ_TIMEOUT':
+      return true;
+    case 'LB_ERR_UPSTREAM_RESET':
+      return !isStaleConnectionError(err, facts);
+    default:
+      return false;
+  }
 }

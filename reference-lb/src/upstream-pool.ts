@@ -1,25 +1,55 @@
 import { createBalancer } from './balancers/create-balancer.ts';
 import type { Balancer } from './balancers/balancer.ts';
-import type { TimeoutsConfig, UpstreamConfig } from './config-schema.ts';
+import type { HealthCheckConfig, OnMarkedDown, PassiveConfig, TimeoutsConfig, UpstreamConfig } from './config-schema.ts';
 import { ConnectionPool } from './connection-pool.ts';
 import { formatHostPort } from './host-port.ts';
+import { retryPolicyFrom, type RetryPolicy } from './upstream-errors.ts';
 import { UpstreamServer } from './upstream-server.ts';
 
-/** A named group of upstream servers with its balancer and per-server connection pools. */
+/** Receives failures of real traffic for passive ejection: the monitor in-process, an IPC message in a cluster worker. */
+export type FailureSink = (pool: UpstreamPool, server: UpstreamServer, reason: string) => void;
+
+/** A named group of upstream servers with its balancer, failover policy and per-server connection pools. */
 export class UpstreamPool {
   readonly name: string;
   readonly servers: readonly UpstreamServer[];
   readonly balancer: Balancer;
-  /** Most attempts one request may make (1 + retries), never more than the server count. */
+  /** Most attempts one request may make (1 + retries); with redispatch never more than the server count. */
   readonly maxAttempts: number;
+  /** A retry goes to another server; false retries the one that failed. */
+  readonly redispatch: boolean;
+  readonly retryPolicy: RetryPolicy;
+  readonly healthCheck: HealthCheckConfig | undefined;
+  readonly passive: PassiveConfig | undefined;
+  /** Statuses that count as passive failures; undefined when none do. */
+  readonly failOnStatus: ReadonlySet<number> | undefined;
+  readonly onMarkedDown: OnMarkedDown;
+  /** Set by whoever owns server state; undefined without `passive`. */
+  onFailure: FailureSink | undefined;
   private readonly connections: ReadonlyMap<UpstreamServer, ConnectionPool>;
 
   constructor(name: string, config: UpstreamConfig, timeouts: TimeoutsConfig) {
     this.name = name;
-    this.servers = config.servers.map((s) => new UpstreamServer(s.address, s.name ?? s.address, s.down ? 'down' : 'up'));
+    this.onMarkedDown = config.on_marked_down;
+    this.servers = config.servers.map(
+      (s) =>
+        new UpstreamServer(s.address, {
+          name: s.name,
+          weight: s.weight,
+          backup: s.backup,
+          adminState: s.down ? 'maint' : 'ready',
+          slowStartMs: config.slowstart_ms,
+          trackSessions: config.on_marked_down === 'shutdown_sessions',
+        }),
+    );
     this.balancer = createBalancer(config.balance, this.servers);
+    this.redispatch = config.redispatch;
     const retries = config.retries ?? this.servers.length - 1;
-    this.maxAttempts = Math.min(1 + retries, this.servers.length);
+    this.maxAttempts = this.redispatch ? Math.min(1 + retries, this.servers.length) : 1 + retries;
+    this.retryPolicy = retryPolicyFrom(config.retry_on);
+    this.healthCheck = config.health_check;
+    this.passive = config.passive;
+    this.failOnStatus = config.passive && config.passive.fail_on_status.length > 0 ? new Set(config.passive.fail_on_status) : undefined;
     this.connections = new Map(
       this.servers.map((s) => [
         s,
@@ -40,8 +70,19 @@ export class UpstreamPool {
     return pool;
   }
 
-  /** Closes every upstream connection. */
+  /** A server by name, else by address. */
+  findServer(nameOrAddress: string): UpstreamServer | undefined {
+    return this.servers.find((s) => s.name === nameOrAddress) ?? this.servers.find((s) => s.address === nameOrAddress);
+  }
+
+  /** Reports a failed attempt for passive ejection (no-op without `passive`). */
+  reportFailure(server: UpstreamServer, reason: string): void {
+    if (this.passive !== undefined) this.onFailure?.(this, server, reason);
+  }
+
+  /** Closes every upstream connection and stops slow start timers. */
   async close(): Promise<void> {
+    for (const s of this.servers) s.dispose();
     await Promise.all([...this.connections.values()].map((c) => c.close()));
   }
 }

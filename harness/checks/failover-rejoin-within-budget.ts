@@ -1,0 +1,30 @@
+import { formatMs } from '../duration.ts';
+import { fail, pass, type Check } from './check.ts';
+import { drillEvidence } from './failover-evidence.ts';
+import { DrillProblem, runFailoverDrill } from './failover-sequence.ts';
+
+/** A restarted server is back in rotation within the rejoin budget. */
+export const failoverRejoinWithinBudget: Check = {
+  id: 'failover.rejoin-within-budget',
+  title: 'a restarted server gets traffic again within the rejoin budget',
+  severity: 'must',
+  needs: [],
+  disruptive: true,
+  async run(ctx) {
+    const budget = ctx.failover.budgetsMs['rejoin'] ?? 15_000;
+    const expected = `the restarted server answers probe traffic within ${formatMs(budget)} of its restart (${ctx.failover.budgetSources['rejoin'] ?? 'default'})`;
+    let drill;
+    try {
+      drill = await runFailoverDrill(ctx);
+    } catch (err) {
+      if (err instanceof DrillProblem) return fail(expected, err.message);
+      throw err;
+    }
+    const m = drill.measurement;
+    const evidence = drillEvidence(ctx, drill);
+    if (m.rejoinMs === null) return fail(expected, drill.problem ?? `${drill.victim} never got traffic again`, evidence);
+    const lb = m.lbUpMs === null ? '' : `; the LB reported it UP after ${formatMs(m.lbUpMs)}`;
+    const observed = `${drill.victim} answered again ${formatMs(m.rejoinMs)} after its restart${lb}`;
+    return m.rejoinMs <= budget ? pass(expected, observed, evidence) : fail(expected, `${observed}: over budget by ${formatMs(m.rejoinMs - budget)}`, evidence);
+  },
+};

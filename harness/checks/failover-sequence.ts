@@ -1,0 +1,216 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatMs } from '../duration.ts';
+import { measureFailover, samplesCsv, type FailoverMeasurement } from '../probe/failover-timeline.ts';
+import { isClientError, nowMs, type ProbeSample, type ProbeStream } from '../probe/probe-stream.ts';
+import type { LbStateEvent } from '../runtime/lb-state-event.ts';
+import type { BackendBinding, CheckContext, PoolBinding } from './check.ts';
+
+/** Consecutive successful probes, with every primary answering, before a fault is injected. */
+export const STEADY_SUCCESSES = 50;
+/** Probes after a transition that must all succeed before the drill moves on. */
+const SETTLE_SUCCESSES = 50;
+/** Longest wait for a steady state at time scale 1; scaled like the intervals, never below 5 s. */
+const STEADY_TIMEOUT_MS = 60_000;
+
+/** A failure of the drill itself (no steady state, no pool): the checks report it as their verdict. */
+export class DrillProblem extends Error {}
+
+/** A path of the pool's probe route, unique per request. */
+export function probePath(pool: PoolBinding): (seq: number) => string {
+  const sep = pool.probePath.includes('?') ? '&' : '?';
+  return (seq) => `${pool.probePath}${sep}lbdrill-probe=${seq}`;
+}
+
+/** Live traffic per backend over the last second, for the drill view. */
+export function lastSecond(samples: readonly ProbeSample[]): { byBackend: Record<string, number>; errors: number } {
+  const since = nowMs() - 1000;
+  const byBackend: Record<string, number> = {};
+  let errors = 0;
+  for (let i = samples.length - 1; i >= 0; i--) {
+    const s = samples[i]!;
+    if (s.sentAtMs < since) break;
+    if (isClientError(s)) errors++;
+    const key = s.backend ?? (s.error ?? `status ${s.status}`);
+    byBackend[key] = (byBackend[key] ?? 0) + 1;
+  }
+  return { byBackend, errors };
+}
+
+/**
+ * Waits until `ok` holds for the probe stream: polled on every probe answer (an event,
+ * not a sleep). Resolves false after timeoutMs.
+ */
+export function waitForProbe(probe: ProbeStream, ok: (samples: readonly ProbeSample[]) => boolean, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    const deadline = nowMs() + timeoutMs;
+    const poll = () => {
+      if (signal.aborted) return resolve(false);
+      if (ok(probe.samples)) return resolve(true);
+      if (nowMs() > deadline) return resolve(false);
+      setTimeout(poll, Math.max(1, probe.intervalMs));
+    };
+    poll();
+  });
+}
+
+/** The last `n` answers were successes and every listed backend answered at least one of them. */
+export function steady(samples: readonly ProbeSample[], n: number, backends: readonly string[]): boolean {
+  if (samples.length < n) return false;
+  const tail = samples.slice(-n);
+  if (tail.some(isClientError)) return false;
+  const seen = new Set(tail.map((s) => s.backend));
+  return backends.every((b) => seen.has(b));
+}
+
+export function steadyTimeoutMs(ctx: CheckContext): number {
+  return Math.max(5_000, STEADY_TIMEOUT_MS * ctx.failover.timeScale);
+}
+
+/** The pool failover checks act on (the profile's first), and its first primary as the victim. */
+export function failoverPool(ctx: CheckContext): { pool: PoolBinding; victim: BackendBinding; others: BackendBinding[] } {
+  const pool = ctx.pools[0];
+  if (!pool) throw new DrillProblem('the profile declares no pool to drill');
+  const victim = pool.primaries[0];
+  if (!victim || pool.primaries.length < 2) {
+    throw new DrillProblem(`pool ${pool.configName} needs at least 2 primary servers, the config has ${pool.primaries.length}`);
+  }
+  return { pool, victim, others: pool.primaries.slice(1) };
+}
+
+/** Everything one stop/start drill measured, shared by the detect, no-errors and rejoin checks. */
+export interface FailoverDrill {
+  pool: string;
+  victim: string;
+  serverName: string;
+  measurement: FailoverMeasurement;
+  /** the LB's own transitions during the drill, ms from the fault (or undo for `up`). */
+  lbEvents: Array<{ atMs: number; server: string; state: string; reason: string }>;
+  phases: Array<{ phase: string; atMs: number }>;
+  /** the victim never got traffic back within the wait, or the steady state was never reached. */
+  problem?: string;
+  timelineFiles: string[];
+}
+
+/**
+ * The seed's failover smoke test, measured: steady traffic through the LB, stop the
+ * first primary of the pool, wait for the LB to stop using it, start it again, wait
+ * until it serves again. The probe stream records every request; the LB's runtime API
+ * (where there is one) times its own DOWN/UP reports.
+ */
+export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill> {
+  return ctx.shared('failover-drill', async () => {
+    const { pool, victim } = failoverPool(ctx);
+    const budgets = ctx.failover.budgetsMs;
+    const detectBudget = budgets['detect'] ?? 20_000;
+    const rejoinBudget = budgets['rejoin'] ?? 15_000;
+    const probe = ctx.probe({ path: probePath(pool) });
+    const t0 = probe.startedAtMs;
+    const phases: FailoverDrill['phases'] = [];
+    let phase = 'steady state';
+    const mark = (p: string) => {
+      phase = p;
+      phases.push({ phase: p, atMs: Math.round(nowMs() - t0) });
+    };
+    mark('steady state');
+    const ticker = setInterval(() => {
+      const live = lastSecond(probe.samples);
+      ctx.status({ phase, elapsedMs: nowMs() - t0, lastSecond: live.byBackend, errors: probe.samples.filter(isClientError).length });
+    }, 250);
+    const serverName = ctx.serverName(victim);
+    const primaries = pool.primaries.map((b) => b.backend.id);
+    let faultAtMs = 0;
+    let undoAtMs: number | undefined;
+    let problem: string | undefined;
+    try {
+      const ok = await waitForProbe(probe, (s) => steady(s, STEADY_SUCCESSES, primaries), steadyTimeoutMs(ctx), ctx.signal);
+      if (!ok) throw new DrillProblem(`no steady state before the fault: wanted ${STEADY_SUCCESSES} consecutive 2xx answered by all of ${primaries.join(', ')}`);
+      mark(`stop ${victim.backend.id}`);
+      const fault = await ctx.faults.apply({ type: 'stop' }, ctx.site(victim));
+      faultAtMs = nowMs();
+      mark('waiting for detection');
+      // Wait for the LB's own DOWN report where it has one; else for traffic to settle without the victim.
+      const waitMs = detectBudget * 3;
+      if (ctx.runtime) {
+        const down = await ctx.runtime.waitForState(pool.configName, serverName, 'down', faultAtMs, waitMs);
+        if (!down) problem = `${ctx.runtime.title} did not report ${serverName} DOWN within ${formatMs(waitMs)}`;
+      }
+      await waitForProbe(probe, (s) => s.length > 0 && s.at(-1)!.sentAtMs > faultAtMs && steady(s, SETTLE_SUCCESSES, pool.primaries.filter((b) => b !== victim).map((b) => b.backend.id)), waitMs, ctx.signal);
+      mark(`restart ${victim.backend.id}`);
+      await fault.undo();
+      undoAtMs = nowMs();
+      mark('waiting for rejoin');
+      const back = await waitForProbe(probe, (s) => s.some((x) => x.sentAtMs >= undoAtMs! && x.backend === victim.backend.id), rejoinBudget * 3, ctx.signal);
+      if (!back) problem ??= `${victim.backend.id} got no traffic within ${formatMs(rejoinBudget * 3)} of its restart`;
+      if (ctx.runtime) await ctx.runtime.waitForState(pool.configName, serverName, 'up', undoAtMs, back ? rejoinBudget : 1);
+      mark('settle');
+      await waitForProbe(probe, (s) => steady(s, SETTLE_SUCCESSES, []), steadyTimeoutMs(ctx), ctx.signal);
+      mark('done');
+    } finally {
+      clearInterval(ticker);
+    }
+    const samples = await probe.stop();
+    const lbEvents: LbStateEvent[] = ctx.runtime?.events.filter((e) => e.atMs >= t0) ?? [];
+    const measurement = measureFailover({
+      samples,
+      victim: victim.backend.id,
+      pool: pool.configName,
+      serverName,
+      faultAtMs,
+      ...(undoAtMs !== undefined ? { undoAtMs } : {}),
+      resolutionMs: probe.intervalMs,
+      lbEvents,
+    });
+    const timeline = {
+      target: ctx.target,
+      pool: pool.configName,
+      victim: victim.backend.id,
+      serverName,
+      probeRatePerSec: ctx.failover.probeRatePerSec,
+      resolutionMs: probe.intervalMs,
+      timeScale: ctx.failover.timeScale,
+      budgetsMs: ctx.failover.budgetsMs,
+      originEpochMs: t0,
+      faultAtMs: Math.round(faultAtMs - t0),
+      undoAtMs: undoAtMs === undefined ? null : Math.round(undoAtMs - t0),
+      phases,
+      lbEvents: lbEvents.map((e) => ({ ...e, atMs: Math.round(e.atMs - t0) })),
+      measurement,
+      samples: samples.map((s) => ({ ...s, sentAtMs: Math.round((s.sentAtMs - t0) * 10) / 10, latencyMs: Math.round(s.latencyMs * 100) / 100 })),
+    };
+    const jsonFile = join(ctx.artifactDir, 'failover-timeline.json');
+    const csvFile = join(ctx.artifactDir, 'failover-timeline.csv');
+    await writeFile(jsonFile, JSON.stringify(timeline) + '\n');
+    await writeFile(csvFile, samplesCsv(samples, t0));
+    return {
+      pool: pool.configName,
+      victim: victim.backend.id,
+      serverName,
+      measurement,
+      lbEvents: timeline.lbEvents.map((e) => ({ atMs: e.atMs, server: e.server, state: e.state, reason: e.reason })),
+      phases,
+      ...(problem ? { problem } : {}),
+      timelineFiles: [jsonFile, csvFile],
+    };
+  });
+}
+
+/** Starts a probe on the pool and waits for a steady state with every primary answering; throws DrillProblem if none comes. */
+export async function steadyProbe(ctx: CheckContext, pool: PoolBinding, backends: readonly BackendBinding[] = pool.primaries): Promise<ProbeStream> {
+  const probe = ctx.probe({ path: probePath(pool) });
+  const ids = backends.map((b) => b.backend.id);
+  const ok = await waitForProbe(probe, (s) => steady(s, STEADY_SUCCESSES, ids), steadyTimeoutMs(ctx), ctx.signal);
+  if (!ok) {
+    const seen = lastSecond(probe.samples);
+    await probe.stop();
+    throw new DrillProblem(`no steady state: wanted ${STEADY_SUCCESSES} consecutive 2xx answered by all of ${ids.join(', ')}; last second: ${JSON.stringify(seen.byBackend)}`);
+  }
+  return probe;
+}
+
+/** Waits for the LB's own report that a server reached `state` (runtime API), or for the traffic to show it; returns ms since `sinceMs` or undefined. */
+export async function waitLbState(ctx: CheckContext, pool: PoolBinding, server: BackendBinding, state: 'down' | 'up', sinceMs: number, timeoutMs: number): Promise<number | undefined> {
+  if (!ctx.runtime) return undefined;
+  const event = await ctx.runtime.waitForState(pool.configName, ctx.serverName(server), state, sinceMs, timeoutMs);
+  return event ? event.atMs - sinceMs : undefined;
+}

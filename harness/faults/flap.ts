@@ -1,0 +1,75 @@
+import { z } from 'zod';
+import type { FaultKind } from './fault.ts';
+
+const MIN_PERIOD_MS = 100;
+const MAX_PERIOD_MS = 3_600_000;
+
+const attributes = z
+  .object({
+    periodMs: z.number().int().min(MIN_PERIOD_MS).max(MAX_PERIOD_MS).default(2000),
+    /** Down part of each period; default half of it. */
+    downMs: z.number().int().min(1).optional(),
+    /** 'stop': the backend stops and starts; 'health': only its health paths fail and recover. */
+    mode: z.enum(['stop', 'health']).default('stop'),
+  })
+  .strict()
+  .superRefine((a, issues) => {
+    if (a.downMs !== undefined && a.downMs >= a.periodMs) {
+      issues.addIssue({ code: z.ZodIssueCode.custom, path: ['downMs'], message: `must be less than periodMs (${a.periodMs})` });
+    }
+  })
+  .transform((a) => ({ ...a, downMs: a.downMs ?? Math.floor(a.periodMs / 2) }));
+export type FlapAttributes = z.output<typeof attributes>;
+
+/**
+ * The backend goes down for downMs at the start of every periodMs and comes back for the
+ * rest, until undo or the run's signal aborts; both leave it up.
+ */
+export const flapFault: FaultKind<FlapAttributes> = {
+  type: 'flap',
+  layer: 'backend',
+  title: 'backend flaps',
+  attributes,
+  async apply(site, { attributes: { periodMs, downMs, mode } }, ctx) {
+    const backend = site.backend;
+    const goDown = mode === 'stop' ? () => backend.stop() : async () => backend.setHealthy(false);
+    const goUp = mode === 'stop' ? () => backend.start() : async () => backend.setHealthy(true);
+    const startedAt = performance.now();
+    let flapping = !ctx.signal.aborted;
+    let timer: NodeJS.Timeout | undefined;
+    // Transitions run one after another; a failed start (port taken) is retried at the next up phase.
+    let transitions = Promise.resolve();
+
+    // Phases are timed from startedAt, not from the previous phase, so slow stops and starts do not make the period drift.
+    const enter = (down: boolean, cycle: number): void => {
+      if (!flapping) return;
+      transitions = transitions.then(down ? goDown : goUp).catch(() => undefined);
+      const nextCycle = down ? cycle : cycle + 1;
+      const nextAtMs = startedAt + nextCycle * periodMs + (down ? downMs : 0);
+      timer = setTimeout(() => enter(!down, nextCycle), Math.max(0, nextAtMs - performance.now()));
+    };
+
+    let undone: Promise<void> | undefined;
+    const undo = (): Promise<void> =>
+      (undone ??= (async () => {
+        flapping = false;
+        clearTimeout(timer);
+        ctx.signal.removeEventListener('abort', onAbort);
+        await transitions;
+        await goUp();
+      })());
+    // Teardown calls undo again and sees its failure, if any.
+    const onAbort = (): void => void undo().catch(() => undefined);
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+
+    enter(true, 0);
+    await transitions;
+    const what = mode === 'stop' ? 'stopped' : 'health failing';
+    return {
+      type: 'flap',
+      site: site.name,
+      description: `flap ${site.name}: ${what} ${downMs} ms of every ${periodMs} ms`,
+      undo,
+    };
+  },
+};

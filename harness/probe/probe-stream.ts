@@ -1,0 +1,123 @@
+import type { Endpoint, ErrorKind, LbClient } from '../client/lb-client.ts';
+
+/** Epoch milliseconds on the monotonic clock, the time base of every sample and event. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** One probe request: when it was sent, who answered, how. */
+export interface ProbeSample {
+  seq: number;
+  /** epoch ms when the request was handed to the client. */
+  sentAtMs: number;
+  latencyMs: number;
+  /** X-Lbdrill-Backend of the response; null when no backend answered (error, or an answer by the LB itself). */
+  backend: string | null;
+  status: number | null;
+  /** set when no response arrived. */
+  error: ErrorKind | null;
+}
+
+export interface ProbeOptions {
+  client: LbClient;
+  endpoint: Endpoint;
+  /** requests per second, sent on a fixed schedule (open loop: a slow answer does not delay the next send). */
+  ratePerSec: number;
+  /** path of request `seq`. */
+  path: (seq: number) => string;
+  /** one probe request gives up after this long; a timeout is an error of kind `timeout`. */
+  timeoutMs: number;
+  /** at most this many requests in flight; a send slot that finds the cap reached is skipped and counted. */
+  maxInFlight?: number;
+  /** extra request headers (the probe's own id header is always sent). */
+  headers?: Record<string, string>;
+  onSample?: (sample: ProbeSample) => void;
+}
+
+const DEFAULT_MAX_IN_FLIGHT = 512;
+
+/**
+ * A probe stream: requests at a fixed rate through the LB, every one recorded. The
+ * measurement resolution of anything derived from it is one send interval
+ * (1000 / ratePerSec ms): a change in the LB's behaviour shows up at the next send.
+ */
+export class ProbeStream {
+  readonly samples: ProbeSample[] = [];
+  readonly startedAtMs: number;
+  readonly intervalMs: number;
+  /** send slots skipped because `maxInFlight` requests were outstanding (client-side overload, never an LB verdict). */
+  skipped = 0;
+  #inFlight = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #seq = 0;
+  #stopped = false;
+  readonly #options: ProbeOptions;
+  readonly #maxInFlight: number;
+
+  private constructor(options: ProbeOptions) {
+    if (!(options.ratePerSec > 0 && options.ratePerSec <= 5000)) throw new RangeError(`probe rate must be in (0, 5000] req/s, got ${options.ratePerSec}`);
+    this.#options = options;
+    this.#maxInFlight = options.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
+    this.intervalMs = 1000 / options.ratePerSec;
+    this.startedAtMs = nowMs();
+  }
+
+  /** Starts sending at once; `stop()` ends it. */
+  static start(options: ProbeOptions): ProbeStream {
+    const probe = new ProbeStream(options);
+    probe.#tick();
+    return probe;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
+    // Catch up on the schedule: sends are due at startedAt + seq * interval.
+    const due = Math.floor((nowMs() - this.startedAtMs) / this.intervalMs) + 1;
+    while (this.#seq < due) {
+      const seq = this.#seq++;
+      if (this.#inFlight.size >= this.#maxInFlight) {
+        this.skipped++;
+        continue;
+      }
+      const p = this.#send(seq).finally(() => this.#inFlight.delete(p));
+      this.#inFlight.add(p);
+    }
+    const next = this.startedAtMs + this.#seq * this.intervalMs;
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, next - nowMs()));
+  }
+
+  async #send(seq: number): Promise<void> {
+    const { client, endpoint, path, timeoutMs, headers } = this.#options;
+    const sentAtMs = nowMs();
+    const res = await client.send(endpoint, { path: path(seq), timeoutMs, headers: { 'x-lbdrill-id': `probe-${seq}`, ...headers } });
+    const backend = res.headers['x-lbdrill-backend'];
+    const sample: ProbeSample = {
+      seq,
+      sentAtMs,
+      latencyMs: nowMs() - sentAtMs,
+      backend: typeof backend === 'string' ? backend : null,
+      status: res.status ?? null,
+      error: res.error?.kind ?? null,
+    };
+    this.samples.push(sample);
+    this.#options.onSample?.(sample);
+  }
+
+  /** Stops sending and waits for the requests still in flight (each ends within timeoutMs). */
+  async stop(): Promise<ProbeSample[]> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await Promise.all(this.#inFlight);
+    this.samples.sort((a, b) => a.seq - b.seq);
+    return this.samples;
+  }
+}
+
+/** A sample the client saw fail: no response, or a 5xx. */
+export function isClientError(sample: ProbeSample): boolean {
+  return sample.error !== null || (sample.status !== null && sample.status >= 500);
+}

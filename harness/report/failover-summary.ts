@@ -1,0 +1,40 @@
+import Table from 'cli-table3';
+import pc from 'picocolors';
+import { formatMs } from '../duration.ts';
+import type { FailoverMeasurement } from '../probe/failover-timeline.ts';
+import type { RunReport } from './run-report.ts';
+
+const DRILL_CHECKS = ['failover.detect-within-budget', 'failover.no-errors-after-detect', 'failover.rejoin-within-budget'] as const;
+
+function ms(value: number | null | undefined): string {
+  return value === null || value === undefined ? '-' : formatMs(value);
+}
+
+/** The failover drill's numbers, one column per target, for the end of `lbdrill drill failover`. */
+export function renderFailoverSummary(report: RunReport): string {
+  const targets = report.targets.filter((t) => t.status !== 'skipped').map((t) => t.name);
+  const table = new Table({ head: ['', ...targets], style: { head: ['bold'] } });
+  const cell = (target: string, f: (m: FailoverMeasurement, id: string) => string) => {
+    const r = report.results.find((x) => x.target === target && DRILL_CHECKS.includes(x.check as (typeof DRILL_CHECKS)[number]) && x.evidence['measurement']);
+    return r ? f(r.evidence['measurement'] as FailoverMeasurement, r.check) : '-';
+  };
+  const status = (target: string, id: string) => {
+    const r = report.results.find((x) => x.target === target && x.check === id);
+    if (!r) return '-';
+    const color = r.status === 'pass' ? pc.green : r.status === 'fail' ? pc.red : r.status === 'unsupported' ? pc.yellow : pc.magenta;
+    return color(r.status === 'unsupported' ? `unsupported: ${r.observed}` : r.status);
+  };
+  const budgets = report.failover?.budgetsMs ?? {};
+  table.push(
+    ['victim', ...targets.map((t) => cell(t, (m) => m.victim))],
+    [`detect (budget ${ms(budgets['detect'])})`, ...targets.map((t) => cell(t, (m) => `${ms(m.detectMs)} ${pc.dim(m.detectSource === 'lb-event' ? 'LB DOWN report' : 'from traffic')}`))],
+    ['LB DOWN report', ...targets.map((t) => cell(t, (m) => ms(m.lbDownMs)))],
+    ['client errors (first..last)', ...targets.map((t) => cell(t, (m) => (m.clientErrors === 0 ? '0' : `${m.clientErrors} (${ms(m.firstErrorMs)}..${ms(m.lastErrorMs)}) ${Object.entries(m.errorsByKind).map(([k, n]) => `${n}x${k}`).join(' ')}`)))],
+    ['errors after detect', ...targets.map((t) => cell(t, (m) => String(m.errorsAfterDetect)))],
+    [`rejoin (budget ${ms(budgets['rejoin'])})`, ...targets.map((t) => cell(t, (m) => ms(m.rejoinMs)))],
+    ['LB UP report', ...targets.map((t) => cell(t, (m) => ms(m.lbUpMs)))],
+    ['resolution', ...targets.map((t) => cell(t, (m) => `±${ms(m.resolutionMs)}`))],
+    ...DRILL_CHECKS.map((id) => [id, ...targets.map((t) => status(t, id))]),
+  );
+  return table.toString();
+}

@@ -1,0 +1,67 @@
+import type { FailoverSettings } from '../checks/check.ts';
+import { formatMs, parseDurationMs } from '../duration.ts';
+import { LbdrillError } from '../errors.ts';
+import { BUDGET_NAMES, type BudgetName, type Profile } from '../profiles/profile.ts';
+import type { ConfigAnalysis } from '../targets/config-plan.ts';
+
+/** What the command line may say about failover timing. */
+export interface FailoverOverrides {
+  timeScale?: number;
+  /** budgets as measured (real time, never scaled): detect -> 2000. */
+  budgetsMs?: Partial<Record<BudgetName, number>>;
+  probeRatePerSec?: number;
+  /** profile pool name -> pool name in the user's config (--pool api_pool=my_backend). */
+  pools?: Record<string, string>;
+}
+
+/** Parses one `--budget name=duration`. */
+export function parseBudget(text: string): [BudgetName, number] {
+  const eq = text.indexOf('=');
+  const name = text.slice(0, eq);
+  if (eq < 0 || !(BUDGET_NAMES as readonly string[]).includes(name)) {
+    throw new LbdrillError('LBDRILL_ERR_USAGE', `--budget "${text}": expected NAME=DURATION with NAME one of ${BUDGET_NAMES.join(', ')}`);
+  }
+  const ms = parseDurationMs(text.slice(eq + 1));
+  if (ms === undefined || ms <= 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `--budget "${text}": expected a duration like 500ms or 2s after "="`);
+  return [name as BudgetName, ms];
+}
+
+/**
+ * Budgets come from the profile (scaled with the intervals) or the command line (as
+ * given), never from the config under test: a config with slower settings must fail.
+ */
+export function failoverSettings(profile: Profile, overrides: FailoverOverrides): FailoverSettings {
+  const timeScale = overrides.timeScale ?? profile.failover.time_scale;
+  const budgetsMs: Record<string, number> = {};
+  const budgetSources: Record<string, string> = {};
+  for (const [name, text] of Object.entries(profile.failover.budgets)) {
+    const ms = parseDurationMs(text)!;
+    budgetsMs[name] = Math.round(ms * timeScale);
+    budgetSources[name] = timeScale === 1 ? `profile ${profile.name}: ${text}` : `profile ${profile.name}: ${text} x time scale ${timeScale} = ${formatMs(budgetsMs[name]!)}`;
+  }
+  for (const [name, ms] of Object.entries(overrides.budgetsMs ?? {})) {
+    budgetsMs[name] = ms;
+    budgetSources[name] = `--budget ${name}=${formatMs(ms)}`;
+  }
+  return { timeScale, budgetsMs, budgetSources, probeRatePerSec: overrides.probeRatePerSec ?? profile.failover.probe_rate };
+}
+
+/** Matches the profile's pools to the config's by name, or by --pool; exit 2 with the pools the config has when one is missing. */
+export function bindPools(profile: Profile, analysis: ConfigAnalysis, file: string, overrides: Record<string, string> = {}): Array<{ name: string; configName: string; probePath: string }> {
+  for (const name of Object.keys(overrides)) {
+    if (!profile.pools.some((p) => p.name === name)) {
+      throw new LbdrillError('LBDRILL_ERR_USAGE', `--pool ${name}=...: profile ${profile.name} has no pool "${name}" (pools: ${profile.pools.map((p) => p.name).join(', ') || 'none'})`);
+    }
+  }
+  const inConfig = [...new Set(analysis.upstreams.map((u) => u.pool))];
+  return profile.pools.map((p) => {
+    const configName = overrides[p.name] ?? p.name;
+    if (!inConfig.includes(configName)) {
+      throw new LbdrillError(
+        'LBDRILL_ERR_USAGE',
+        `${file} has no pool "${configName}" for the profile's ${p.name} (pools in the file: ${inConfig.join(', ')}); map it with --pool ${p.name}=NAME`,
+      );
+    }
+    return { name: p.name, configName, probePath: p.probe_path };
+  });
+}

@@ -1,0 +1,91 @@
+import net from 'node:net';
+import { LbdrillError } from '../errors.ts';
+import type { ManagedProcess } from '../process/managed-process.ts';
+import { nowMs } from '../probe/probe-stream.ts';
+import type { LbServerState } from './lb-state-event.ts';
+import { RuntimeApi, type ServerCommand } from './runtime-api.ts';
+
+/** A stats socket command answers within this long on a healthy HAProxy. */
+const SOCKET_TIMEOUT_MS = 5_000;
+
+/**
+ * HAProxy logs every server transition on stderr in foreground mode (`-db`):
+ *   [WARNING]  (7974) : Server api_pool/backend-api-1 is DOWN, reason: Layer4 connection problem, ...
+ *   [WARNING]  (7974) : Server api_pool/backend-api-1 is UP, reason: Layer7 check passed, ...
+ *   [WARNING]  (7974) : Server api_pool/backend-api-1 is going DOWN for maintenance. ...
+ *   [WARNING]  (7974) : Server api_pool/backend-api-1 is UP/READY (leaving forced maintenance).
+ *   [WARNING]  (7974) : Server api_pool/backend-api-1 enters drain state. ...
+ */
+const TRANSITION = /Server ([^/\s]+)\/(\S+) (is UP\/READY|is UP|is DOWN|is going DOWN for maintenance|enters drain state)(.*)$/;
+
+function stateOf(words: string): LbServerState {
+  if (words.startsWith('is going DOWN')) return 'maint';
+  if (words.startsWith('enters drain')) return 'drain';
+  return words.startsWith('is UP') ? 'up' : 'down';
+}
+
+/** HAProxy's runtime API: transitions from its stderr log as they are written, commands over the stats socket. */
+export class HaproxyRuntime extends RuntimeApi {
+  readonly title = 'HAProxy stats socket';
+  readonly eventSource = 'HAProxy "Server ... is DOWN/UP" log lines on stderr, timed as lbdrill reads them';
+  readonly #socketPath: string;
+  readonly #onLine: (line: string) => void;
+  readonly #process: ManagedProcess;
+
+  constructor(process: ManagedProcess, socketPath: string) {
+    super();
+    this.#socketPath = socketPath;
+    this.#process = process;
+    this.#onLine = (line: string) => {
+      const m = TRANSITION.exec(line);
+      if (!m) return;
+      this.record({ atMs: nowMs(), pool: m[1]!, server: m[2]!, state: stateOf(m[3]!), reason: m[4]!.replace(/^[,.]\s*(reason:\s*)?/, '').slice(0, 200) });
+    };
+    process.on('line', this.#onLine);
+  }
+
+  /** Sends one command on the stats socket and returns HAProxy's answer. */
+  send(command: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = net.createConnection(this.#socketPath);
+      let answer = '';
+      const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${SOCKET_TIMEOUT_MS} ms`)), SOCKET_TIMEOUT_MS);
+      socket.setEncoding('utf8');
+      socket.on('connect', () => socket.end(`${command}\n`));
+      socket.on('data', (chunk: string) => (answer += chunk));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve(answer.trim());
+      });
+      socket.on('error', (err) => {
+        clearTimeout(timer);
+        reject(new LbdrillError('LBDRILL_ERR_RUNTIME_API', `HAProxy stats socket ${this.#socketPath}: ${err.message}`, { cause: err }));
+      });
+    });
+  }
+
+  async command(pool: string, server: string, command: ServerCommand): Promise<void> {
+    const answer = await this.send(`set server ${pool}/${server} state ${command}`);
+    if (answer !== '') throw new LbdrillError('LBDRILL_ERR_RUNTIME_API', `HAProxy refused "set server ${pool}/${server} state ${command}": ${answer.split('\n')[0]}`);
+  }
+
+  async states(): Promise<Array<{ pool: string; server: string; state: LbServerState }>> {
+    // `show servers state`: "1" header, "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ..."
+    const text = await this.send('show servers state');
+    const rows: Array<{ pool: string; server: string; state: LbServerState }> = [];
+    for (const line of text.split('\n')) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 7 || line.startsWith('#') || !/^\d+$/.test(f[0]!)) continue;
+      const op = Number(f[5]);
+      const admin = Number(f[6]);
+      // srv_admin_state bits: 0x01 forced maint, 0x08 forced drain; srv_op_state 2 = running.
+      const state: LbServerState = admin & 0x01 ? 'maint' : admin & 0x08 ? 'drain' : op === 2 || op === 3 ? 'up' : 'down';
+      rows.push({ pool: f[1]!, server: f[3]!, state });
+    }
+    return rows;
+  }
+
+  async close(): Promise<void> {
+    this.#process.off('line', this.#onLine);
+  }
+}

@@ -1,0 +1,55 @@
+import type { UpstreamServer } from '../upstream-server.ts';
+import type { Balancer } from './balancer.ts';
+
+/** Servers of one tier (primary or backup) with their smooth-WRR running weights. */
+interface Tier {
+  servers: readonly UpstreamServer[];
+  current: Float64Array;
+}
+
+function tier(servers: readonly UpstreamServer[]): Tier {
+  return { servers, current: new Float64Array(servers.length) };
+}
+
+/**
+ * nginx's smooth weighted round robin (ngx_http_upstream_get_peer): every pick adds each
+ * candidate's effective weight to its running weight, takes the largest and subtracts the
+ * total from it. Equal weights give plain round robin in config order; weights 5,1,1 give
+ * a,a,b,a,c,a,a rather than a burst of five. Effective weights may be fractional (slow
+ * start). Backup servers are a second tier, tried only when no primary server is left for
+ * this request (unavailable or already tried), as nginx does.
+ */
+export class WeightedRoundRobin implements Balancer {
+  private readonly primary: Tier;
+  private readonly backup: Tier | undefined;
+
+  constructor(servers: readonly UpstreamServer[]) {
+    this.primary = tier(servers.filter((s) => !s.backup));
+    const backups = servers.filter((s) => s.backup);
+    this.backup = backups.length > 0 ? tier(backups) : undefined;
+  }
+
+  pick(exclude: ReadonlySet<UpstreamServer> | undefined): UpstreamServer | undefined {
+    const server = pickFrom(this.primary, exclude);
+    if (server !== undefined || this.backup === undefined) return server;
+    return pickFrom(this.backup, exclude);
+  }
+}
+
+function pickFrom(t: Tier, exclude: ReadonlySet<UpstreamServer> | undefined): UpstreamServer | undefined {
+  const { servers, current } = t;
+  let best = -1;
+  let total = 0;
+  for (let i = 0; i < servers.length; i++) {
+    const server = servers[i] as UpstreamServer;
+    const weight = server.effectiveWeight;
+    if (!server.available || weight <= 0 || (exclude !== undefined && exclude.has(server))) continue;
+    const c = (current[i] as number) + weight;
+    current[i] = c;
+    total += weight;
+    if (best < 0 || c > (current[best] as number)) best = i;
+  }
+  if (best < 0) return undefined;
+  current[best] = (current[best] as number) - total;
+  return servers[best];
+}
