@@ -2,13 +2,16 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import pc from 'picocolors';
 import { CHECKS } from './checks/registry.ts';
 import { EXIT_CANNOT_RUN, isLbdrillError, LbdrillError } from './errors.ts';
-import { LBDRILL_VERSION } from './paths.ts';
+import { LBDRILL_VERSION, REPO_ROOT } from './paths.ts';
 import { killEverythingNow } from './process/cleanup.ts';
 import { loadProfile, profileNames } from './profiles/profile.ts';
 import { renderMatrix, TerminalView } from './report/terminal-view.ts';
 import { MODES, runProfile } from './runner/run-profile.ts';
 import { parseBudget, type FailoverOverrides } from './runner/failover-settings.ts';
 import { renderFailoverSummary } from './report/failover-summary.ts';
+import { loadScenario } from './scenarios/scenario.ts';
+import { scenarioCheck } from './scenarios/scenario-check.ts';
+import { resolve } from 'node:path';
 import type { TargetSpec } from './runner/prepare-target.ts';
 import { TARGETS } from './targets/registry.ts';
 import { TARGET_NAMES, type TargetName } from './targets/target-kind.ts';
@@ -106,8 +109,9 @@ program
 
 const runCommand = program
   .command('run')
-  .description('Run a profile\'s conformance checks against one or more load balancers and write a report.')
-  .requiredOption('-p, --profile <name>', `contract to check (${profileNames().join(', ')})`)
+  .description("Run a profile's conformance checks (and the scenarios it lists), or one scenario file, against one or more load balancers and write a report.")
+  .argument('[scenario]', 'a scenario file (scenarios/*.yaml, or a .ts module exporting one): traffic, a fault timeline and assertions; its profile gives pools, configs and budgets')
+  .option('-p, --profile <name>', `contract to check (${profileNames().join(', ')})`)
   .option(
     '-t, --target <name[=file]>',
     `load balancer to test, repeatable: ${TARGET_NAMES.join(', ')}. NAME alone uses the profile's bundled config; NAME=FILE tests your own config file (default: all four, missing ones skipped)`,
@@ -125,15 +129,23 @@ addFailoverOptions(runCommand)
 Examples:
   lbdrill run --profile shakenfist-api
   lbdrill run --profile haproxy-role --target haproxy --time-scale 0.1
+  lbdrill run scenarios/api-latency-spike.yaml --target haproxy --target reference
   lbdrill run --profile shakenfist-api --target nginx=/etc/nginx/sites-available/shakenfist.conf --report-dir out/
   lbdrill run --profile shakenfist-api --target reference --target haproxy --only stream.idle-gap --thorough
 
 Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could not run
 (bad flag, unreadable or rejected config, missing binary).`,
   )
-  .action(async (opts: { profile: string; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed: number; only?: string[] } & FailoverFlags) => {
-    const profile = loadProfile(opts.profile);
-    const targets = opts.target ?? defaultTargets();
+  .action(async (scenarioFile: string | undefined, opts: { profile?: string; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed: number; only?: string[] } & FailoverFlags) => {
+    if (!scenarioFile && !opts.profile) throw new LbdrillError('LBDRILL_ERR_USAGE', 'give a profile (--profile NAME) or a scenario file (lbdrill run scenarios/FILE.yaml)');
+    const scenario = scenarioFile ? await loadScenario(scenarioFile) : undefined;
+    if (scenario && opts.profile && opts.profile !== scenario.profile) throw new LbdrillError('LBDRILL_ERR_USAGE', `${scenarioFile} runs on profile ${scenario.profile}, not ${opts.profile}: drop --profile`);
+    const loaded = loadProfile(scenario?.profile ?? opts.profile!);
+    const listed = scenario ? [] : await Promise.all(loaded.scenarios.map((f) => loadScenario(resolve(REPO_ROOT, f))));
+    const profile = scenario ? { ...loaded, checks: [] } : loaded;
+    const extraChecks = (scenario ? [scenario] : listed).map(scenarioCheck);
+    if (scenario?.time_scale !== undefined && opts.timeScale === undefined) opts.timeScale = scenario.time_scale;
+    const targets = opts.target ?? scenario?.targets?.map((name) => ({ name })) ?? defaultTargets();
     const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
     const mode = opts.thorough ? 'thorough' : 'quick';
     const view = new TerminalView();
@@ -146,6 +158,7 @@ Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could no
         mode,
         seed: opts.seed,
         ...(opts.only ? { only: opts.only } : {}),
+        extraChecks,
         failover: failoverOverrides(opts),
         onEvent: view.onEvent,
         onMessage: (l) => view.message(l),

@@ -125,6 +125,10 @@ export interface Check {
   readonly disruptive?: boolean;
   /** may run concurrently with other non-disruptive checks (long waits, like idle gaps). */
   readonly background?: boolean;
+  /** injects network faults: the run puts lbdrill's TCP fault proxy between the LB and every backend. */
+  readonly networkFaults?: boolean;
+  /** checks names the check refers to against a target's backends before anything starts; throws LBDRILL_ERR_SCENARIO_INVALID. */
+  validateTopology?(backendIds: readonly string[], where: string): void;
   run(ctx: CheckContext): Promise<CheckOutcome>;
 }
 

@@ -4,8 +4,9 @@ import { nowMs } from '../probe/probe-stream.ts';
 import { fail, pass, type Check, type CheckContext } from './check.ts';
 import { DrillProblem, failoverPool, steadyProbe, waitLbState } from './failover-sequence.ts';
 
-/** Long-lived responses opened before the fault; round robin puts about half on the victim. */
-const SESSIONS = 4;
+/** Long-lived responses on the victim before the fault (and at most this many opened in all to get them). */
+const SESSIONS_ON_VICTIM = 2;
+const MAX_SESSIONS = 12;
 /** First chunk of each long-lived response: enough to prove the session is live. */
 const FIRST_CHUNK_BYTES = 1024;
 
@@ -56,10 +57,12 @@ export const failoverShutdownSessions: Check = {
     const sessions: Session[] = [];
     try {
       await (await steadyProbe(ctx, pool)).stop();
-      for (let i = 0; i < SESSIONS; i++) sessions.push(await openSession(ctx, `${pool.probePath}?lbdrill-session=${i}`, pauseMs));
+      for (let i = 0; i < MAX_SESSIONS && sessions.filter((x) => x.backend === victim.backend.id).length < SESSIONS_ON_VICTIM; i++) {
+        sessions.push(await openSession(ctx, `${pool.probePath}?lbdrill-session=${i}`, pauseMs));
+      }
       const onVictim = sessions.filter((s) => s.backend === victim.backend.id);
       const elsewhere = sessions.filter((s) => s.backend !== victim.backend.id);
-      if (onVictim.length === 0) return fail(expected, `none of ${SESSIONS} sessions landed on ${victim.backend.id} (on: ${sessions.map((s) => s.backend).join(', ')})`);
+      if (onVictim.length === 0) return fail(expected, `none of ${sessions.length} sessions landed on ${victim.backend.id} (on: ${sessions.map((s) => s.backend).join(', ')})`);
       const faultAtMs = nowMs();
       await ctx.faults.apply({ type: 'health_fail' }, ctx.site(victim));
       ctx.progress(`${victim.backend.id} fails its health checks; ${onVictim.length} sessions on it`);

@@ -64,7 +64,7 @@ async function apply<A>(kind: FaultKind<A>, where: FaultSite, attributes: Record
 interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
-  body: string;
+  body: Buffer;
   /** From sending the request (connect included) to the response head. */
   headAfterMs: number;
 }
@@ -75,10 +75,9 @@ function get(b: StartedBackend, path: string, headers: Record<string, string> = 
     http
       .get({ host: b.host, port: b.port, path, headers, agent }, (res) => {
         const headAfterMs = performance.now() - t0;
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (body += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, headAfterMs }));
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts), headAfterMs }));
         res.on('error', reject);
       })
       .on('error', reject);
@@ -193,20 +192,20 @@ describe('attributes', () => {
   });
 
   it.each([
-    ['errors', errorsFault, { rate: 1.5 }, 'rate'],
-    ['errors', errorsFault, { rate: -0.1 }, 'rate'],
-    ['errors', errorsFault, { status: 404 }, 'status'],
-    ['errors', errorsFault, { status: 600 }, 'status'],
-    ['errors', errorsFault, { status: 502.5 }, 'status'],
-    ['slow', slowFault, { delayMs: 0 }, 'delayMs'],
-    ['slow', slowFault, { delayMs: 1.5 }, 'delayMs'],
-    ['slow', slowFault, { jitterMs: -1 }, 'jitterMs'],
-    ['crash', crashFault, { afterBytes: -1 }, 'afterBytes'],
-    ['flap', flapFault, { periodMs: 99 }, 'periodMs'],
-    ['flap', flapFault, { periodMs: 1000, downMs: 1000 }, 'downMs'],
-    ['flap', flapFault, { downMs: 0 }, 'downMs'],
-    ['flap', flapFault, { mode: 'dns' }, 'mode'],
-  ] as Array<[string, FaultKind<unknown>, Record<string, unknown>, string]>)('%s rejects %j naming %s', (_name, kind, input, field) => {
+    ['errors', { rate: 1.5 }, 'rate', errorsFault],
+    ['errors', { rate: -0.1 }, 'rate', errorsFault],
+    ['errors', { status: 404 }, 'status', errorsFault],
+    ['errors', { status: 600 }, 'status', errorsFault],
+    ['errors', { status: 502.5 }, 'status', errorsFault],
+    ['slow', { delayMs: 0 }, 'delayMs', slowFault],
+    ['slow', { delayMs: 1.5 }, 'delayMs', slowFault],
+    ['slow', { jitterMs: -1 }, 'jitterMs', slowFault],
+    ['crash', { afterBytes: -1 }, 'afterBytes', crashFault],
+    ['flap', { periodMs: 99 }, 'periodMs', flapFault],
+    ['flap', { periodMs: 1000, downMs: 1000 }, 'downMs', flapFault],
+    ['flap', { downMs: 0 }, 'downMs', flapFault],
+    ['flap', { mode: 'dns' }, 'mode', flapFault],
+  ] as Array<[string, Record<string, unknown>, string, FaultKind<unknown>]>)('%s rejects %j naming %s', (_name, input, field, kind) => {
     const parsed = kind.attributes.safeParse(input);
     expect(parsed.success).toBe(false);
     expect(parsed.error?.issues[0]?.path).toEqual([field]);
@@ -235,9 +234,12 @@ describe('stop', () => {
 });
 
 describe('crash', () => {
-  it('cuts a streaming download after its head with fewer bytes than promised (RST), then refuses; undo serves', async () => {
+  it('cuts a streaming download after its head with fewer bytes than promised, resets idle connections, then refuses; undo serves', async () => {
     const s = await site();
     const sizeBytes = 64 * MiB;
+    const idle = await openPeer(s.backend);
+    idle.socket.write(rawGet('/ka'));
+    await idle.until(responseComplete);
     const peer = await openPeer(s.backend);
     peer.socket.write(rawGet('/blob', { 'x-lbdrill-download': String(sizeBytes), 'x-lbdrill-id': 'dl-now' }));
     await peer.until((d) => (headOf(d)?.bodyBytes ?? 0) > 0);
@@ -246,7 +248,11 @@ describe('crash', () => {
 
     const fault = await apply(crashFault, s);
     peer.socket.resume();
-    expect(await peer.ended).toBe('ECONNRESET');
+    // Nothing unread on the idle connection, so its RST surfaces as ECONNRESET.
+    expect(await idle.ended).toBe('ECONNRESET');
+    // Linux hands a peer the data it had queued before an RST and may then report EOF, not
+    // ECONNRESET; either way the body stops short of Content-Length.
+    expect(await peer.ended).toMatch(/^(ECONNRESET|FIN)$/);
     const head = headOf(peer.data());
     expect(head).toMatchObject({ status: 200, contentLength: sizeBytes });
     expect(head!.bodyBytes).toBeGreaterThan(0);
@@ -275,17 +281,18 @@ describe('crash', () => {
     const sizeBytes = 8 * MiB;
     const peer = await openPeer(s.backend);
     peer.socket.write(rawGet('/blob', { 'x-lbdrill-download': String(sizeBytes), 'x-lbdrill-id': 'dl-cut' }));
-    expect(await peer.ended).toBe('ECONNRESET');
+    expect(await peer.ended).toMatch(/^(ECONNRESET|FIN)$/);
     const head = headOf(peer.data());
     expect(head).toMatchObject({ status: 200, contentLength: sizeBytes });
-    // The backend hands exactly afterBytes to the kernel before the RST; the peer can only have fewer.
+    // The backend hands exactly afterBytes to the kernel; the RST drops what the peer had not received yet.
     expect(head!.bodyBytes).toBeLessThanOrEqual(MiB);
     const rec = byId(s.backend, 'dl-cut');
     expect(rec).toMatchObject({ crashAfterBytes: MiB, responseBodyBytes: MiB, cutBy: 'crash' });
     expect(await connectOutcome(s.backend)).toBe('ECONNREFUSED');
 
     await fault.undo();
-    expect((await get(s.backend, '/after', { 'x-lbdrill-download': String(sizeBytes) })).body.length).toBe(sizeBytes);
+    const after = await get(s.backend, '/after', { 'x-lbdrill-download': String(sizeBytes) });
+    expect([after.status, after.body.length]).toEqual([200, sizeBytes]);
   });
 
   it('afterBytes: undo before any response claimed it cancels the crash', async () => {
@@ -329,7 +336,7 @@ describe('hang', () => {
     peer.socket.write(
       rawGet('/stream', { 'x-lbdrill-id': 'fc', 'x-lbdrill-first-chunk': '1000', 'x-lbdrill-pause-ms': '300', 'x-lbdrill-rest': '1000' }),
     );
-    await s.backend.waitForRequest((r) => r.lbdrillId === 'fc' && r.firstChunkSentAtMs !== undefined, WAIT_MS);
+    await peer.until((d) => (headOf(d)?.bodyBytes ?? 0) > 0);
     await apply(hangFault, s);
     await s.backend.waitForRequest((r) => r.lbdrillId === 'fc' && r.hung === true, WAIT_MS);
     expect(byId(s.backend, 'fc').responseBodyBytes).toBe(1000);
@@ -359,18 +366,19 @@ describe('slow', () => {
   });
 
   it('jitter is seeded (same delays on a rerun), stays within delayMs ± jitterMs; healthToo false spares health', async () => {
-    const attrs = { delayMs: 150, jitterMs: 100, healthToo: false };
+    const attrs = { delayMs: 300, jitterMs: 100, healthToo: false };
     const run = async (): Promise<number[]> => {
       const s = await site();
       await apply(slowFault, s, attrs);
       const health = await get(s.backend, '/health');
       expect(health.status).toBe(200);
       expect(health.headAfterMs).toBeLessThan(attrs.delayMs - attrs.jitterMs);
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 5; i++) {
         const reply = await get(s.backend, `/j${i}`, { 'x-lbdrill-id': `j${i}` });
         expect(reply.headAfterMs).toBeGreaterThanOrEqual(byId(s.backend, `j${i}`).slowDelayMs! - EARLY_TOLERANCE_MS);
       }
-      expect(s.backend.requests[0]).toMatchObject({ health: true, slowDelayMs: undefined });
+      expect(s.backend.requests[0]?.health).toBe(true);
+      expect(s.backend.requests[0]?.slowDelayMs).toBeUndefined();
       return s.backend.requests.filter((r) => !r.health).map((r) => r.slowDelayMs!);
     };
     const first = await run();
@@ -449,7 +457,9 @@ describe('flap', () => {
   /** Probes the backend on each of its mode changes; the probe starts before the next phase can begin. */
   function observe(b: StartedBackend, probe: (mode: BackendMode) => Promise<string>): Observation[] {
     const seen: Observation[] = [];
-    b.events.on('mode', (mode) => seen.push({ mode, atMs: performance.now(), probe: probe(mode) }));
+    b.events.on('mode', (mode) => {
+      seen.push({ mode, atMs: performance.now(), probe: probe(mode).catch((err: NodeJS.ErrnoException) => err.code ?? err.message) });
+    });
     return seen;
   }
 
@@ -466,15 +476,17 @@ describe('flap', () => {
       if (mode.state !== 'up') return outcome;
       return `${outcome} ${(await get(s.backend, '/flap')).status}`;
     });
+    const appliedAtMs = performance.now();
     const fault = await apply(flapFault, s, { periodMs, downMs });
     await transitions(s.backend, seen, 5);
     const first = seen.slice(0, 5);
     expect(first.map((o) => o.mode.state)).toEqual(['stopped', 'up', 'stopped', 'up', 'stopped']);
     expect(await Promise.all(first.map((o) => o.probe))).toEqual(['ECONNREFUSED', 'connected 200', 'ECONNREFUSED', 'connected 200', 'ECONNREFUSED']);
+    // Each phase starts on its boundary from the start of the flap, never before it.
     const boundariesMs = [0, downMs, periodMs, periodMs + downMs, 2 * periodMs];
     first.forEach((o, i) => {
-      const offsetMs = o.atMs - first[0]!.atMs;
-      expect(offsetMs).toBeGreaterThanOrEqual(boundariesMs[i]! - 50);
+      const offsetMs = o.atMs - appliedAtMs;
+      expect(offsetMs).toBeGreaterThanOrEqual(boundariesMs[i]! - EARLY_TOLERANCE_MS);
       expect(offsetMs).toBeLessThan(boundariesMs[i]! + LATE_TOLERANCE_MS);
     });
 

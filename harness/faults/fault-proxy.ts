@@ -11,7 +11,7 @@ import { createToxicStage, type ToxicHost, type ToxicSink, type ToxicStage } fro
  * sender. Bounds memory to about 2 × this per connection, and caps a latency toxic's
  * throughput at this much per latency period.
  */
-const MAX_HELD_BYTES = 1024 * 1024;
+export const MAX_HELD_BYTES = 1024 * 1024;
 /** After a toxic closes a connection with FIN, how long a peer may keep its own side open. */
 const CLOSE_LINGER_MS = 2000;
 
@@ -278,7 +278,7 @@ class ProxyConnection {
     this.#state = 'closing';
     this.upstream.dispose();
     this.downstream.dispose();
-    resetSocket(other);
+    other.destroy();
   }
 
   /** FIN to both peers after what is already written; what the toxics hold is dropped. */

@@ -40,13 +40,21 @@ export const flapFault: FaultKind<FlapAttributes> = {
     // Transitions run one after another; a failed start (port taken) is retried at the next up phase.
     let transitions = Promise.resolve();
 
-    // Phases are timed from startedAt, not from the previous phase, so slow stops and starts do not make the period drift.
-    const enter = (down: boolean, cycle: number): void => {
+    let down = false;
+    // The phase follows from the time since the start, so the period does not drift with slow
+    // stops and starts, a timer that wakes early just waits again, and phases a blocked event
+    // loop missed are skipped rather than replayed.
+    const tick = (): void => {
       if (!flapping) return;
-      transitions = transitions.then(down ? goDown : goUp).catch(() => undefined);
-      const nextCycle = down ? cycle : cycle + 1;
-      const nextAtMs = startedAt + nextCycle * periodMs + (down ? downMs : 0);
-      timer = setTimeout(() => enter(!down, nextCycle), Math.max(0, nextAtMs - performance.now()));
+      const elapsedMs = performance.now() - startedAt;
+      const intoPeriodMs = elapsedMs % periodMs;
+      const shouldBeDown = intoPeriodMs < downMs;
+      if (shouldBeDown !== down) {
+        down = shouldBeDown;
+        transitions = transitions.then(down ? goDown : goUp).catch(() => undefined);
+      }
+      const untilNextMs = (down ? downMs : periodMs) - intoPeriodMs;
+      timer = setTimeout(tick, Math.max(1, Math.ceil(untilNextMs)));
     };
 
     let undone: Promise<void> | undefined;
@@ -62,7 +70,7 @@ export const flapFault: FaultKind<FlapAttributes> = {
     const onAbort = (): void => void undo().catch(() => undefined);
     ctx.signal.addEventListener('abort', onAbort, { once: true });
 
-    enter(true, 0);
+    tick();
     await transitions;
     const what = mode === 'stop' ? 'stopped' : 'health failing';
     return {

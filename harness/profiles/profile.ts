@@ -56,6 +56,8 @@ const profileSchema = z
       .min(1),
     /** pools the checks act on, first = the one failover drills stop a server of. */
     pools: z.array(poolSchema).default([]),
+    /** scenario files (relative to the repository root) a run of this profile includes after its checks. */
+    scenarios: z.array(z.string().min(1)).default([]),
     failover: failoverSchema.default({}),
   })
   .strict();

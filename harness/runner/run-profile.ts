@@ -1,7 +1,7 @@
 import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { CHECKS } from '../checks/registry.ts';
-import type { CheckResult, ModeSettings, RunMode } from '../checks/check.ts';
+import type { Check, CheckResult, ModeSettings, RunMode } from '../checks/check.ts';
 import { LbdrillError } from '../errors.ts';
 import { trackTempDir } from '../process/cleanup.ts';
 import { LBDRILL_VERSION } from '../paths.ts';
@@ -31,6 +31,8 @@ export interface RunOptions {
   seed: number;
   /** restrict to these check ids (default: the whole profile). */
   only?: string[];
+  /** checks not in the registry (scenarios), run after the profile's. */
+  extraChecks?: Check[];
   /** --time-scale, --budget, --probe-rate, --pool. */
   failover?: FailoverOverrides;
   /** put lbdrill's TCP fault proxy between the LB and each backend (scenarios with network faults). */
@@ -55,7 +57,8 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
   if ((mode & 0o011) !== 0o011) await chmod(reportDir, mode | 0o011);
   const planned: PlannedCheck[] = options.profile.checks
     .filter((c) => !options.only || options.only.includes(c.id))
-    .map((c) => ({ check: CHECKS.get(c.id)!, severity: c.severity }));
+    .map((c) => ({ check: CHECKS.get(c.id)!, severity: c.severity }))
+    .concat((options.extraChecks ?? []).map((check) => ({ check, severity: check.severity })));
   if (planned.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `--only matched no check of profile ${options.profile.name}`);
 
   // Which targets can run here at all.
@@ -99,6 +102,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
     options.onMessage(`${spec.name}: checking ${report.config} with ${version}`);
     const target = await prepareTarget({ kind, version, spec, configFile: report.config!, runDir: join(reportDir, 'run', spec.name), index, ca, timeScale: failover.timeScale });
     const pools = bindPools(options.profile, target.target.analysis, report.config!, options.failover?.pools);
+    for (const p of planned) p.check.validateTopology?.(target.backends.map((b) => b.id), `${spec.name}'s config ${report.config}`);
     report.rendered = relative(reportDir, target.target.mainFile);
     report.mapped = target.mapped;
     report.listeners = target.endpoints.map((e) => ({ originalPort: e.originalPort, port: e.port, tls: e.tls, serverName: e.serverName }));
@@ -126,7 +130,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
         failover,
         pools: target.pools,
         healthPaths: options.profile.pools.map((p) => p.health_path),
-        faultProxies: options.faultProxies ?? false,
+        faultProxies: options.faultProxies ?? planned.some((p) => p.check.networkFaults),
         onEvent: options.onEvent,
       });
       results.push(...run.results);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
-import { apacheDialect } from './apache-config.ts';
+import { apacheDialect, apacheTimeoutMs } from './apache-config.ts';
 import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
 import { changedLines, freePort, get, makeCertificate, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
 
@@ -176,6 +176,92 @@ describe('apacheDialect.render', () => {
     ]);
     expect(main).not.toMatch(/^Listen /m);
     expect(mapped.filter((m) => m.kind === 'dropped').map((m) => m.line)).toEqual([2, 6, 7]);
+  });
+});
+
+describe('apacheDialect health and failover settings', () => {
+  const SOURCE = [
+    '<VirtualHost *:80>',
+    '    ProxyHCTemplate quick hcmethod=HEAD hcuri=/ping hcinterval=2500ms hcfails=2',
+    '    ProxyHCTemplate slow hcmethod=GET',
+    '    <Proxy "balancer://api">',
+    '        BalancerMember http://10.0.0.1:8080/app hcmethod=GET hcuri=/health hcinterval=5 hcfails=3 hcpasses=2 retry=10',
+    '        BalancerMember http://10.0.0.2:8080/app hcmethod=GET hcuri=/health hcinterval=5 hcfails=3 hcpasses=2',
+    '        BalancerMember http://10.0.0.3:8080/app status=+H',
+    '        ProxySet lbmethod=byrequests failonstatus=502,503,504',
+    '    </Proxy>',
+    '    <Proxy balancer://tpl>',
+    '        BalancerMember http://10.0.1.1 hctemplate=quick hcpasses=4 retry=500ms',
+    '        BalancerMember http://10.0.1.2 hctemplate=slow',
+    '    </Proxy>',
+    '    <Proxy balancer://plain>',
+    '        BalancerMember http://10.0.2.1 hcmethod=TCP',
+    '        BalancerMember http://10.0.2.2 hcmethod=TCP',
+    '    </Proxy>',
+    '    ProxySet balancer://plain nofailover=On',
+    '    ProxyPass /tpl balancer://tpl',
+    '    ProxyPass /plain balancer://plain',
+    '    ProxyPass /legacy http://192.168.1.5:9000/v1 retry=0',
+    '    ProxyPass / balancer://api/',
+    '</VirtualHost>',
+  ].join('\n');
+
+  it('reads mod_proxy_hcheck checks (members and templates), retry= and failover per balancer, with Apache\'s defaults', () => {
+    expect(apacheDialect.analyze(SOURCE, 'site.conf').pools).toEqual([
+      {
+        pool: 'api',
+        active: { path: '/app/health', intervalMs: 5000, fall: 3, rise: 2 },
+        passive: { maxFails: 1, failTimeoutMs: 10_000 },
+        redispatch: true,
+      },
+      {
+        pool: 'tpl',
+        active: { path: '/ping', intervalMs: 2500, fall: 2, rise: 4 },
+        // retry= is read with atoi(): "500ms" is 500 seconds to Apache.
+        passive: { maxFails: 1, failTimeoutMs: 500_000 },
+        redispatch: true,
+      },
+      { pool: 'plain', active: { intervalMs: 30_000, fall: 1, rise: 1 }, passive: { maxFails: 1, failTimeoutMs: 60_000 } },
+    ]);
+  });
+
+  it('reads Apache timeouts as ap_timeout_parameter_parse does: ms, s, mi, h; bare digits are seconds', () => {
+    expect(['5', '500ms', '5s', '2mi', '1h'].map(apacheTimeoutMs)).toEqual([5000, 500, 5000, 120_000, 3_600_000]);
+    expect(['2m', '0.5', '', '5 s'].map(apacheTimeoutMs)).toEqual([null, null, null, null]);
+  });
+
+  it('scales hcinterval in milliseconds (100 ms floor) and retry in whole seconds (rounded up), writing the scaled defaults', () => {
+    const analysis = apacheDialect.analyze(SOURCE, 'site.conf');
+    expect(renderBoth(SOURCE, { timeScale: 1 }).mapped.filter((m) => m.kind === 'timing')).toEqual([]);
+    const { site, mapped } = renderBoth(SOURCE, { timeScale: 0.1 });
+    expect(analysis.upstreams).toHaveLength(8);
+    const lines = site.split('\n');
+    expect(lines.length).toBe(SOURCE.split('\n').length);
+    expect(lines[1]).toBe('    ProxyHCTemplate quick hcmethod=HEAD hcuri=/ping hcinterval=250ms hcfails=2');
+    expect(lines[2]).toBe('    ProxyHCTemplate slow hcmethod=GET hcinterval=3s');
+    expect(lines[4]).toBe('        BalancerMember http://127.0.12.1:45000/app hcmethod=GET hcuri=/health hcinterval=500ms hcfails=3 hcpasses=2 retry=1');
+    expect(lines[5]).toBe('        BalancerMember http://127.0.12.2:45001/app hcmethod=GET hcuri=/health hcinterval=500ms hcfails=3 hcpasses=2 retry=6');
+    expect(lines[6]).toBe('        BalancerMember http://127.0.12.3:45002/app status=+H retry=6');
+    expect(lines[10]).toBe('        BalancerMember http://127.0.12.4:45003 hctemplate=quick hcpasses=4 retry=50');
+    expect(lines[14]).toBe('        BalancerMember http://127.0.12.6:45005 hcmethod=TCP retry=6 hcinterval=3s');
+    expect(lines[20]).toBe('    ProxyPass /legacy http://127.0.12.8:45007/v1 retry=0');
+    expect(mapped.filter((m) => m.kind === 'timing' && (m.line ?? 0) <= 12).map((m) => `${m.from} -> ${m.to} @${m.line}`)).toEqual([
+      'hcinterval=2500ms -> hcinterval=250ms @2',
+      'hcinterval=30 (default) -> hcinterval=3s @3',
+      'hcinterval=5 -> hcinterval=500ms @5',
+      'retry=10 -> retry=1 @5',
+      'hcinterval=5 -> hcinterval=500ms @6',
+      'retry=60 (default) -> retry=6 @6',
+      'retry=60 (default) -> retry=6 @7',
+      'retry=500ms -> retry=50 @11',
+      'retry=60 (default) -> retry=6 @12',
+    ]);
+
+    const tight = '<Proxy balancer://b>\n    BalancerMember http://10.0.0.1 hcmethod=GET hcinterval=500ms retry=5\n</Proxy>';
+    expect(renderBoth(tight, { timeScale: 0.1 }).mapped.filter((m) => m.kind === 'timing').map((m) => m.to)).toEqual([
+      "hcinterval=100ms (50 ms raised to mod_proxy_hcheck's 100 ms minimum)",
+      'retry=1 (0.5 s rounded up: Apache reads retry= in whole seconds)',
+    ]);
   });
 });
 

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
 import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
-import { changedLines, eventually, freePort, get, makeCertificate, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
-import { haproxyDialect } from './haproxy-config.ts';
+import { changedLines, eventually, freePort, get, makeCertificate, runtimeCommand, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
+import { haproxyDialect, haproxyTimeMs } from './haproxy-config.ts';
 
 const SYSMANAGE = '/work/shared/real-configs/sysmanage/haproxy.cfg';
 
@@ -181,6 +181,128 @@ describe('haproxyDialect.render', () => {
   });
 });
 
+describe('haproxyDialect health and failover settings', () => {
+  const SOURCE = [
+    'global',
+    '    stats socket /run/haproxy/admin.sock mode 660 level user',
+    'defaults base',
+    '    mode http',
+    '    option httpchk',
+    '    option redispatch',
+    '    timeout check 3s',
+    '    default-server inter 3s fall 5',
+    'backend inherits',
+    '    server a 10.0.0.1:80 check',
+    '    server b 10.0.0.2:80 check rise 4',
+    'backend overrides',
+    '    no option redispatch',
+    '    http-check send meth GET uri /healthz ver HTTP/1.1',
+    '    default-server check inter 1m fastinter 500 downinter 20s',
+    '    server a 10.0.0.1:80 observe layer7 error-limit 5 on-error mark-down on-marked-down shutdown-sessions slowstart 10s',
+    'listen tcp_only',
+    '    bind :9000',
+    '    mode tcp',
+    '    no option httpchk',
+    '    server a 10.0.0.3:9000 check weight 10',
+    'defaults',
+    '    mode http',
+    'backend nothing',
+    '    server a 10.0.0.4:80',
+    'backend from_named from base',
+    '    option httpchk HEAD /ping',
+    '    server a 10.0.0.5:80 check backup',
+  ].join('\n');
+
+  it('reads checks, passive observation, slow start and redispatch per backend, through defaults and default-server', () => {
+    expect(haproxyDialect.analyze(SOURCE, 'haproxy.cfg').pools).toEqual([
+      { pool: 'inherits', active: { path: '/', intervalMs: 3000, fall: 5, rise: 2 }, redispatch: true },
+      {
+        pool: 'overrides',
+        active: { path: '/healthz', intervalMs: 60_000, fall: 5, rise: 2 },
+        passive: { maxFails: 5, failTimeoutMs: 20_000 },
+        slowstartMs: 10_000,
+        shutdownSessions: true,
+      },
+      { pool: 'tcp_only', active: { intervalMs: 3000, fall: 5, rise: 2 }, redispatch: true },
+      { pool: 'from_named', active: { path: '/ping', intervalMs: 3000, fall: 5, rise: 2 }, redispatch: true },
+    ]);
+  });
+
+  it('reads HAProxy time units: us, ms, s, m, h, d; a bare number is milliseconds', () => {
+    expect(['100us', '250', '250ms', '5s', '2m', '1h', '1d'].map(haproxyTimeMs)).toEqual([0.1, 250, 250, 5000, 120_000, 3_600_000, 86_400_000]);
+    expect(['5x', '1.5s', '', '-1'].map(haproxyTimeMs)).toEqual([null, null, null, null]);
+  });
+
+  it('leaves every duration alone without a time scale, or with 1', () => {
+    const analysis = haproxyDialect.analyze(SOURCE, 'haproxy.cfg');
+    for (const timeScale of [undefined, 1]) {
+      const rendered = haproxyDialect.render(SOURCE, 'haproxy.cfg', analysis, { ...plan(analysis), timeScale });
+      expect(rendered.mapped.filter((m) => m.kind === 'timing')).toEqual([]);
+      expect(rendered.files['haproxy.cfg']).toContain('inter 1m fastinter 500 downinter 20s');
+    }
+  });
+
+  it('scales inter, fastinter, downinter, slowstart and timeout check, and gives a checked server without inter the scaled 2 s default', () => {
+    const analysis = haproxyDialect.analyze(SOURCE, 'haproxy.cfg');
+    const rendered = haproxyDialect.render(SOURCE, 'haproxy.cfg', analysis, { ...plan(analysis), timeScale: 0.1 });
+    const text = rendered.files['haproxy.cfg'] as string;
+    expect(changedLines(SOURCE, text)).toEqual([2, 7, 8, 10, 11, 15, 16, 18, 21, 25, 28]);
+    const lines = text.split('\n');
+    expect(lines[6]).toBe('    timeout check 300ms');
+    expect(lines[7]).toBe('    default-server inter 300ms fall 5');
+    // "inherits" gets its inter from default-server (scaled there), so nothing is added to its servers.
+    expect(lines[9]).toBe('    server a 127.0.11.1:43000 check');
+    expect(lines[14]).toBe('    default-server check inter 6s fastinter 50ms downinter 2s');
+    expect(lines[15]).toBe('    server a 127.0.11.1:43000 observe layer7 error-limit 5 on-error mark-down on-marked-down shutdown-sessions slowstart 1s');
+    // backend "nothing" (line 25) only has its address mapped; no check, so no inter.
+    expect(lines[24]).toBe('    server a 127.0.11.4:43003');
+    expect(rendered.mapped.filter((m) => m.kind === 'timing')).toEqual([
+      { kind: 'timing', from: 'timeout check 3s', to: 'timeout check 300ms', line: 7 },
+      { kind: 'timing', from: 'inter 3s', to: 'inter 300ms', line: 8 },
+      { kind: 'timing', from: 'inter 1m', to: 'inter 6s', line: 15 },
+      { kind: 'timing', from: 'fastinter 500', to: 'fastinter 50ms', line: 15 },
+      { kind: 'timing', from: 'downinter 20s', to: 'downinter 2s', line: 15 },
+      { kind: 'timing', from: 'slowstart 10s', to: 'slowstart 1s', line: 16 },
+    ]);
+
+    const bare = ['defaults', '    mode http', 'backend be', '    server a 10.0.0.1:80 check # no inter: 2 s', '    server b 10.0.0.2:80 check inter 5 fall 2'].join('\n');
+    const bareAnalysis = haproxyDialect.analyze(bare, 'haproxy.cfg');
+    expect(bareAnalysis.pools).toEqual([{ pool: 'be', active: { intervalMs: 2000, fall: 3, rise: 2 } }]);
+    const out = haproxyDialect.render(bare, 'haproxy.cfg', bareAnalysis, { ...plan(bareAnalysis), timeScale: 0.1 });
+    expect((out.files['haproxy.cfg'] as string).split('\n').slice(3)).toEqual([
+      '    server a 127.0.11.1:43000 check inter 200ms # no inter: 2 s',
+      // 5 ms * 0.1 rounds to 0: HAProxy's floor is 1 ms.
+      '    server b 127.0.11.2:43001 check inter 1ms fall 2',
+    ]);
+    expect(out.mapped.filter((m) => m.kind === 'timing').map((m) => `${m.from} -> ${m.to} @${m.line}`)).toEqual(['inter 2s (default) -> inter 200ms @4', 'inter 5 -> inter 1ms @5']);
+  });
+
+  it('points an existing stats socket at the runtime socket, raising its level to admin', () => {
+    const analysis = haproxyDialect.analyze(SOURCE, 'haproxy.cfg');
+    const rendered = haproxyDialect.render(SOURCE, 'haproxy.cfg', analysis, { ...plan(analysis), runtimeSocket: '/run/lbdrill/t2/runtime.sock' });
+    const text = rendered.files['haproxy.cfg'] as string;
+    expect(text.split('\n')[1]).toBe('    stats socket /run/lbdrill/t2/runtime.sock mode 660 level admin');
+    expect(text.split('\n')).toHaveLength(SOURCE.split('\n').length);
+    expect(rendered.mapped.filter((m) => m.kind === 'runtime-api')).toEqual([
+      { kind: 'runtime-api', from: 'stats socket /run/haproxy/admin.sock mode 660 level user', to: 'stats socket /run/lbdrill/t2/runtime.sock mode 660 level admin', line: 2 },
+    ]);
+
+    const noLevel = 'global\n    stats socket ipv4@127.0.0.1:9999\n    stats socket /run/haproxy/admin.sock mode 600 # admin socket\n';
+    const out = haproxyDialect.render(noLevel, 'haproxy.cfg', haproxyDialect.analyze(noLevel, 'haproxy.cfg'), { ...plan(haproxyDialect.analyze(noLevel, 'haproxy.cfg')), runtimeSocket: '/r/rt.sock' });
+    expect((out.files['haproxy.cfg'] as string).split('\n')[2]).toBe('    stats socket /r/rt.sock mode 600 level admin # admin socket');
+  });
+
+  it('appends a global section with the runtime socket after the last line when there is no stats socket', () => {
+    const source = 'defaults\n    mode http\nbackend be\n    server a 10.0.0.1:80';
+    const analysis = haproxyDialect.analyze(source, 'haproxy.cfg');
+    const rendered = haproxyDialect.render(source, 'haproxy.cfg', analysis, { ...plan(analysis), runtimeSocket: '/r/rt.sock' });
+    expect(rendered.files['haproxy.cfg']).toBe('defaults\n    mode http\nbackend be\n    server a 127.0.11.1:43000\n\nglobal\n    stats socket /r/rt.sock mode 600 level admin\n');
+    expect(rendered.mapped.filter((m) => m.kind === 'runtime-api')).toEqual([
+      { kind: 'runtime-api', from: 'no stats socket', to: 'appended after the last line: global / stats socket /r/rt.sock mode 600 level admin' },
+    ]);
+  });
+});
+
 // ---- the published file under the real HAProxy ----
 
 const HAVE_HAPROXY = spawnSync('haproxy', ['-v']).status === 0;
@@ -265,5 +387,73 @@ describe.skipIf(!HAVE_HAPROXY)('the published sysmanage haproxy.cfg under HAProx
     } finally {
       await proxy.stop();
     }
+  });
+});
+
+describe.skipIf(!HAVE_HAPROXY)('the runtime socket under HAProxy 2.6', () => {
+  let dir: string;
+  const backends: Backend[] = [];
+  const BODY = ['defaults', '    mode http', '    timeout connect 1s', '    timeout client 5s', '    timeout server 5s', 'frontend fe', '    bind :80', '    default_backend be', 'backend be', '    server s1 10.0.0.1:80', '    server s2 10.0.0.2:80'];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lbdrill-haproxy-rt-'));
+    chmodSync(dir, 0o755);
+    backends.push(await startBackend('127.0.21.1'), await startBackend('127.0.21.2'));
+  });
+  afterAll(async () => {
+    for (const b of backends) await new Promise((r) => b.server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Renders source with a runtime socket, starts HAProxy, and proves the socket answers at admin level. */
+  async function drive(name: string, source: string): Promise<string> {
+    const runDir = join(dir, name);
+    mkdirSync(runDir, { recursive: true });
+    const analysis = haproxyDialect.analyze(source, 'haproxy.cfg');
+    const port = await freePort();
+    const socket = join(runDir, 'runtime.sock');
+    const rendered = haproxyDialect.render(source, 'haproxy.cfg', analysis, {
+      runDir,
+      upstreams: new Map([['10.0.0.1:80', (backends[0] as Backend).address], ['10.0.0.2:80', (backends[1] as Backend).address]]),
+      ports: new Map([[80, port]]),
+      tls: { certFile: join(runDir, 'server.crt'), keyFile: join(runDir, 'server.key'), pemFile: join(runDir, 'server.pem') },
+      runtimeSocket: socket,
+    });
+    const text = rendered.files['haproxy.cfg'] as string;
+    writeFileSync(join(runDir, 'haproxy.cfg'), text);
+    const proxy = await startProxy('haproxy', ['-f', join(runDir, 'haproxy.cfg'), '-db'], port);
+    try {
+      const state = await eventually(() => runtimeCommand(socket, 'show servers state be'));
+      expect(state).toMatch(/^\d+ be 1 s1 127\.0\.21\.1 2 /m);
+      expect(state).toMatch(/^\d+ be 2 s2 127\.0\.21\.2 2 /m);
+      // Changing a server's state needs `level admin`; at user or operator level HAProxy answers "Permission denied".
+      expect((await runtimeCommand(socket, 'disable server be/s1')).trim()).toBe('');
+      for (const b of backends) b.paths.length = 0;
+      for (let i = 0; i < 4; i++) expect((await get(port, `/r${i}`, false, 'x')).body).toBe('backend 127.0.21.2');
+      expect((backends[0] as Backend).paths).toEqual([]);
+      expect(await runtimeCommand(socket, 'show servers state be')).toMatch(/^\d+ be 1 s1 127\.0\.21\.1 \d+ 1 /m);
+    } finally {
+      await proxy.stop();
+    }
+    return text;
+  }
+
+  it('an existing `stats socket ... level user` becomes the runtime socket at admin level', async () => {
+    const text = await drive('existing', ['global', '    stats socket /run/haproxy/admin.sock mode 660 level user', ...BODY, ''].join('\n'));
+    expect(text.split('\n')[1]).toBe(`    stats socket ${join(dir, 'existing', 'runtime.sock')} mode 660 level admin`);
+  });
+
+  it('a config with no stats socket gets one in a global section appended after its last line', async () => {
+    // Without a final newline too: HAProxy 2.6 refuses a last line with no LF, so the append ends it first.
+    const text = await drive('appended', BODY.join('\n'));
+    const lines = text.split('\n');
+    expect(lines.slice(BODY.length - 2)).toEqual([
+      `    server s1 ${(backends[0] as Backend).address}`,
+      `    server s2 ${(backends[1] as Backend).address}`,
+      '',
+      'global',
+      `    stats socket ${join(dir, 'appended', 'runtime.sock')} mode 600 level admin`,
+      '',
+    ]);
   });
 });

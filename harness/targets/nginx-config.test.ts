@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
 import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
 import { changedLines, freePort, get, makeCertificate, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
-import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-config.ts';
+import { nginxDialect, nginxGlobalDirectives, nginxTempDirs, nginxTimeMs } from './nginx-config.ts';
 
 const SHAKENFIST = '/work/shared/real-configs/shakenfist/nginx-loadbalancer.conf';
 const SYSMANAGE = '/work/shared/real-configs/sysmanage/nginx.conf';
@@ -244,6 +244,87 @@ describe('nginxDialect.render', () => {
       '# lbdrill dropped: daemon on;\npid /run/lbdrill/t1/nginx.pid;\nevents {}\nhttp {\n  access_log /run/lbdrill/t1/access.log;\n  server { listen 127.0.0.1:42000; location / { proxy_pass http://127.0.10.1:41000; } }\n}\n',
     );
     expect(rendered.mapped.at(-1)).toEqual({ kind: 'path', from: 'error_log (built-in default)', to: '/run/lbdrill/t1/error.log' });
+  });
+});
+
+describe('nginxDialect health and failover settings', () => {
+  const SOURCE = [
+    'upstream defaults { server 10.0.0.1:80; server 10.0.0.2:80; }',
+    'upstream tuned {',
+    '    server 10.0.0.3:80 max_fails=3 fail_timeout=1m30s;',
+    '    server 10.0.0.4:80 max_fails=3 fail_timeout=90;',
+    '    server 10.0.0.5:80 backup;',
+    '}',
+    'upstream never_ejected { server 10.0.0.6:80 max_fails=0; server 10.0.0.7:80 max_fails=0; }',
+    'upstream alone { server 10.0.0.8:80 max_fails=2; }',
+    'upstream unused { server 10.0.0.9:80; server 10.0.0.10:80; }',
+    'server {',
+    '    listen 80;',
+    '    proxy_next_upstream error timeout http_503;',
+    '    location / { proxy_pass http://defaults; }',
+    '    location /t { proxy_next_upstream off; proxy_pass http://TUNED/x; }',
+    '    location /n { proxy_next_upstream_tries 1; proxy_pass http://never_ejected; }',
+    '    location /a { proxy_pass http://alone; }',
+    '}',
+  ].join('\n');
+
+  it('reads passive ejection per upstream (nginx defaults max_fails=1 fail_timeout=10s) and redispatch from the locations proxying to it', () => {
+    expect(nginxDialect.analyze(SOURCE, 'site.conf').pools).toEqual([
+      { pool: 'defaults', passive: { maxFails: 1, failTimeoutMs: 10_000 }, redispatch: true },
+      // proxy_next_upstream off where it is used: a failure is the client's answer.
+      { pool: 'tuned', passive: { maxFails: 3, failTimeoutMs: 90_000 } },
+      // max_fails=0 never ejects; a single try never redispatches: nothing to report.
+      // "alone": nginx ignores max_fails for an upstream of one server.
+      { pool: 'unused', passive: { maxFails: 1, failTimeoutMs: 10_000 } },
+    ]);
+  });
+
+  it('treats nginx\'s default proxy_next_upstream (error timeout) as redispatch, also in stream', () => {
+    const source = 'events {}\nhttp { upstream h { server 10.0.0.1:80; server 10.0.0.2:80; } server { listen 80; location / { proxy_pass http://h; } } }\n'
+      + 'stream { upstream s { server 10.0.0.3:53 max_fails=2 fail_timeout=500ms; server 10.0.0.4:53; } server { listen 53; proxy_pass s; proxy_next_upstream on; } }\n';
+    expect(nginxDialect.analyze(source, 'nginx.conf').pools).toEqual([
+      { pool: 'h', passive: { maxFails: 1, failTimeoutMs: 10_000 }, redispatch: true },
+      { pool: 's', passive: { maxFails: 2, failTimeoutMs: 500 }, redispatch: true },
+    ]);
+  });
+
+  it('reads nginx time syntax: ms, s, m, h, d, w, M, y and combinations; a bare number is seconds', () => {
+    expect(['500ms', '10s', '10', '1m30s', '1m30', '2h', '1d', '1w'].map(nginxTimeMs)).toEqual([500, 10_000, 10_000, 90_000, 90_000, 7_200_000, 86_400_000, 604_800_000]);
+    expect(['1.5s', 's', '', '10 s', '5x'].map(nginxTimeMs)).toEqual([null, null, null, null, null]);
+  });
+
+  it('scales fail_timeout in whole seconds, rounding up, and writes the scaled default where nginx would eject', () => {
+    const analysis = nginxDialect.analyze(SOURCE, 'site.conf');
+    const unscaled = nginxDialect.render(SOURCE, 'site.conf', analysis, { ...plan(analysis), timeScale: 1 });
+    expect(unscaled.mapped.filter((m) => m.kind === 'timing')).toEqual([]);
+    const rendered = nginxDialect.render(SOURCE, 'site.conf', analysis, { ...plan(analysis), timeScale: 0.1 });
+    const lines = (rendered.files['site.conf'] as string).split('\n');
+    expect(lines.slice(0, 9)).toEqual([
+      'upstream defaults { server 127.0.10.1:41000 fail_timeout=1s; server 127.0.10.2:41001 fail_timeout=1s; }',
+      'upstream tuned {',
+      '    server 127.0.10.3:41002 max_fails=3 fail_timeout=9s;',
+      '    server 127.0.10.4:41003 max_fails=3 fail_timeout=9s;',
+      '    server 127.0.10.5:41004 backup fail_timeout=1s;',
+      '}',
+      'upstream never_ejected { server 127.0.10.6:41005 max_fails=0; server 127.0.10.7:41006 max_fails=0; }',
+      'upstream alone { server 127.0.10.8:41007 max_fails=2; }',
+      'upstream unused { server 127.0.10.9:41008 fail_timeout=1s; server 127.0.10.10:41009 fail_timeout=1s; }',
+    ]);
+    expect(rendered.mapped.filter((m) => m.kind === 'timing' && m.line !== 9).map((m) => `${m.from} -> ${m.to} @${m.line}`)).toEqual([
+      'fail_timeout=10s (default) -> fail_timeout=1s @1',
+      'fail_timeout=10s (default) -> fail_timeout=1s @1',
+      'fail_timeout=1m30s -> fail_timeout=9s @3',
+      'fail_timeout=90 -> fail_timeout=9s @4',
+      'fail_timeout=10s (default) -> fail_timeout=1s @5',
+    ]);
+    const odd = 'upstream u { server 10.0.0.1:80 fail_timeout=15s; server 10.0.0.2:80 fail_timeout=3; }';
+    const oddAnalysis = nginxDialect.analyze(odd, 'site.conf');
+    const out = nginxDialect.render(odd, 'site.conf', oddAnalysis, { ...plan(oddAnalysis), timeScale: 0.1 });
+    expect(out.files['site.conf']).toBe('upstream u { server 127.0.10.1:41000 fail_timeout=2s; server 127.0.10.2:41001 fail_timeout=1s; }');
+    expect(out.mapped.filter((m) => m.kind === 'timing').map((m) => m.to)).toEqual([
+      'fail_timeout=2s (1.5 s rounded up: nginx reads fail_timeout in whole seconds)',
+      'fail_timeout=1s (0.3 s rounded up: nginx reads fail_timeout in whole seconds)',
+    ]);
   });
 });
 

@@ -157,3 +157,81 @@ export async function startBlackhole(): Promise<Blackhole> {
   };
   return { address: `127.0.0.1:${port}`, close, [Symbol.asyncDispose]: close };
 }
+
+/** Collects events as they arrive and lets a test wait for one (no sleeps). */
+export class EventLog<T> {
+  readonly all: T[] = [];
+  private readonly waiters: Array<{ test: (e: T) => boolean; resolve: (e: T) => void }> = [];
+
+  /** Pass as an `onEvent` sink. */
+  readonly push = (event: T): void => {
+    this.all.push(event);
+    for (const w of [...this.waiters]) {
+      if (w.test(event)) {
+        this.waiters.splice(this.waiters.indexOf(w), 1);
+        w.resolve(event);
+      }
+    }
+  };
+
+  /** The first event at index `since` or later matching `test`, waiting up to `timeoutMs` for it. */
+  waitFor(test: (e: T) => boolean, options: { since?: number; timeoutMs?: number; what?: string } = {}): Promise<T> {
+    const found = this.all.slice(options.since ?? 0).find(test);
+    if (found !== undefined) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        test,
+        resolve: (e: T) => {
+          clearTimeout(timer);
+          resolve(e);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        reject(new Error(`timed out waiting for ${options.what ?? 'an event'}; got ${JSON.stringify(this.all.slice(-5))}`));
+      }, options.timeoutMs ?? 10_000);
+      this.waiters.push(waiter);
+    });
+  }
+}
+
+/** An upstream whose `/health` answers `health.status` (200 until changed); other paths echo like startTestUpstream. */
+export interface CheckedUpstream extends TestUpstream {
+  health: { status: number };
+  /** Requests other than health checks. */
+  traffic(): SeenRequest[];
+}
+
+export async function startCheckedUpstream(handler?: http.RequestListener): Promise<CheckedUpstream> {
+  const health = { status: 200 };
+  let port = 0;
+  const fallback = handler ?? echo(() => port);
+  const u = await startTestUpstream((req, res) => {
+    if (req.url === '/health') {
+      res.writeHead(health.status, { 'Content-Length': '0' });
+      res.end();
+      return;
+    }
+    fallback(req, res);
+  });
+  port = u.port;
+  return Object.assign(u, { health, traffic: () => u.requests.filter((r) => r.url !== '/health') });
+}
+
+/** A JSON request to the admin API. */
+export async function adminRequest(
+  port: number,
+  method: string,
+  path: string,
+  options: { token?: string | undefined; body?: unknown } = {},
+): Promise<{ status: number; json: any; headers: http.IncomingHttpHeaders }> {
+  const headers: http.OutgoingHttpHeaders = {};
+  if (options.token !== undefined) headers['Authorization'] = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    headers['Content-Type'] = 'application/json';
+  }
+  const res = await sendRequest(port, path, { method, headers, body });
+  return { status: res.status, json: res.body === '' ? undefined : JSON.parse(res.body), headers: res.headers };
+}

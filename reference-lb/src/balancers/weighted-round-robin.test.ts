@@ -16,7 +16,10 @@ describe('WeightedRoundRobin', () => {
     const rr = new WeightedRoundRobin(s);
     expect(picks(rr, 4)).toEqual(['a:1', 'b:1', 'c:1', 'a:1']);
     s[2]!.setStatus({ healthy: false });
-    expect(picks(rr, 4).sort()).toEqual(['a:1', 'a:1', 'b:1', 'b:1']);
+    // Running weights carry over, so the split evens out within one pick of exact (nginx does the same).
+    const after = picks(rr, 100);
+    expect(after).not.toContain('c:1');
+    expect(Math.abs(after.filter((a) => a === 'a:1').length - 50)).toBeLessThanOrEqual(1);
     expect(rr.pick(new Set([s[0]!]))?.address).toBe('b:1');
     expect(rr.pick(new Set([s[0]!, s[1]!]))).toBeUndefined();
     s[2]!.setStatus({ adminState: 'drain', healthy: true });

@@ -1,0 +1,85 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runLbdrill } from './run-lbdrill.ts';
+
+const BROKEN_DIR = join(ROOT, 'fixtures', 'configs', 'haproxy-role', 'broken');
+/** CI runs the seed's 5 s intervals ten times faster; budgets scale with them. */
+const FAST = ['--time-scale', '0.1'];
+
+const broken = readdirSync(BROKEN_DIR).flatMap((target) =>
+  readdirSync(join(BROKEN_DIR, target))
+    .filter((f) => !f.startsWith('.'))
+    .map((file) => ({ target, file, check: file.replace(/\.(conf|cfg|yaml)$/, '') })),
+);
+
+function mustFailures(report: NonNullable<Awaited<ReturnType<typeof runLbdrill>>['report']>): string[] {
+  return report.results.filter((r) => r.severity === 'must' && r.status !== 'pass' && r.status !== 'unsupported').map((r) => `${r.target}:${r.check}:${r.status}: ${r.observed}`);
+}
+
+describe('lbdrill drill failover (seed 001 smoke test)', () => {
+  it('passes on HAProxy with the bundled config and writes the timeline', async () => {
+    const run = await runLbdrill(['drill', 'failover', '--target', 'haproxy', ...FAST]);
+    expect(run.code, run.stderr + run.stdout).toBe(0);
+    expect(run.stdout).toContain('PASS: the drill met every budget');
+    const detect = run.report!.results.find((r) => r.check === 'failover.detect-within-budget')!;
+    expect(detect.status).toBe('pass');
+    // HAProxy's own DOWN report times the detection
+    expect((detect.evidence['measurement'] as { detectSource: string }).detectSource).toBe('lb-event');
+    const csv = readFileSync(join(run.reportDir, 'run', 'haproxy', 'failover-timeline.csv'), 'utf8').split('\n');
+    expect(csv[0]).toBe('seq,sent_ms,latency_ms,backend,status,error');
+    expect(csv.length).toBeGreaterThan(200);
+    expect(existsSync(join(run.reportDir, 'run', 'haproxy', 'failover-timeline.json'))).toBe(true);
+  }, 120_000);
+});
+
+describe('profile haproxy-role on HAProxy', () => {
+  it('passes every must-check with the bundled config', async () => {
+    const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', 'haproxy', ...FAST]);
+    expect(run.report, run.stderr).toBeDefined();
+    expect(mustFailures(run.report!)).toEqual([]);
+    expect(run.code).toBe(0);
+  }, 150_000);
+
+  for (const { target, file, check } of broken) {
+    it(`${target}: ${file} fails ${check}`, async () => {
+      const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', `${target}=${join(BROKEN_DIR, target, file)}`, ...FAST]);
+      expect(run.report, run.stderr).toBeDefined();
+      const result = run.report!.results.find((r) => r.check === check);
+      expect(result?.status, JSON.stringify(result)).toBe('fail');
+      expect(run.code).toBe(1);
+    }, 150_000);
+  }
+});
+
+describe('scenarios', () => {
+  it('a scenario naming a backend the config does not have: one line, exit 2, nothing started', async () => {
+    const file = join(ROOT, 'reports', `bad-backend-${process.pid}.yaml`);
+    writeFileSync(
+      file,
+      ['name: bad', 'title: bad', 'profile: haproxy-role', 'duration: 5s', 'timeline:', '  - { at: 1s, fault: stop, backend: backend-api-9 }', 'assert:', '  - { metric: errors, max: 0 }', ''].join('\n'),
+    );
+    const run = await runLbdrill(['run', file, '--target', 'haproxy', ...FAST]);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('timeline[0].backend: no backend "backend-api-9"');
+    expect(run.stderr).toContain('backends: backend-api-1, backend-api-2, backend-api-3, stream-srv-1, stream-srv-2');
+  }, 60_000);
+
+  it('a parameter out of range: one line naming the field, exit 2', async () => {
+    const file = join(ROOT, 'reports', `bad-param-${process.pid}.yaml`);
+    writeFileSync(file, ['name: bad', 'title: bad', 'profile: haproxy-role', 'duration: 5s', 'timeline:', '  - { at: 1s, fault: errors, backend: backend-api-1, attributes: { rate: 7 } }', 'assert:', '  - { metric: errors, max: 0 }', ''].join('\n'));
+    const run = await runLbdrill(['run', file, '--target', 'haproxy']);
+    expect(run.code).toBe(2);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toMatch(/timeline\[0\]\.attributes: rate: /);
+  }, 60_000);
+
+  it('runs the bundled game-day scenario on HAProxy: slow network, then a kill and a restart, no client error after detection', async () => {
+    const run = await runLbdrill(['run', join(ROOT, 'scenarios', 'api-kill-and-slow.yaml'), '--target', 'haproxy']);
+    const result = run.report?.results[0];
+    expect(result?.status, JSON.stringify(result)).toBe('pass');
+    expect(run.code).toBe(0);
+    expect(existsSync(join(run.reportDir, 'run', 'haproxy', 'scenario-api-kill-and-slow.csv'))).toBe(true);
+  }, 120_000);
+});
