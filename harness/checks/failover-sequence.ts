@@ -135,7 +135,15 @@ export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill
         const down = await ctx.runtime.waitForState(pool.configName, serverName, 'down', faultAtMs, waitMs);
         if (!down) problem = `${ctx.runtime.title} did not report ${serverName} DOWN within ${formatMs(waitMs)}`;
       }
-      await waitForProbe(probe, (s) => s.length > 0 && s.at(-1)!.sentAtMs > faultAtMs && steady(s, SETTLE_SUCCESSES, pool.primaries.filter((b) => b !== victim).map((b) => b.backend.id)), waitMs, ctx.signal);
+      // Keep the server down at least as long as the detect budget (a target without a DOWN
+      // report shows its behaviour in the traffic), then until the others carry it all.
+      const survivors = pool.primaries.filter((b) => b !== victim).map((b) => b.backend.id);
+      await waitForProbe(
+        probe,
+        (s) => nowMs() - faultAtMs >= (ctx.runtime ? 0 : detectBudget) && steady(s.filter((x) => x.sentAtMs > faultAtMs), SETTLE_SUCCESSES, survivors),
+        waitMs,
+        ctx.signal,
+      );
       mark(`restart ${victim.backend.id}`);
       await fault.undo();
       undoAtMs = nowMs();

@@ -278,7 +278,7 @@ class ProxyConnection {
     this.#state = 'closing';
     this.upstream.dispose();
     this.downstream.dispose();
-    other.destroy();
+    resetSocket(other);
   }
 
   /** FIN to both peers after what is already written; what the toxics hold is dropped. */

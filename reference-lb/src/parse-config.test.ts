@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isLbError } from './errors.ts';
 import { parseConfig } from './parse-config.ts';
@@ -106,5 +107,76 @@ describe('parseConfig', () => {
 
   it('rejects an empty file', () => {
     expect(rejection('')).toBe('reference-lb config: (top level): expected a mapping, got nothing');
+  });
+});
+
+const FAILOVER = `
+upstreams:
+  api_pool:
+    retries: 2
+    redispatch: false
+    retry_on: [connect_failure, timeout, 502, "503"]
+    health_check: { path: /api/v1/health, interval_ms: 5000, timeout_ms: 2000, fall: 3, rise: 2 }
+    passive: { max_fails: 3, fail_timeout_ms: 10000, fail_on_status: [502, 503, 504] }
+    slowstart_ms: 30000
+    on_marked_down: shutdown_sessions
+    servers:
+      - { name: backend-api-1, address: 10.0.0.11:8080, weight: 10 }
+      - { name: backend-api-2, address: 10.0.0.12:8080, backup: true }
+listeners:
+  - name: http
+    bind: 127.0.0.1:8080
+    routes:
+      - match: { prefix: / }
+        proxy: { upstream: api_pool }
+admin: { bind: 127.0.0.1:9900, token: s3cret-token }
+`;
+
+function failoverVariant(from: string, to: string): string {
+  expect(FAILOVER).toContain(from);
+  return FAILOVER.replace(from, to);
+}
+
+describe('parseConfig: failover fields', () => {
+  it('accepts them and normalises retry_on statuses to numbers', () => {
+    const up = parseConfig(FAILOVER, 'x.yaml').upstreams['api_pool']!;
+    expect(up.retry_on).toEqual(['connect_failure', 'timeout', 502, 503]);
+    expect(up.health_check).toEqual({ path: '/api/v1/health', interval_ms: 5000, timeout_ms: 2000, fall: 3, rise: 2, expect_status: ['2xx', '3xx'] });
+    expect(up.servers[0]).toMatchObject({ weight: 10, backup: false });
+    expect(up.servers[1]).toMatchObject({ weight: 1, backup: true });
+  });
+
+  it('defaults to no checks, no passive ejection, redispatch, connect-failure retries only', () => {
+    const up = parseConfig(VALID, 'x.yaml').upstreams['sfapi']!;
+    expect(up).toMatchObject({ redispatch: true, retry_on: ['connect_failure'], slowstart_ms: 0, on_marked_down: 'none' });
+    expect(up.health_check).toBeUndefined();
+    expect(up.passive).toBeUndefined();
+    expect(parseConfig(VALID, 'x.yaml').admin).toBeUndefined();
+    const hc = parseConfig(failoverVariant('interval_ms: 5000, timeout_ms: 2000, fall: 3, rise: 2', 'rise: 2'), 'x.yaml').upstreams['api_pool']!.health_check;
+    expect(hc).toEqual({ path: '/api/v1/health', interval_ms: 2000, fall: 3, rise: 2, expect_status: ['2xx', '3xx'] });
+  });
+
+  it.each([
+    ['a weight of 0', failoverVariant('weight: 10', 'weight: 0'), 'upstreams.api_pool.servers[0].weight: must be greater than or equal to 1, got 0'],
+    ['a weight over 256', failoverVariant('weight: 10', 'weight: 257'), 'upstreams.api_pool.servers[0].weight: must be less than or equal to 256, got 257'],
+    ['a relative health path', failoverVariant('path: /api/v1/health', 'path: api/v1/health'), 'upstreams.api_pool.health_check.path: expected a path starting with "/"'],
+    ['a health check field typo', failoverVariant('fall: 3', 'falls: 3'), 'upstreams.api_pool.health_check.falls: unknown field'],
+    ['an expect_status entry', failoverVariant('rise: 2 }', 'rise: 2, expect_status: [2xx, ok] }'), 'upstreams.api_pool.health_check.expect_status[1]: expected a status 100-599 or one of'],
+    ['a retry_on entry', failoverVariant('retry_on: [connect_failure, timeout, 502, "503"]', 'retry_on: [conn-failure]'), 'upstreams.api_pool.retry_on[0]: expected one of connect_failure, reset, timeout or a status code 400-599'],
+    ['a fail_on_status entry', failoverVariant('fail_on_status: [502, 503, 504]', 'fail_on_status: [200]'), 'upstreams.api_pool.passive.fail_on_status[0]:'],
+    ['on_marked_down', failoverVariant('on_marked_down: shutdown_sessions', 'on_marked_down: shutdown-sessions'), 'upstreams.api_pool.on_marked_down: expected one of none, shutdown_sessions, got "shutdown-sessions"'],
+    ['a duplicate server name', failoverVariant('name: backend-api-2', 'name: backend-api-1'), 'upstreams.api_pool.servers[1].name: duplicate server name "backend-api-1"'],
+    ['an admin API on a public address', failoverVariant('bind: 127.0.0.1:9900', 'bind: 0.0.0.0:9900'), 'admin.bind: expected a loopback address (127.0.0.0/8, ::1 or localhost), got "0.0.0.0:9900"'],
+    ['a short admin token', failoverVariant('token: s3cret-token', 'token: abc'), 'admin.token: must be at least 8 characters'],
+    ['an admin API without a token', failoverVariant(', token: s3cret-token', ''), 'admin.token: required'],
+  ])('rejects %s with one line naming the field', (_name, text, expected) => {
+    expect(rejection(text)).toContain(expected);
+  });
+
+  it('accepts every YAML example in README.md', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string).filter((y) => y.includes('listeners:'));
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const example of examples) expect(() => parseConfig(example, '/etc/lb/readme.yaml')).not.toThrow();
   });
 });
