@@ -133,6 +133,7 @@ export async function prepareTarget(options: {
     tls: { certFile: certificate.certFile, keyFile: certificate.keyFile, pemFile: certificate.pemFile },
     ...(options.timeScale !== undefined && options.timeScale !== 1 ? { timeScale: options.timeScale } : {}),
     ...(kind.name === 'haproxy' ? { runtimeSocket: haproxySocketPath(runDir) } : {}),
+    ...(kind.name === 'reference' ? { runtimePort: await freePort() } : {}),
   });
   for (const [name, text] of Object.entries(rendered.files)) {
     const file = join(runDir, name);

@@ -83,6 +83,8 @@ export interface RenderPlan {
    * one is appended after the last line, so no line number moves).
    */
   runtimeSocket?: string;
+  /** A free loopback port for the target's HTTP runtime API (the reference LB's admin API). */
+  runtimePort?: number;
 }
 
 /** One thing lbdrill changed in the user's config, listed in the report. */

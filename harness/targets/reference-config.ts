@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar } from 'yaml';
 import { LbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, UpstreamRef } from './config-plan.ts';
+import type { PoolHealth, ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, UpstreamRef } from './config-plan.ts';
 
 function parse(source: string, sourcePath: string): { doc: Document; lines: LineCounter } {
   const lines = new LineCounter();
@@ -86,7 +86,7 @@ export const referenceDialect: ConfigDialect = {
       serverNames: l.names,
       line: lineOf(doc.getIn(['listeners', l.index], true) as Node, lines),
     }));
-    return { upstreams, listeners: refs, fragment: false };
+    return { upstreams, listeners: refs, fragment: false, pools: poolsOf(doc) };
   },
 
   render(source, sourcePath, _analysis, plan) {
@@ -111,6 +111,43 @@ export const referenceDialect: ConfigDialect = {
       }
     }
     if (scalarAt(doc, ['buffering', 'temp_dir'])) set(['buffering', 'temp_dir'], `${plan.runDir}/tmp`, 'path');
+    const scale = plan.timeScale ?? 1;
+    if (scale !== 1) {
+      const upstreamsNode = doc.get('upstreams', true);
+      if (isMap(upstreamsNode)) {
+        for (const pair of upstreamsNode.items) {
+          const pool = String((pair.key as Scalar).value);
+          for (const path of [['health_check', 'interval_ms'], ['health_check', 'timeout_ms'], ['passive', 'fail_timeout_ms'], ['slowstart_ms']]) {
+            const node = scalarAt(doc, ['upstreams', pool, ...path]);
+            if (typeof node?.value !== 'number') continue;
+            const to = Math.max(path[0] === 'health_check' ? 10 : 1, Math.round(node.value * scale));
+            mapped.push({ kind: 'timing', from: `${path.join('.')}: ${node.value}`, to: `${path.join('.')}: ${to}`, line: lineOf(node, lines) });
+            doc.setIn(['upstreams', pool, ...path], to);
+          }
+        }
+      }
+    }
+    if (plan.runtimePort !== undefined) {
+      // The admin API is how lbdrill drains servers and times DOWN/UP: loopback, on a port of this run.
+      const token = scalarAt(doc, ['admin', 'token'])?.value;
+      const bind = `127.0.0.1:${plan.runtimePort}`;
+      if (doc.get('admin')) set(['admin', 'bind'], bind, 'runtime-api');
+      else mapped.push({ kind: 'runtime-api', from: '(no admin API)', to: `admin API on ${bind}` });
+      doc.setIn(['admin'], doc.createNode({ bind, token: typeof token === 'string' ? token : `lbdrill-${plan.runtimePort}-${process.pid}` }));
+    }
     return { files: { 'reference-lb.yaml': doc.toString({ lineWidth: 0 }) }, main: 'reference-lb.yaml', mapped };
   },
 };
+
+/** Health and failover settings per upstream, as written. */
+function poolsOf(doc: Document): PoolHealth[] {
+  const json = doc.toJS() as { upstreams?: Record<string, { health_check?: { path: string; interval_ms?: number; fall?: number; rise?: number }; passive?: { max_fails?: number; fail_timeout_ms?: number }; slowstart_ms?: number; on_marked_down?: string; redispatch?: boolean; retries?: number }> };
+  return Object.entries(json.upstreams ?? {}).map(([pool, u]) => ({
+    pool,
+    ...(u.health_check ? { active: { path: u.health_check.path, intervalMs: u.health_check.interval_ms ?? 2000, fall: u.health_check.fall ?? 3, rise: u.health_check.rise ?? 2 } } : {}),
+    ...(u.passive ? { passive: { maxFails: u.passive.max_fails ?? 1, failTimeoutMs: u.passive.fail_timeout_ms ?? 10_000 } } : {}),
+    ...(u.slowstart_ms ? { slowstartMs: u.slowstart_ms } : {}),
+    shutdownSessions: u.on_marked_down === 'shutdown_sessions',
+    redispatch: u.redispatch !== false && u.retries !== 0,
+  }));
+}

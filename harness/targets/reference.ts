@@ -4,6 +4,7 @@ import { parseConfig } from '../../reference-lb/src/index.ts';
 import { LbdrillError } from '../errors.ts';
 import { LBDRILL_VERSION, REPO_ROOT } from '../paths.ts';
 import { ManagedProcess } from '../process/managed-process.ts';
+import { ReferenceRuntime } from '../runtime/reference-runtime.ts';
 import { referenceDialect } from './reference-config.ts';
 import type { TargetKind } from './target-kind.ts';
 
@@ -35,6 +36,12 @@ export const referenceTarget: TargetKind = {
       label: 'reference-lb',
       logFile: join(target.runDir, 'process.log'),
     });
+  },
+  runtime(proc, target) {
+    const config = parseConfig(readFileSync(target.mainFile, 'utf8'), target.sourceFile);
+    if (!config.admin) return undefined;
+    const colon = config.admin.bind.lastIndexOf(':');
+    return new ReferenceRuntime(proc, { host: config.admin.bind.slice(0, colon), port: Number(config.admin.bind.slice(colon + 1)), token: config.admin.token });
   },
   async waitReady(proc) {
     try {

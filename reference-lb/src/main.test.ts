@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { deadAddress, sendRequest, startTestUpstream, type TestUpstream } from './test-upstream.ts';
+import { adminRequest, deadAddress, sendRequest, startCheckedUpstream, startTestUpstream, type CheckedUpstream, type TestUpstream } from './test-upstream.ts';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -161,3 +161,96 @@ describe('main.ts', () => {
     await expect(sendRequest(port, '/gone')).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 });
+
+/** Reads stdout lines until one parses to an object matching `test`. */
+async function waitForLine(lb: Running, test: (e: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
+  for (;;) {
+    const event = JSON.parse(await lb.nextLine()) as Record<string, unknown>;
+    if (test(event)) return event;
+  }
+}
+
+describe('main.ts failover', () => {
+  const TOKEN = 'main-test-token';
+  let a: CheckedUpstream;
+  let b: CheckedUpstream;
+  afterEach(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  function failoverConfig(extra: Record<string, unknown> = {}) {
+    return {
+      upstreams: {
+        api_pool: {
+          keepalive: 4,
+          health_check: { path: '/health', interval_ms: 50, fall: 2, rise: 2 },
+          servers: [
+            { name: 'backend-api-1', address: a.address },
+            { name: 'backend-api-2', address: b.address },
+          ],
+        },
+      },
+      listeners: [{ name: 'http', bind: '127.0.0.1:0', routes: [{ match: { prefix: '/' }, proxy: { upstream: 'api_pool' } }] }],
+      admin: { bind: '127.0.0.1:0', token: TOKEN },
+      ...extra,
+    };
+  }
+
+  it.each([1, 2])('with workers: %i prints each server-state change once and every worker follows it', async (workers) => {
+    a = await startCheckedUpstream();
+    b = await startCheckedUpstream();
+    const lb = run(['--config', writeConfig(`failover-${workers}.yaml`, failoverConfig({ workers }))]);
+    const ready = JSON.parse(await lb.nextLine()) as { listeners: Array<{ port: number }>; admin: { host: string; port: number } };
+    expect(ready.admin).toEqual({ host: '127.0.0.1', port: expect.any(Number) });
+    const port = ready.listeners[0]!.port;
+    const admin = ready.admin.port;
+
+    a.health.status = 503;
+    const down = await waitForLine(lb, (e) => e.event === 'server-state');
+    expect(down).toEqual({
+      event: 'server-state',
+      upstream: 'api_pool',
+      server: 'backend-api-1',
+      address: a.address,
+      from: 'up',
+      to: 'down',
+      reason: 'health check: status 503 (2/2)',
+      atMs: expect.any(Number),
+    });
+    // New connections are spread over the workers; none of them may use the down server.
+    const results = await Promise.all(Array.from({ length: 20 }, () => sendRequest(port, '/w')));
+    expect(results.every((r) => r.status === 200 && r.body.startsWith(`${b.port} `))).toBe(true);
+    expect(a.traffic()).toHaveLength(0);
+
+    const view = await adminRequest(admin, 'GET', '/v1/upstreams', { token: TOKEN });
+    expect(view.json.upstreams[0].servers.map((s: { state: string; requests: number }) => [s.state, s.requests])).toEqual([
+      ['down', 0],
+      ['up', 20],
+    ]);
+
+    // An admin change reaches every worker too.
+    expect((await adminRequest(admin, 'POST', '/v1/upstreams/api_pool/servers/backend-api-2/state', { token: TOKEN, body: { state: 'maint' } })).status).toBe(200);
+    expect(await waitForLine(lb, (e) => e.event === 'server-state')).toMatchObject({ server: 'backend-api-2', to: 'maint', reason: 'admin: maint' });
+    const refused = await Promise.all(Array.from({ length: 10 }, () => sendRequest(port, '/w')));
+    expect(refused.map((r) => r.status)).toEqual(Array(10).fill(503));
+
+    a.health.status = 200;
+    expect(await waitForLine(lb, (e) => e.event === 'server-state')).toMatchObject({ server: 'backend-api-1', from: 'down', to: 'up' });
+    const back = await Promise.all(Array.from({ length: 10 }, () => sendRequest(port, '/w')));
+    expect(back.every((r) => r.status === 200 && r.body.startsWith(`${a.port} `))).toBe(true);
+    // Exactly one line per change: nothing else about server state was printed.
+    lb.child.kill('SIGTERM');
+    expect((await lb.exit).code).toBe(0);
+    expect(lb.lines.filter((l) => l.includes('"server-state"'))).toEqual([]);
+  });
+
+  it('exits 2 when the admin port is taken', async () => {
+    a = await startCheckedUpstream();
+    b = await startCheckedUpstream();
+    const lb = run(['--config', writeConfig('admin-taken.yaml', failoverConfig({ admin: { bind: up.address, token: TOKEN } }))]);
+    expect((await lb.exit).code).toBe(2);
+    expect(lb.stderr()).toBe(`reference-lb: admin.bind: cannot listen on ${up.address}: EADDRINUSE\n`);
+  });
+});
+

@@ -2,13 +2,13 @@ import { mkdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { startAdminApi, type StartedAdminApi } from './admin-api.ts';
 import type { LbConfig, ListenerConfig } from './config-schema.ts';
 import { LbError } from './errors.ts';
 import type { AdminInfo, EventSink, ListenerInfo } from './events.ts';
 import { parseHostPort } from './host-port.ts';
 import { ProxyHandler } from './proxy-handler.ts';
 import { Router } from './router.ts';
-import { startAdminApi, type StartedAdminApi } from './admin-api.ts';
 import { UpstreamMonitor } from './upstream-monitor.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 
