@@ -129,7 +129,7 @@ addFailoverOptions(runCommand)
 Examples:
   lbdrill run --profile shakenfist-api
   lbdrill run --profile haproxy-role --target haproxy --time-scale 0.1
-  lbdrill run scenarios/api-latency-spike.yaml --target haproxy --target reference
+  lbdrill run scenarios/api-slow-then-unhealthy.yaml --target haproxy --target reference
   lbdrill run --profile shakenfist-api --target nginx=/etc/nginx/sites-available/shakenfist.conf --report-dir out/
   lbdrill run --profile shakenfist-api --target reference --target haproxy --only stream.idle-gap --thorough
 

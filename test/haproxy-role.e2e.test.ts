@@ -33,6 +33,33 @@ describe('lbdrill drill failover (seed 001 smoke test)', () => {
   }, 120_000);
 });
 
+describe('lbdrill drill failover on all four targets in one command', () => {
+  it('shows the numbers side by side; nginx says it has only passive checks', async () => {
+    const run = await runLbdrill(['drill', 'failover', '--target', 'haproxy', '--target', 'reference', '--target', 'nginx', '--target', 'apache', ...FAST]);
+    expect(run.report, run.stderr).toBeDefined();
+    expect(run.stdout).toMatch(/│\s+│ haproxy\s+│ reference\s+│ nginx\s+│ apache/);
+    const cell = (target: string, check: string) => run.report!.results.find((r) => r.target === target && r.check === check)!;
+    expect(cell('nginx', 'failover.detect-within-budget').status).toBe('unsupported');
+    expect(cell('nginx', 'failover.detect-within-budget').observed).toContain('only passive health checks');
+    for (const target of ['haproxy', 'reference']) {
+      const detect = cell(target, 'failover.detect-within-budget');
+      expect(detect.status, detect.observed).toBe('pass');
+      expect((detect.evidence['measurement'] as { detectSource: string }).detectSource).toBe('lb-event');
+    }
+    expect(mustFailures(run.report!)).toEqual([]);
+    expect(run.code).toBe(0);
+  }, 170_000);
+});
+
+describe('profile haproxy-role, bundled configs', () => {
+  it('the reference LB passes every check', async () => {
+    const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', 'reference', ...FAST]);
+    expect(run.report, run.stderr).toBeDefined();
+    expect(run.report!.results.filter((r) => r.status !== 'pass').map((r) => `${r.check}: ${r.observed}`)).toEqual([]);
+    expect(run.code).toBe(0);
+  }, 150_000);
+});
+
 describe('profile haproxy-role on HAProxy', () => {
   it('passes every must-check with the bundled config', async () => {
     const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', 'haproxy', ...FAST]);
@@ -76,10 +103,10 @@ describe('scenarios', () => {
   }, 60_000);
 
   it('runs the bundled game-day scenario on HAProxy: slow network, then a kill and a restart, no client error after detection', async () => {
-    const run = await runLbdrill(['run', join(ROOT, 'scenarios', 'api-kill-and-slow.yaml'), '--target', 'haproxy']);
+    const run = await runLbdrill(['run', join(ROOT, 'scenarios', 'api-slow-then-unhealthy.yaml'), '--target', 'haproxy']);
     const result = run.report?.results[0];
     expect(result?.status, JSON.stringify(result)).toBe('pass');
     expect(run.code).toBe(0);
-    expect(existsSync(join(run.reportDir, 'run', 'haproxy', 'scenario-api-kill-and-slow.csv'))).toBe(true);
+    expect(existsSync(join(run.reportDir, 'run', 'haproxy', 'scenario-api-slow-then-unhealthy.csv'))).toBe(true);
   }, 120_000);
 });

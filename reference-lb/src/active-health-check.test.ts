@@ -62,27 +62,37 @@ describe('probeServer', () => {
 });
 
 describe('ActiveHealthCheck', () => {
-  it('checks at once and then on a fixed cadence', async () => {
-    const up = await upstream((_req, res) => res.end());
-    const results: Array<{ at: number; result: CheckResult }> = [];
-    const done = new Promise<void>((resolve) => {
-      const check = new ActiveHealthCheck(new UpstreamServer(up.address), { path: '/h', interval_ms: 60, fall: 3, rise: 2, expect_status: ['2xx'] }, (result) => {
-        results.push({ at: performance.now(), result });
-        if (results.length === 5) {
-          check.stop();
-          resolve();
-        }
-      });
+  it('checks at once and then on a fixed cadence that slow checks do not stretch', async () => {
+    const INTERVAL_MS = 60;
+    const RESPONSE_DELAY_MS = 50;
+    const arrivals: number[] = [];
+    const up = await upstream((_req, res) => {
+      arrivals.push(performance.now());
+      setTimeout(() => res.end(), RESPONSE_DELAY_MS);
+    });
+    const results: CheckResult[] = [];
+    const started = performance.now();
+    await new Promise<void>((resolve) => {
+      const check = new ActiveHealthCheck(
+        new UpstreamServer(up.address),
+        { path: '/h', interval_ms: INTERVAL_MS, fall: 3, rise: 2, expect_status: ['2xx'] },
+        (result) => {
+          results.push(result);
+          if (results.length === 5) {
+            check.stop();
+            resolve();
+          }
+        },
+      );
       cleanups.push(async () => check.stop());
       check.start();
     });
-    const started = performance.now();
-    await done;
-    expect(results[0]!.at - started).toBeLessThan(200);
-    // Four intervals between the first and the fifth check, timers never early: >= 240 ms; generous upper bound for a busy machine.
-    const span = results[4]!.at - results[0]!.at;
-    expect(span).toBeGreaterThanOrEqual(235);
-    expect(span).toBeLessThan(1500);
-    expect(results.every((r) => r.result.ok)).toBe(true);
+    expect(arrivals[0]! - started).toBeLessThan(200);
+    // Starts 60 ms apart: ~240 ms from the first to the fifth. Timing each check from the
+    // end of the previous one would give 4 x (60 + 50) = 440 ms.
+    const span = arrivals[4]! - arrivals[0]!;
+    expect(span).toBeGreaterThanOrEqual(4 * INTERVAL_MS - 40);
+    expect(span).toBeLessThan(4 * (INTERVAL_MS + RESPONSE_DELAY_MS) - 40);
+    expect(results.every((r) => r.ok)).toBe(true);
   });
 });
