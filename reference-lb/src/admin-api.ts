@@ -157,7 +157,9 @@ export async function startAdminApi(config: AdminConfig, monitor: UpstreamMonito
       if (!found) return;
       if (parts[5] === 'state') monitor.setAdminState(found.pool, found.server, (await parseBody(req, stateBody)).state);
       else monitor.setWeight(found.pool, found.server, (await parseBody(req, weightBody)).weight);
-      sendJson(res, 200, { upstream: found.pool.name, server: monitor.describeServer(found.server) });
+      const counters = options.collectCounters ? await options.collectCounters() : undefined;
+      const index = found.pool.servers.indexOf(found.server);
+      sendJson(res, 200, { upstream: found.pool.name, server: monitor.describeServer(found.server, counters?.[found.pool.name]?.[index]) });
       return;
     }
     sendError(res, 404, 'LB_ERR_ADMIN_NOT_FOUND', `no such endpoint: ${method} ${target}`);

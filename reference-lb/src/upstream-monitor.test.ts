@@ -208,8 +208,9 @@ describe('passive ejection', () => {
     expect(flaky.traffic()).toHaveLength(2);
     const up = await waitState(log, 'up', 'flaky');
     expect(up.reason).toBe('health check: status 200 (3/3)');
-    // Down until `rise` checks after the ejection passed, though the checks passed all along.
-    expect(healthChecks(flaky, seenAtDown)).toBeGreaterThanOrEqual(3);
+    // Down until `rise` checks passed after the ejection, though the checks passed all along
+    // (one of them may have been in flight at the ejection, so `rise - 1` arrived later).
+    expect(healthChecks(flaky, seenAtDown)).toBeGreaterThanOrEqual(2);
   });
 });
 
