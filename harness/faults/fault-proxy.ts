@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { resetSocket } from './reset-socket.ts';
 import { LbdrillError } from '../errors.ts';
 import type { FaultStream } from './fault.ts';
 import { seededRandom } from './seeded-random.ts';
@@ -29,6 +30,7 @@ export interface ToxicAttributes {
   limit_data: { bytes: number };
 }
 
+/** toxiproxy's toxic names. */
 export type ToxicType = keyof ToxicAttributes;
 
 /** A toxic as toxiproxy's API takes it. */
@@ -89,19 +91,6 @@ interface ActiveToxic {
   removed: boolean;
 }
 
-function resetSocket(socket: net.Socket): void {
-  if (socket.destroyed) return;
-  // Before the handshake there is no connection to reset.
-  if (socket.connecting || socket.pending) {
-    socket.destroy();
-    return;
-  }
-  try {
-    socket.resetAndDestroy();
-  } catch {
-    socket.destroy();
-  }
-}
 
 /** One direction of a connection: source socket -> toxics -> destination socket. */
 class Link implements ToxicHost {
@@ -319,6 +308,11 @@ class ProxyConnection {
  * applies toxiproxy-style toxics (https://github.com/Shopify/toxiproxy#toxics) that can be
  * added and removed at any time and act on connections already open (the LB's pooled
  * keep-alive connections) as well as new ones. Use FaultProxy.start().
+ *
+ * Where it departs from toxiproxy, on purpose: `timeout` holds the data instead of dropping
+ * it (removal lets it flow on intact); `reset_peer` starts its clock when it applies, not at
+ * the first chunk, so idle pooled connections are reset too; `latency` delays the FIN like
+ * data. close() destroys sockets: the peer sees a FIN, or an RST if it had unread bytes.
  */
 export class FaultProxy implements AsyncDisposable {
   readonly name: string;

@@ -41,6 +41,7 @@ export interface TcpServer extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/** Starts a TCP server (half-open capable, Nagle off) calling `onConnection` for each socket. */
 export async function startTcpServer(onConnection: (socket: net.Socket) => void = () => undefined): Promise<TcpServer> {
   const sockets = new Set<net.Socket>();
   const waiters: Array<(socket: net.Socket) => void> = [];

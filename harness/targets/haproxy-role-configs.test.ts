@@ -152,7 +152,8 @@ describe('haproxy-role bundled configs: what each dialect reads', () => {
   it('haproxy.cfg: active checks on both pools, 30 s slow start, sessions cut on mark-down, redispatch', () => {
     const analysis = haproxyDialect.analyze(readFileSync(join(DIR, 'haproxy.cfg'), 'utf8'), 'haproxy.cfg');
     expect(analysis.pools).toEqual([
-      { pool: 'api_pool', active: { path: '/api/v1/health', ...TIMINGS }, ...API_SLOW },
+      // observe layer7 error-limit 10: passive ejection on live errors, over the check interval
+      { pool: 'api_pool', active: { path: '/api/v1/health', ...TIMINGS }, passive: { maxFails: 10, failTimeoutMs: 5000 }, ...API_SLOW },
       { pool: 'stream_pool', active: { path: '/health', ...TIMINGS }, ...API_SLOW },
     ]);
     expect(analysis.upstreams.map((u) => `${u.pool}/${u.name} ${u.address}${u.backup ? ' backup' : ''}`)).toEqual([
@@ -190,10 +191,10 @@ describe.skipIf(!HAVE('haproxy'))('haproxy-role haproxy.cfg under HAProxy 2.6, t
     const socket = join(dir, 'haproxy-admin.sock');
     const { rendered, runDir, port } = await renderBundled('haproxy.cfg', haproxyDialect, socket);
     expect(timingMappings(rendered)).toEqual([
-      'inter 5s -> inter 500ms @40',
-      'slowstart 30s -> slowstart 3s @40',
-      'inter 5s -> inter 500ms @51',
-      'slowstart 30s -> slowstart 3s @51',
+      'inter 5s -> inter 500ms @43',
+      'slowstart 30s -> slowstart 3s @43',
+      'inter 5s -> inter 500ms @54',
+      'slowstart 30s -> slowstart 3s @54',
     ]);
     expect(rendered.mapped.filter((m) => m.kind === 'runtime-api')).toEqual([
       { kind: 'runtime-api', from: 'stats socket /run/haproxy/admin.sock mode 660 level admin', to: `stats socket ${socket} mode 660 level admin`, line: 12 },

@@ -63,8 +63,9 @@ describe('probeServer', () => {
 
 describe('ActiveHealthCheck', () => {
   it('checks at once and then on a fixed cadence that slow checks do not stretch', async () => {
-    const INTERVAL_MS = 60;
-    const RESPONSE_DELAY_MS = 50;
+    // Wide margins: a check overrunning the interval would (rightly) skip a slot.
+    const INTERVAL_MS = 200;
+    const RESPONSE_DELAY_MS = 80;
     const arrivals: number[] = [];
     const up = await upstream((_req, res) => {
       arrivals.push(performance.now());
@@ -88,11 +89,11 @@ describe('ActiveHealthCheck', () => {
       check.start();
     });
     expect(arrivals[0]! - started).toBeLessThan(200);
-    // Starts 60 ms apart: ~240 ms from the first to the fifth. Timing each check from the
-    // end of the previous one would give 4 x (60 + 50) = 440 ms.
+    // Starts 200 ms apart: ~800 ms from the first to the fifth (late timers do not add up).
+    // Timing each check from the end of the previous one would give 4 x (200 + 80) = 1120 ms.
     const span = arrivals[4]! - arrivals[0]!;
     expect(span).toBeGreaterThanOrEqual(4 * INTERVAL_MS - 40);
-    expect(span).toBeLessThan(4 * (INTERVAL_MS + RESPONSE_DELAY_MS) - 40);
+    expect(span).toBeLessThan(4 * INTERVAL_MS + 200);
     expect(results.every((r) => r.ok)).toBe(true);
   });
 });

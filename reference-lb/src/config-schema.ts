@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
+import { parseHashKey } from './balancers/consistent-hash.ts';
 import { parseHostPort } from './host-port.ts';
 import { RedirectTemplate } from './redirect-template.ts';
 
@@ -31,9 +32,36 @@ const uriPath = z.string().superRefine((text, ctx) => {
   }
 });
 
-/** Balancing algorithms; later: least_conn, consistent_hash, source_hash. */
-export const BALANCE_KINDS = ['round_robin'] as const;
+/** Balancing algorithms (src/balancers/); later: least_conn. */
+export const BALANCE_KINDS = ['round_robin', 'source_hash', 'consistent_hash'] as const;
 export type BalanceKind = (typeof BALANCE_KINDS)[number];
+
+/** RFC 6265 §4.1.1 cookie-name (an RFC 9110 token). */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 6265 §4.1.1 cookie-octet: printable ASCII except space, DQUOTE, comma, semicolon and backslash. */
+const COOKIE_VALUE = /^[\x21\x23-\x2B\x2D-\x3A\x3C-\x5B\x5D-\x7E]+$/;
+
+const hashKey = z.string().superRefine((text, ctx) => {
+  if (!parseHashKey(text)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected uri, path, header:<name> or cookie:<name>, got ${describeValue(text)}` });
+  }
+});
+
+/** Modes of the sticky cookie; HAProxy also has rewrite and prefix (not built). */
+export const STICKY_MODES = ['insert'] as const;
+
+const stickySchema = z
+  .object({
+    /** Cookie name (HAProxy `cookie <name>`). */
+    cookie: z.string().regex(COOKIE_NAME, 'expected a cookie name (letters, digits and !#$%&\'*+-.^_`|~)'),
+    /** `insert`: the LB sets the cookie itself in responses. */
+    mode: z.enum(STICKY_MODES).default('insert'),
+    /** Remove the cookie from requests before they reach the upstream (HAProxy `indirect`). */
+    indirect: z.boolean().default(false),
+    /** Mark a cacheable response that gets the cookie `Cache-Control: private` (HAProxy `nocache`). */
+    nocache: z.boolean().default(false),
+  })
+  .strict();
 
 const serverSchema = z
   .object({
@@ -47,6 +75,8 @@ const serverSchema = z
     weight: z.number().int().min(1).max(256).default(1),
     /** Receives traffic only while no non-backup server is available (nginx/HAProxy `backup`). */
     backup: z.boolean().default(false),
+    /** Value of the upstream's sticky cookie that pins a client to this server (HAProxy `server ... cookie <value>`); default the name. */
+    cookie_value: z.string().regex(COOKIE_VALUE, 'expected a cookie value (printable ASCII without space, quote, comma, semicolon or backslash)').optional(),
   })
   .strict();
 
@@ -105,6 +135,12 @@ export type OnMarkedDown = (typeof ON_MARKED_DOWN)[number];
 const upstreamSchema = z
   .object({
     balance: z.enum(BALANCE_KINDS).default('round_robin'),
+    /** What consistent_hash hashes: uri (path and query), path, header:<name> or cookie:<name>; default uri. */
+    hash_key: hashKey.optional(),
+    /** A cookie that pins a client to the server that first answered it (HAProxy `cookie ... insert`). */
+    sticky: stickySchema.optional(),
+    /** Idle timeout of an established WebSocket / Upgrade tunnel (HAProxy `timeout tunnel`); 0 = none. */
+    tunnel_timeout_ms: durationMs(0).default(3_600_000),
     /** Idle keep-alive connections kept per server (a burst's surplus closes after 1 s unused); 0 = a new connection per request. */
     keepalive: z.number().int().min(0).max(100_000).default(0),
     /** How long an idle pooled connection is kept before it is closed. */
@@ -127,9 +163,25 @@ const upstreamSchema = z
   })
   .strict()
   .superRefine((up, ctx) => {
+    if (up.hash_key !== undefined && up.balance !== 'consistent_hash') {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['hash_key'], message: `only with balance: consistent_hash (balance is ${up.balance})` });
+    }
     const seen = new Set<string>();
     const names = new Set<string>();
+    const cookieValues = new Set<string>();
     up.servers.forEach((s, i) => {
+      if (up.sticky === undefined) {
+        if (s.cookie_value !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['servers', i, 'cookie_value'], message: 'only with sticky' });
+      } else {
+        const value = s.cookie_value ?? s.name ?? s.address;
+        const field = s.cookie_value !== undefined ? 'cookie_value' : s.name !== undefined ? 'name' : 'address';
+        if (s.cookie_value === undefined && !COOKIE_VALUE.test(value)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['servers', i, field], message: `${describeValue(value)} cannot be a cookie value; set cookie_value` });
+        } else if (cookieValues.has(value)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['servers', i, field], message: `duplicate sticky cookie value ${describeValue(value)}` });
+        }
+        cookieValues.add(value);
+      }
       if (seen.has(s.address)) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['servers', i, 'address'], message: `duplicate server ${describeValue(s.address)}` });
       }
@@ -375,6 +427,7 @@ export type ServerConfig = UpstreamConfig['servers'][number];
 export type HealthCheckConfig = NonNullable<UpstreamConfig['health_check']>;
 export type PassiveConfig = NonNullable<UpstreamConfig['passive']>;
 export type AdminConfig = NonNullable<LbConfig['admin']>;
+export type StickyConfig = NonNullable<UpstreamConfig['sticky']>;
 /** Effective forwarding-header policy after route overrides. */
 export interface HeaderPolicy {
   preserveHost: boolean;

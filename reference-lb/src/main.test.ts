@@ -184,7 +184,7 @@ describe('main.ts failover', () => {
       upstreams: {
         api_pool: {
           keepalive: 4,
-          health_check: { path: '/health', interval_ms: 50, fall: 2, rise: 2 },
+          health_check: { path: '/health', interval_ms: 50, timeout_ms: 2000, fall: 2, rise: 2 },
           servers: [
             { name: 'backend-api-1', address: a.address },
             { name: 'backend-api-2', address: b.address },

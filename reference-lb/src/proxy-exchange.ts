@@ -20,7 +20,7 @@ import {
 import type { LiveSession, UpstreamServer } from './upstream-server.ts';
 
 /** Methods that may be sent twice (RFC 9110 §9.2.2). */
-const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
 
 /** Retries on pooled connections the upstream had already closed; they do not use up `retries` (nginx does the same). */
 const MAX_STALE_RETRIES = 2;
@@ -112,6 +112,8 @@ export class ProxyExchange implements LiveSession {
   /** Buffered request body (request buffering). */
   private spool: BodySpool | undefined;
   private tried: Set<UpstreamServer> | undefined;
+  /** The server the request's sticky cookie names (any state), when the upstream has `sticky`. */
+  private pinned: UpstreamServer | undefined;
   private attempts = 0;
   private staleRetries = 0;
   private current: Attempt | undefined;
@@ -149,6 +151,11 @@ export class ProxyExchange implements LiveSession {
       return;
     }
     this.head = head;
+    const sticky = this.action.pool.sticky;
+    if (sticky !== undefined) {
+      this.pinned = sticky.pinnedServer(req.rawHeaders);
+      sticky.stripRequest(head.headers);
+    }
     if (ctx.maxBodyBytes > 0 && head.contentLength > ctx.maxBodyBytes) {
       sendLocalResponse(req, res, 413, true);
       return;
@@ -217,7 +224,7 @@ export class ProxyExchange implements LiveSession {
   private attempt(chosen?: UpstreamServer): void {
     const head = this.head as UpstreamRequestHead;
     const pool = this.action.pool;
-    const server = chosen ?? pool.balancer.pick(this.tried, this.req);
+    const server = chosen ?? pool.pick(this.tried, this.req, this.pinned);
     if (server === undefined) {
       this.fail(this.lastError ?? new LbError('LB_ERR_NO_SERVER_AVAILABLE', `no server of upstream ${pool.name} is available`));
       return;
@@ -255,6 +262,7 @@ export class ProxyExchange implements LiveSession {
     const method = this.req.method;
     const bodyless = method === 'HEAD' || statusCode === 204 || statusCode === 304;
     const head = buildClientResponseHeaders(rawHeaders);
+    if (pool.sticky !== undefined) pool.sticky.applyToResponse(head.headers, statusCode, method, attempt.server, this.pinned);
     if (this.ctx.buffering.response && !bodyless) {
       this.bufferResponse(statusCode, statusText, head.headers, head.hasDate);
       return true;
@@ -303,14 +311,14 @@ export class ProxyExchange implements LiveSession {
   private retryTarget(failed: UpstreamServer): UpstreamServer | undefined {
     if (!this.action.pool.redispatch) return failed.available ? failed : undefined;
     (this.tried ??= new Set()).add(failed);
-    return this.action.pool.balancer.pick(this.tried, this.req);
+    return this.action.pool.pick(this.tried, this.req, this.pinned);
   }
 
   private retryFacts(attempt: Attempt): RetryFacts {
     return {
       reusedSocket: attempt.lease.reused && attempt.connected,
       replayableBody: !(this.head as UpstreamRequestHead).hasBody || this.spool !== undefined || !this.bodyConsumed,
-      idempotent: IDEMPOTENT.has(this.req.method ?? ''),
+      idempotent: IDEMPOTENT_METHODS.has(this.req.method ?? ''),
     };
   }
 
@@ -429,7 +437,7 @@ export class ProxyExchange implements LiveSession {
     let next: UpstreamServer | undefined;
     if (stale) {
       // The keep-alive race says nothing about the server: any server will do, this one included.
-      next = pool.redispatch ? pool.balancer.pick(this.tried, this.req) : server.available ? server : undefined;
+      next = pool.redispatch ? pool.pick(this.tried, this.req, this.pinned) : server.available ? server : undefined;
     } else if (isRetryableUpstreamError(error, facts, pool.retryPolicy) && this.attempts < pool.maxAttempts) {
       next = this.retryTarget(server);
     }

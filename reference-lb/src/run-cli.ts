@@ -117,7 +117,13 @@ async function runPrimary(config: LbConfig, count: number, io: CliIo): Promise<n
   cluster.schedulingPolicy = cluster.SCHED_RR;
   const workers = new Set<Worker>();
   const pools = createPools(config);
-  const state = new ClusterStateOwner(pools, { onEvent: (e) => printEvent(io, e), workers: () => workers });
+  // Nothing goes to stdout before the ready line: state changes while workers start are held back.
+  let held: LbEvent[] | undefined = [];
+  const onEvent = (e: LbEvent): void => {
+    if (held) held.push(e);
+    else printEvent(io, e);
+  };
+  const state = new ClusterStateOwner(pools, { onEvent, workers: () => workers });
   let admin: StartedAdminApi | undefined;
   const closeState = async (): Promise<void> => {
     state.close();
@@ -186,6 +192,8 @@ async function runPrimary(config: LbConfig, count: number, io: CliIo): Promise<n
     return EXIT_CANNOT_START;
   }
   printEvent(io, readyEvent(result.listeners, admin ? { host: admin.host, port: admin.port } : undefined));
+  for (const e of held ?? []) printEvent(io, e);
+  held = undefined;
   await signal;
   await Promise.all([stopAll(), closeState()]);
   return EXIT_OK;

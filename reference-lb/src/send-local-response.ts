@@ -55,3 +55,20 @@ export function sendLocalResponse(
   res.writeHead(status, headers);
   res.end(req.method === 'HEAD' ? undefined : body);
 }
+
+/**
+ * The same for a request whose connection node has handed over raw (an Upgrade
+ * request): the response is written by hand and the connection closed after it,
+ * lingering like above.
+ */
+export function sendLocalSocketResponse(socket: Socket, status: number, method: string | undefined, extraHeaders?: Record<string, string>): void {
+  if (socket.destroyed) return;
+  const body = `${status} ${STATUS_CODES[status] ?? ''}\n`;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n`;
+  for (const [name, value] of Object.entries(extraHeaders ?? {})) head += `${name}: ${value}\r\n`;
+  socket.write(`${head}\r\n${method === 'HEAD' ? '' : body}`, 'latin1');
+  lingerOnClose(socket);
+  socket.destroySoon();
+  // Whatever else the client sends is read and dropped until it closes (or the linger time is up).
+  socket.resume();
+}

@@ -79,6 +79,7 @@ async function createListenerServer(listener: ListenerConfig, index: number, han
   }
   server.keepAliveTimeout = config.timeouts.client_idle_ms;
   server.timeout = 0;
+  server.on('upgrade', handler.handleUpgrade);
   return server;
 }
 
@@ -113,9 +114,12 @@ export async function startLoadBalancer(config: LbConfig, options: StartOptions 
   let admin: StartedAdminApi | undefined;
 
   const servers: AnyServer[] = [];
+  const handlers: ProxyHandler[] = [];
   const listeners: ListenerInfo[] = [];
   const stop = async (): Promise<void> => {
     monitor?.close();
+    // Upgraded connections are no longer node's: server.close() would wait for every tunnel.
+    for (const h of handlers) h.closeUpgrades();
     await Promise.all([...servers.map(closeServer), admin?.close()]);
     await Promise.all([...pools.values()].map((p) => p.close()));
   };
@@ -136,6 +140,7 @@ export async function startLoadBalancer(config: LbConfig, options: StartOptions 
         buffering: config.buffering,
         onEvent: options.onEvent,
       });
+      handlers.push(handler);
       const server = await createListenerServer(listener, index, handler, config);
       servers.push(server);
       const address = await listen(server, bind.host, bind.port, `listeners[${index}].bind`);

@@ -298,7 +298,7 @@ describe('slowstart_ms', () => {
   it('ramps a recovered server up over slowstart_ms instead of in one step', async () => {
     const a = await checked();
     const b = await checked();
-    const slowStartMs = 1500;
+    const slowStartMs = 2000;
     const { port, log } = await startLb({
       servers: [
         { name: 'a', address: a.address },
@@ -336,7 +336,7 @@ describe('slowstart_ms', () => {
     await Promise.all([client(), client(), client(), client()]);
     const shares = thirds.map((t) => t.b / t.total);
     // Ideal shares with effective weight f/(1+f): ~0.13, ~0.33, ~0.45 on average per third.
-    expect(thirds.every((t) => t.total >= 20), JSON.stringify(thirds)).toBe(true);
+    expect(thirds.every((t) => t.total >= 10), JSON.stringify(thirds)).toBe(true);
     expect(shares[0]!, JSON.stringify(thirds)).toBeLessThan(0.25);
     expect(shares[2]!, JSON.stringify(thirds)).toBeGreaterThan(0.33);
     expect(shares[0]!, JSON.stringify(thirds)).toBeLessThan(shares[1]!);

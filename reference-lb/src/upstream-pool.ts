@@ -1,8 +1,10 @@
+import type { IncomingMessage } from 'node:http';
 import { createBalancer } from './balancers/create-balancer.ts';
 import type { Balancer } from './balancers/balancer.ts';
 import type { HealthCheckConfig, OnMarkedDown, PassiveConfig, TimeoutsConfig, UpstreamConfig } from './config-schema.ts';
 import { ConnectionPool } from './connection-pool.ts';
 import { formatHostPort } from './host-port.ts';
+import { StickyCookie, takesPinned } from './sticky-cookie.ts';
 import { retryPolicyFrom, type RetryPolicy } from './upstream-errors.ts';
 import { UpstreamServer } from './upstream-server.ts';
 
@@ -24,6 +26,10 @@ export class UpstreamPool {
   /** Statuses that count as passive failures; undefined when none do. */
   readonly failOnStatus: ReadonlySet<number> | undefined;
   readonly onMarkedDown: OnMarkedDown;
+  /** The sticky cookie (`sticky`); undefined when requests are not pinned. */
+  readonly sticky: StickyCookie | undefined;
+  /** Idle timeout of an established Upgrade tunnel; 0 = none. */
+  readonly tunnelTimeoutMs: number;
   /** Set by whoever owns server state; undefined without `passive`. */
   onFailure: FailureSink | undefined;
   private readonly connections: ReadonlyMap<UpstreamServer, ConnectionPool>;
@@ -42,7 +48,15 @@ export class UpstreamPool {
           trackSessions: config.on_marked_down === 'shutdown_sessions',
         }),
     );
-    this.balancer = createBalancer(config.balance, this.servers);
+    this.balancer = createBalancer(config, this.servers);
+    this.sticky =
+      config.sticky === undefined
+        ? undefined
+        : new StickyCookie(
+            config.sticky,
+            config.servers.map((s, i) => ({ server: this.servers[i] as UpstreamServer, cookieValue: s.cookie_value ?? s.name ?? s.address })),
+          );
+    this.tunnelTimeoutMs = config.tunnel_timeout_ms;
     this.redispatch = config.redispatch;
     const retries = config.retries ?? this.servers.length - 1;
     this.maxAttempts = this.redispatch ? Math.min(1 + retries, this.servers.length) : 1 + retries;
@@ -61,6 +75,15 @@ export class UpstreamPool {
         }),
       ]),
     );
+  }
+
+  /**
+   * The server for the next attempt of `request`: the server its sticky cookie names
+   * while that one takes it (`up` or `drain`) and was not tried yet, else the balancer's pick.
+   */
+  pick(tried: ReadonlySet<UpstreamServer> | undefined, request: IncomingMessage, pinned: UpstreamServer | undefined): UpstreamServer | undefined {
+    if (pinned !== undefined && takesPinned(pinned) && (tried === undefined || !tried.has(pinned))) return pinned;
+    return this.balancer.pick(tried, request);
   }
 
   /** The connection pool of one of this pool's servers. */

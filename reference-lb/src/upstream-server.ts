@@ -63,7 +63,7 @@ function onRampTick(server: UpstreamServer): void {
 }
 
 /** Epoch milliseconds with sub-millisecond precision. */
-export function epochMs(): number {
+function epochMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
