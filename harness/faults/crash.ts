@@ -20,7 +20,12 @@ export const crashFault: FaultKind<CrashAttributes> = {
   attributes,
   async apply(site, { attributes: { afterBytes } }) {
     const backend = site.backend;
-    if (afterBytes === undefined) await backend.crash();
+    // Behind a fault proxy the proxy dies with the backend, or the LB would see accept-then-reset instead of a refusal.
+    const onMode = () => {
+      if (backend.mode.state === 'crashed') void site.proxy?.disable();
+    };
+    if (site.proxy) backend.events.on('mode', onMode);
+    if (afterBytes === undefined) await Promise.all([backend.crash(), site.proxy?.disable()]);
     else backend.armCrash(afterBytes);
     let undone: Promise<void> | undefined;
     return {
@@ -30,8 +35,10 @@ export const crashFault: FaultKind<CrashAttributes> = {
         afterBytes === undefined ? `crash ${site.name}` : `crash ${site.name} after ${afterBytes} body bytes of its next response`,
       undo: () =>
         (undone ??= (async () => {
+          backend.events.off('mode', onMode);
           backend.disarmCrash();
           await backend.start();
+          await site.proxy?.enable();
         })()),
     };
   },

@@ -360,6 +360,34 @@ export class FaultProxy implements AsyncDisposable {
     return new FaultProxy(server, options, host, address.port);
   }
 
+  #disabled = false;
+
+  /**
+   * The host is gone, as for a killed backend behind it: stop listening (new connects are
+   * refused, as they would be by the dead backend itself) and reset every open connection.
+   * Without this a stopped backend would look "accepted, then reset" to the LB.
+   */
+  async disable(): Promise<void> {
+    if (this.#disabled || this.#closing) return;
+    this.#disabled = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const connection of [...this.#connections]) connection.reset();
+    await closed;
+  }
+
+  /** Listens again on the same address after disable(). */
+  async enable(): Promise<void> {
+    if (!this.#disabled || this.#closing) return;
+    await new Promise<void>((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen(this.port, this.host, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+    this.#disabled = false;
+  }
+
   /** "host:port" the LB should use for this backend; IPv6 hosts are bracketed. */
   get address(): string {
     return this.host.includes(':') ? `[${this.host}]:${this.port}` : `${this.host}:${this.port}`;
@@ -446,7 +474,7 @@ export class FaultProxy implements AsyncDisposable {
   /** Stops listening and destroys every connection; settles once every socket is closed. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const listenerClosed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+      const listenerClosed = this.#disabled ? Promise.resolve() : new Promise<void>((resolve) => this.#server.close(() => resolve()));
       const connections = [...this.#connections];
       for (const connection of connections) connection.destroy();
       await Promise.all([listenerClosed, ...connections.map((connection) => connection.gone)]);

@@ -11,13 +11,18 @@ export const stopFault: FaultKind<StopAttributes> = {
   title: 'backend stopped',
   attributes,
   async apply(site) {
-    await site.backend.stop();
+    // Behind a fault proxy the proxy dies with the backend, or the LB would see accept-then-reset instead of a refusal.
+    await Promise.all([site.backend.stop(), site.proxy?.disable()]);
     let undone: Promise<void> | undefined;
     return {
       type: 'stop',
       site: site.name,
       description: `stop ${site.name}`,
-      undo: () => (undone ??= site.backend.start()),
+      undo: () =>
+        (undone ??= (async () => {
+          await site.backend.start();
+          await site.proxy?.enable();
+        })()),
     };
   },
 };

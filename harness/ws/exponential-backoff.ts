@@ -11,6 +11,7 @@ export interface BackoffOptions {
   jitter?: number;
 }
 
+/** Throws a RangeError naming the first bad field. */
 export function checkBackoff(opts: BackoffOptions): void {
   if (!Number.isFinite(opts.initialMs) || opts.initialMs < 0) throw new RangeError(`backoff.initialMs must be >= 0, got ${opts.initialMs}`);
   if (!Number.isFinite(opts.maxMs) || opts.maxMs < opts.initialMs) throw new RangeError(`backoff.maxMs must be >= initialMs, got ${opts.maxMs}`);

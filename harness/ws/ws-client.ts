@@ -146,7 +146,7 @@ function parseMessage(data: WebSocket.RawData): BackendWsMessage | undefined {
 }
 
 /** A reconnecting WebSocket client; start() once, close() at the end. */
-export class WsClient {
+export class WsClient implements AsyncDisposable {
   readonly index: number;
   readonly url: string;
   readonly localAddress: string | undefined;
@@ -247,6 +247,10 @@ export class WsClient {
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 
   async #close(): Promise<void> {

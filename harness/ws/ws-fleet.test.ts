@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startBackend } from '../../fixtures/backend/backend.ts';
 import type { StartedBackend } from '../../fixtures/backend/backend.ts';
 import { isLbdrillError } from '../errors.ts';
+import { resetSocket } from '../faults/reset-socket.ts';
 import { CertificateAuthority } from '../tls/certificate-authority.ts';
 import { nowMs, WsFleet } from './ws-fleet.ts';
 import type { StartedWsFleet, WsFleetEvents, WsFleetOptions } from './ws-fleet.ts';
@@ -97,7 +98,7 @@ async function roundRobin(backends: readonly StartedBackend[]): Promise<{ port: 
       });
       upstream.on('error', () => {
         if (!connected && left > 1 && !client.destroyed) tryBackend(left - 1);
-        else client.resetAndDestroy();
+        else resetSocket(client);
       });
       upstream.on('close', () => {
         if (connected && !client.destroyed) client.destroy();
@@ -293,10 +294,10 @@ describe('WsFleet', () => {
     });
     const endpoint = { host: FORWARDER_HOST, port: (server.address() as net.AddressInfo).port, tls: true, serverName: 'ws.lbdrill.test' };
 
-    const f = await fleet({ count: 5, endpoint, ca: ca.certPem, pathFor: (i) => `/room/${i}` });
+    const f = await fleet({ count: 5, endpoint, ca: ca.certPem, pathFor: (i) => `/room/${i}`, cookies: { app: 'tls' } });
     await f.waitAllConnected(WAIT_MS);
     expect(serverNames).toEqual(Array(5).fill('ws.lbdrill.test'));
-    for (const c of f.clients) expect(c.lastHello).toMatchObject({ host: 'ws.lbdrill.test', path: `/room/${c.index}` });
+    for (const c of f.clients) expect(c.lastHello).toMatchObject({ host: 'ws.lbdrill.test', path: `/room/${c.index}`, cookie: 'app=tls' });
 
     const stranger = await CertificateAuthority.create('not lbdrill');
     const untrusting = await fleet({ count: 1, endpoint, ca: stranger.certPem });

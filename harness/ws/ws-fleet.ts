@@ -14,8 +14,12 @@ import type { BackoffOptions } from './exponential-backoff.ts';
 import { nowMs, WsClient } from './ws-client.ts';
 import type { WsAttemptFailure, WsClientCounters, WsDisconnect } from './ws-client.ts';
 
+/** The clock of every *AtMs in fleet records, for waitAllReconnectedSince. */
+export { nowMs };
+
 /** Loopback has ~28k ephemeral ports per source address; beyond this a run measures the host. */
 export const MAX_FLEET_CLIENTS = 2000;
+/** Initial connects in flight at once unless connectConcurrency says otherwise. */
 export const DEFAULT_CONNECT_CONCURRENCY = 50;
 const DEFAULT_PATH = '/ws';
 /** Reconnect times above an hour are clamped; a run is far shorter. */
@@ -33,8 +37,8 @@ export interface WsFleetOptions {
   serverName?: string;
   /** Source address of client i, e.g. i => `127.0.5.${1 + (i % 200)}`. */
   localAddress?: (i: number) => string | undefined;
-  /** Cookies client i starts with. */
-  cookies?: (i: number) => Readonly<Record<string, string>>;
+  /** Cookies every client, or client i, starts with. */
+  cookies?: Readonly<Record<string, string>> | ((i: number) => Readonly<Record<string, string>>);
   /** Path and query of client i; default the url's, else /ws. */
   pathFor?: (i: number) => string;
   /** Extra upgrade request headers of client i. */
@@ -159,7 +163,7 @@ export class WsFleet {
       const path = o.pathFor?.(i) ?? defaultPath;
       if (!path.startsWith('/')) throw usage(`pathFor(${i}) must start with /, got ${path}`);
       const localAddress = o.localAddress?.(i);
-      const cookies = o.cookies?.(i);
+      const cookies = typeof o.cookies === 'function' ? o.cookies(i) : o.cookies;
       const headers = o.headersFor?.(i);
       clients.push(
         new WsClient({
@@ -363,4 +367,3 @@ export class StartedWsFleet implements AsyncDisposable {
   }
 }
 
-export { nowMs };

@@ -5,6 +5,7 @@
  */
 import http from 'node:http';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import { WebSocket, WebSocketServer, type ClientOptions } from 'ws';
 import { parseConfig } from './parse-config.ts';
 import type { LbConfig } from './config-schema.ts';
 
@@ -234,4 +235,93 @@ export async function adminRequest(
   }
   const res = await sendRequest(port, path, { method, headers, body });
   return { status: res.status, json: res.body === '' ? undefined : JSON.parse(res.body), headers: res.headers };
+}
+
+/** What a WebSocket test upstream sends first on every connection: what it saw of the upgrade request. */
+export interface WsHello {
+  port: number;
+  url: string;
+  rawHeaders: string[];
+}
+
+/** A CheckedUpstream that also accepts WebSockets: hello first, then every message echoed (text or binary). */
+export interface WsUpstream extends CheckedUpstream {
+  wss: WebSocketServer;
+  /** Upgrade requests seen, in order. */
+  upgrades: SeenRequest[];
+  /** Server-side WebSockets open right now. */
+  open: Set<WebSocket>;
+  /** Resolves when the server side of the n-th WebSocket (0-based) has closed. */
+  closed(n: number): Promise<void>;
+}
+
+export async function startWsUpstream(handler?: http.RequestListener): Promise<WsUpstream> {
+  const u = await startCheckedUpstream(handler);
+  const wss = new WebSocketServer({ noServer: true });
+  const upgrades: SeenRequest[] = [];
+  const open = new Set<WebSocket>();
+  const closings: Array<Promise<void>> = [];
+  u.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    upgrades.push({ method: req.method ?? '', url: req.url ?? '', rawHeaders: req.rawHeaders, remotePort: socket.remotePort ?? 0 });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      open.add(ws);
+      closings.push(new Promise((resolve) => ws.on('close', () => resolve())));
+      ws.on('close', () => open.delete(ws));
+      ws.on('error', () => undefined);
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+      const hello: WsHello = { port: u.port, url: req.url ?? '', rawHeaders: req.rawHeaders };
+      ws.send(JSON.stringify(hello));
+    });
+  });
+  const close = u.close;
+  return Object.assign(u, {
+    wss,
+    upgrades,
+    open,
+    closed: (n: number) => closings[n] ?? Promise.reject(new Error(`no WebSocket #${n}`)),
+    close: async () => {
+      for (const ws of open) ws.terminate();
+      wss.close();
+      await close();
+    },
+  });
+}
+
+/** A client WebSocket that is open, with the 101 response head and the upstream's hello. */
+export interface OpenWs {
+  ws: WebSocket;
+  response: http.IncomingMessage;
+  hello: WsHello;
+  /** Resolves with the next message (as text, or a Buffer for binary). */
+  next(): Promise<string | Buffer>;
+  /** Resolves with the close code once the connection is closed. */
+  closed: Promise<number>;
+}
+
+/** Opens a WebSocket and waits for the hello; rejects with `unexpected-response <status>` for a non-101 answer. */
+export function openWs(url: string, options: ClientOptions = {}): Promise<OpenWs> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, options);
+    const queue: Array<string | Buffer> = [];
+    const waiting: Array<(m: string | Buffer) => void> = [];
+    let response: http.IncomingMessage | undefined;
+    const closed = new Promise<number>((res) => ws.on('close', (code) => res(code)));
+    ws.on('upgrade', (res) => (response = res));
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      reject(Object.assign(new Error(`unexpected-response ${res.statusCode}`), { status: res.statusCode, headers: res.headers }));
+    });
+    ws.on('error', reject);
+    ws.on('message', (data: Buffer, isBinary) => {
+      const m = isBinary ? data : data.toString('utf8');
+      const w = waiting.shift();
+      if (w) w(m);
+      else queue.push(m);
+    });
+    const next = (): Promise<string | Buffer> => {
+      const m = queue.shift();
+      return m !== undefined ? Promise.resolve(m) : new Promise((res) => waiting.push(res));
+    };
+    void next().then((first) => resolve({ ws, response: response as http.IncomingMessage, hello: JSON.parse(String(first)) as WsHello, next, closed }));
+  });
 }

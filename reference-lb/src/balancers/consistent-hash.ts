@@ -44,18 +44,30 @@ interface Ring {
 }
 
 function buildRing(servers: readonly UpstreamServer[]): Ring {
-  const points: Array<{ position: number; owner: number; ordinal: number }> = [];
-  servers.forEach((server, owner) => {
-    const count = Math.round(server.weight * VNODES_PER_WEIGHT);
+  const counts = servers.map((s) => Math.round(s.weight * VNODES_PER_WEIGHT));
+  const total = counts.reduce((sum, c) => sum + c, 0);
+  const position = new Uint32Array(total);
+  const owner = new Uint16Array(total);
+  const ordinal = new Uint32Array(total);
+  let k = 0;
+  servers.forEach((server, i) => {
     // Placed by the server's name alone, so adding or removing another server moves none of its points.
-    for (let ordinal = 0; ordinal < count; ordinal++) points.push({ position: hash32(`${server.name}#${ordinal}`), owner, ordinal });
+    const prefix = `${server.name}#`;
+    for (let n = 0; n < (counts[i] as number); n++, k++) {
+      position[k] = hash32(prefix + n);
+      owner[k] = i;
+      ordinal[k] = n;
+    }
   });
-  points.sort((a, b) => a.position - b.position || a.owner - b.owner);
+  // Sort point indexes rather than objects: a few hundred thousand points (many servers at weight 256) stay fast.
+  const order = new Uint32Array(total);
+  for (let i = 0; i < total; i++) order[i] = i;
+  order.sort((x, y) => (position[x] as number) - (position[y] as number) || x - y);
   return {
     servers,
-    positions: Uint32Array.from(points, (p) => p.position),
-    owners: Uint16Array.from(points, (p) => p.owner),
-    ordinals: Uint32Array.from(points, (p) => p.ordinal),
+    positions: order.map((i) => position[i] as number),
+    owners: Uint16Array.from(order, (i) => owner[i] as number),
+    ordinals: order.map((i) => ordinal[i] as number),
   };
 }
 

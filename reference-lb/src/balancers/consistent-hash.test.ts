@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { UpstreamServer } from '../upstream-server.ts';
+import { HashRing, parseHashKey } from './consistent-hash.ts';
+import { hash32 } from './hash32.ts';
+
+/** Keys shaped like the stream pool's: HLS segment URIs that differ only in their tail. */
+const KEY_COUNT = 2000;
+const KEYS = Array.from({ length: KEY_COUNT }, (_, i) => `/stream/track/${1000 + i}/index.m3u8?quality=hi`);
+/** Allowed distance from the ideal share of keys that move (the brief: 1/N ± 0.1). */
+const DISPLACEMENT_TOLERANCE = 0.1;
+
+function servers(...names: string[]): UpstreamServer[] {
+  return names.map((name, i) => new UpstreamServer(`10.0.0.${i + 1}:8082`, { name }));
+}
+
+function assign(ring: HashRing, exclude?: ReadonlySet<UpstreamServer>): string[] {
+  return KEYS.map((k) => ring.lookup(hash32(k), exclude)?.name ?? '-');
+}
+
+function shares(assigned: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of assigned) out[name] = (out[name] ?? 0) + 1 / assigned.length;
+  return out;
+}
+
+describe('hash32', () => {
+  it('is deterministic, hashes ranges without slicing, and spreads near-identical keys', () => {
+    expect(hash32('/track/1')).toBe(hash32('/track/1'));
+    expect(hash32('x/track/1?', 1, 9)).toBe(hash32('/track/1'));
+    // Keys that differ in their last character land all over the 32-bit range.
+    const top = new Set(Array.from({ length: 64 }, (_, i) => hash32(`/track/${i}`) >>> 28));
+    expect(top.size).toBeGreaterThanOrEqual(12);
+  });
+});
+
+describe('HashRing', () => {
+  it('spreads keys evenly over equal servers and by weight otherwise', () => {
+    const even = shares(assign(new HashRing(servers('s1', 's2', 's3', 's4'))));
+    for (const name of ['s1', 's2', 's3', 's4']) expect(even[name], JSON.stringify(even)).toBeGreaterThan(0.17);
+    for (const name of ['s1', 's2', 's3', 's4']) expect(even[name], JSON.stringify(even)).toBeLessThan(0.33);
+    const weighted = [new UpstreamServer('10.0.0.1:1', { name: 'big', weight: 3 }), new UpstreamServer('10.0.0.2:1', { name: 'small' })];
+    const w = shares(assign(new HashRing(weighted)));
+    expect(w['big'], JSON.stringify(w)).toBeGreaterThan(0.65);
+    expect(w['big'], JSON.stringify(w)).toBeLessThan(0.85);
+  });
+
+  it('moves only the keys of a server that goes away (about 1/N) and sends them to the next servers', () => {
+    const s = servers('stream-srv-1', 'stream-srv-2', 'stream-srv-3', 'stream-srv-4');
+    const ring = new HashRing(s);
+    const before = assign(ring);
+    s[2]!.setStatus({ healthy: false });
+    const after = assign(ring);
+    let moved = 0;
+    for (let i = 0; i < KEY_COUNT; i++) {
+      if (before[i] === 'stream-srv-3') {
+        moved++;
+        expect(after[i]).not.toBe('stream-srv-3');
+      } else {
+        // Every other key stays exactly where it was.
+        expect(after[i]).toBe(before[i]);
+      }
+    }
+    expect(Math.abs(moved / KEY_COUNT - 1 / 4), `moved ${moved} of ${KEY_COUNT}`).toBeLessThanOrEqual(DISPLACEMENT_TOLERANCE);
+    // Its keys are spread over the others rather than dumped on one neighbour.
+    const heirs = new Set(after.filter((_, i) => before[i] === 'stream-srv-3'));
+    expect(heirs.size).toBe(3);
+    // Back up: every key is home again.
+    s[2]!.setStatus({ healthy: true });
+    expect(assign(ring)).toEqual(before);
+  });
+
+  it('moves about 1/(N+1) of the keys, all to the new server, when one is added', () => {
+    const four = assign(new HashRing(servers('stream-srv-1', 'stream-srv-2', 'stream-srv-3', 'stream-srv-4')));
+    const five = assign(new HashRing(servers('stream-srv-1', 'stream-srv-2', 'stream-srv-3', 'stream-srv-4', 'stream-srv-5')));
+    let moved = 0;
+    for (let i = 0; i < KEY_COUNT; i++) {
+      if (four[i] === five[i]) continue;
+      moved++;
+      expect(five[i]).toBe('stream-srv-5');
+    }
+    expect(Math.abs(moved / KEY_COUNT - 1 / 5), `moved ${moved} of ${KEY_COUNT}`).toBeLessThanOrEqual(DISPLACEMENT_TOLERANCE);
+  });
+
+  it('skips excluded and unavailable servers, falls back to backups, and answers undefined when none is left', () => {
+    const s = [...servers('a', 'b'), new UpstreamServer('10.0.0.9:1', { name: 'z', backup: true })];
+    const ring = new HashRing(s);
+    expect(assign(ring)).not.toContain('z');
+    expect(new Set(assign(ring, new Set([s[0]!])))).toEqual(new Set(['b']));
+    expect(new Set(assign(ring, new Set([s[0]!, s[1]!])))).toEqual(new Set(['z']));
+    s[0]!.setStatus({ adminState: 'drain' });
+    s[1]!.setStatus({ adminState: 'maint' });
+    expect(new Set(assign(ring))).toEqual(new Set(['z']));
+    expect(ring.lookup(1, new Set([s[2]!]))).toBeUndefined();
+  });
+
+  it('gives a server with a lowered weight (admin, slow start) a matching part of its keys', () => {
+    const s = [new UpstreamServer('10.0.0.1:1', { name: 'a', weight: 2 }), new UpstreamServer('10.0.0.2:1', { name: 'b', weight: 2 })];
+    const ring = new HashRing(s);
+    const full = assign(ring);
+    s[1]!.setStatus({ weight: 1 });
+    const half = assign(ring);
+    const bFull = full.filter((n) => n === 'b').length;
+    const bHalf = half.filter((n) => n === 'b').length;
+    expect(bHalf).toBeGreaterThan(bFull * 0.3);
+    expect(bHalf).toBeLessThan(bFull * 0.7);
+    // The keys it keeps are a subset of its keys at full weight: nothing else moves.
+    expect(half.every((n, i) => (n === 'b' ? full[i] === 'b' : full[i] === 'b' || full[i] === n))).toBe(true);
+    s[1]!.setStatus({ weight: 0 });
+    expect(assign(ring)).not.toContain('b');
+    // Above the configured weight it counts as the configured weight.
+    s[1]!.setStatus({ weight: 8 });
+    expect(assign(ring)).toEqual(full);
+  });
+});
+
+describe('parseHashKey', () => {
+  it.each([
+    ['uri', { source: 'uri' }],
+    ['path', { source: 'path' }],
+    ['header:X-Track-Id', { source: 'header', name: 'x-track-id' }],
+    ['cookie:session', { source: 'cookie', name: 'session' }],
+    ['header:', undefined],
+    ['cookie:a b', undefined],
+    ['query:x', undefined],
+    ['URI', undefined],
+  ])('%s', (text, expected) => {
+    expect(parseHashKey(text)).toEqual(expected);
+  });
+});
