@@ -66,6 +66,7 @@ function collectPool(value: string, previous: Record<string, string> = {}): Reco
 
 /** Options shared by `run` and `drill` that shape failover timing. */
 interface FailoverFlags {
+  network?: 'loopback' | 'netns';
   timeScale?: number;
   budget?: Record<string, number>;
   pool?: Record<string, string>;
@@ -86,7 +87,10 @@ function addFailoverOptions(command: Command): Command {
     .option('--time-scale <factor>', "multiply the config's health-check intervals, slowstart and fail_timeout AND the profile's budgets by this (0.1 = ten times faster, for CI)", parseTimeScale)
     .option('--budget <name=duration>', 'override a budget, as measured (not scaled): detect, rejoin, shutdown, drain, passive, ramp; e.g. --budget detect=2s (repeatable)', collectBudget)
     .option('--pool <profile=config>', "match a profile pool to a differently named backend/upstream in your config, e.g. --pool api_pool=my_backend (repeatable)", collectPool)
-    .option('--probe-rate <rps>', 'probe stream requests per second during failover checks (default from the profile, 200)', parseProbeRate);
+    .option('--probe-rate <rps>', 'probe stream requests per second during failover checks (default from the profile, 200)', parseProbeRate)
+    .addOption(
+      new Option('--network <mode>', 'loopback: backends on 127.x addresses (default); netns: each backend on its own test host (network namespace + veth, root only), for link_down and partition faults').choices(['loopback', 'netns']),
+    );
 }
 
 function timestamp(date: Date): string {
@@ -159,6 +163,7 @@ Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could no
         seed: opts.seed,
         ...(opts.only ? { only: opts.only } : {}),
         extraChecks,
+        ...(opts.network ? { network: opts.network } : {}),
         failover: failoverOverrides(opts),
         onEvent: view.onEvent,
         onMessage: (l) => view.message(l),
@@ -212,6 +217,7 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
       reportDir,
       mode: 'quick',
       seed: opts.seed,
+      ...(opts.network ? { network: opts.network } : {}),
       failover: overrides,
       onEvent: view.onEvent,
       onMessage: (l) => view.message(l),

@@ -79,6 +79,26 @@ describe('profile haproxy-role on HAProxy', () => {
   }
 });
 
+describe('network-namespace mode', () => {
+  it('partitions a backend host at the link on HAProxy and the reference LB, and leaves no namespace or route behind', async (t) => {
+    const { TestHosts } = await import('../harness/netns/test-hosts.ts');
+    const available = await TestHosts.available();
+    if (!available.ok) t.skip();
+    const run = await runLbdrill(['run', join(ROOT, 'scenarios', 'api-partition.yaml'), '--network', 'netns']);
+    expect(run.report, run.stderr).toBeDefined();
+    expect(run.report!.results.map((r) => `${r.target}:${r.status}: ${r.observed}`)).toEqual([expect.stringMatching(/^haproxy:pass/), expect.stringMatching(/^reference:pass/)]);
+    const { execFileSync } = await import('node:child_process');
+    expect(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })).not.toMatch(/lbd-/);
+    expect(execFileSync('ip', ['route', 'show', 'table', 'all'], { encoding: 'utf8' })).not.toMatch(/10\.251\./);
+  }, 120_000);
+
+  it('a link fault without --network netns: one line, exit 2', async () => {
+    const run = await runLbdrill(['run', join(ROOT, 'scenarios', 'api-partition.yaml'), '--target', 'haproxy']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('injects link faults (link_down, partition): run with --network netns');
+  }, 60_000);
+});
+
 describe('scenarios', () => {
   it('a scenario naming a backend the config does not have: one line, exit 2, nothing started', async () => {
     const file = join(ROOT, 'reports', `bad-backend-${process.pid}.yaml`);

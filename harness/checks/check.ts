@@ -127,6 +127,8 @@ export interface Check {
   readonly background?: boolean;
   /** injects network faults: the run puts lbdrill's TCP fault proxy between the LB and every backend. */
   readonly networkFaults?: boolean;
+  /** injects link faults (link_down, partition): the run must use --network netns. */
+  readonly linkFaults?: boolean;
   /** checks names the check refers to against a target's backends before anything starts; throws LBDRILL_ERR_SCENARIO_INVALID. */
   validateTopology?(backendIds: readonly string[], where: string): void;
   run(ctx: CheckContext): Promise<CheckOutcome>;

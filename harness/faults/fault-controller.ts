@@ -28,8 +28,8 @@ export const faultSpecSchema = z
 export function validateFault(spec: FaultSpec, where: string): { attributes: unknown; stream: FaultStream; toxicity: number } {
   const kind = FAULTS.get(spec.type);
   if (!kind) throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${where}.type: unknown fault "${spec.type}" (known: ${FAULT_TYPES.join(', ')})`);
-  if (kind.layer === 'backend' && spec.stream !== undefined) {
-    throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${where}.stream: "${spec.type}" acts on the backend process and has no stream (only network faults do)`);
+  if (kind.layer !== 'network' && spec.stream !== undefined) {
+    throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${where}.stream: "${spec.type}" acts on the ${kind.layer === 'link' ? "backend's link" : 'backend process'} and has no stream (only network faults do)`);
   }
   const parsed = kind.attributes.safeParse(spec.attributes ?? {});
   if (!parsed.success) throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${where}.attributes: ${describeZodError(parsed.error)}`);

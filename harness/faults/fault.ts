@@ -28,11 +28,24 @@ export const FAULT_TYPES = [
   'slicer',
   'limit_data',
   'slow_close',
+  // the link to the backend's own test host (--network netns)
+  'link_down',
+  'partition',
 ] as const;
 export type FaultType = (typeof FAULT_TYPES)[number];
 
 /** Where a fault acts: the backend process, or the TCP path to it. */
-export type FaultLayer = 'backend' | 'network';
+export type FaultLayer = 'backend' | 'network' | 'link';
+
+/** The backend's test host in network-namespace mode: its link and its packet filter. */
+export interface FaultLink {
+  /** `ip link set <veth> down`: the host vanishes (the root namespace routes its range to unreachable). */
+  down(): Promise<void>;
+  up(): Promise<void>;
+  /** iptables DROP in the host's namespace: packets vanish silently, connects time out, open connections stall. */
+  partition(): Promise<void>;
+  heal(): Promise<void>;
+}
 
 /** toxiproxy's direction: upstream is LB -> backend (requests), downstream is backend -> LB (responses). */
 export type FaultStream = 'upstream' | 'downstream';
@@ -44,6 +57,8 @@ export interface FaultSite {
   backend: StartedBackend;
   /** the TCP fault proxy the LB reaches this backend through; undefined when the run has none. */
   proxy?: FaultProxy;
+  /** the backend's own test host, in network-namespace mode (--network netns). */
+  link?: FaultLink;
 }
 
 /** What a fault may use besides its site. */

@@ -7,6 +7,8 @@ import { hangFault } from './hang.ts';
 import { healthFailFault } from './health-fail.ts';
 import { latencyFault } from './latency.ts';
 import { limitDataFault } from './limit-data.ts';
+import { linkDownFault } from './link-down.ts';
+import { partitionFault } from './partition.ts';
 import { resetPeerFault } from './reset-peer.ts';
 import { slicerFault } from './slicer.ts';
 import { slowCloseFault } from './slow-close.ts';
@@ -29,6 +31,8 @@ const ALL = [
   slicerFault,
   limitDataFault,
   slowCloseFault,
+  linkDownFault,
+  partitionFault,
 ] as unknown as ReadonlyArray<FaultKind<unknown>>;
 
 /** Every fault by its toxiproxy-style type name. */

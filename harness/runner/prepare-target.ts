@@ -2,7 +2,8 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Endpoint } from '../client/lb-client.ts';
 import { LbdrillError } from '../errors.ts';
-import type { Mapping, UpstreamRef } from '../targets/config-plan.ts';
+import type { ConfigAnalysis, Mapping, UpstreamRef } from '../targets/config-plan.ts';
+import { TestHosts } from '../netns/test-hosts.ts';
 import type { RenderedTarget, TargetKind, TargetName } from '../targets/target-kind.ts';
 import type { CertificateAuthority, CertificateFiles } from '../tls/certificate-authority.ts';
 import { freePort, portFreeOnAll } from './ports.ts';
@@ -18,9 +19,12 @@ export interface TargetSpec {
 /** A test backend standing in for one upstream address of the config. */
 export interface BackendPlan {
   id: string;
+  /** where the LB reaches the backend (the config's upstream address is mapped here). */
   host: string;
   port: number;
   upstream: UpstreamRef;
+  /** network-namespace mode: index of the backend's own test host (the backend listens on its root side). */
+  testHost?: number;
 }
 
 /** A target whose config has been mapped, rendered and accepted by the proxy's own checker. */
@@ -33,6 +37,8 @@ export interface PreparedTarget {
   endpoints: Endpoint[];
   certificate: CertificateFiles;
   mapped: Mapping[];
+  /** network-namespace mode: one test host per backend; disposed when the target's run ends. */
+  testHosts?: TestHosts;
 }
 
 /**
@@ -77,6 +83,8 @@ export async function prepareTarget(options: {
   ca: CertificateAuthority;
   /** multiplies the config's health-check and failover durations (RenderPlan.timeScale). */
   timeScale?: number;
+  /** `netns`: every backend on its own test host (namespace + veth), for link faults. */
+  network?: 'loopback' | 'netns';
 }): Promise<PreparedTarget> {
   const { kind, spec, runDir } = options;
   const sourceFile = resolve(options.configFile);
@@ -89,6 +97,7 @@ export async function prepareTarget(options: {
   // One backend per distinct upstream address; keep the production port when it is free
   // on every backend address, the way sf-api workers share :13000 on distinct hosts.
   const distinct = [...new Map(analysis.upstreams.map((u) => [u.address, u])).values()];
+  if (options.network === 'netns') return prepareOnTestHosts(options, source, sourceFile, analysis, distinct);
   const hosts = backendHosts(options.index, distinct.length);
   const ports = [...new Set(distinct.map((u) => portOf(u.address)))];
   const portMap = new Map<number, number>();
@@ -103,6 +112,25 @@ export async function prepareTarget(options: {
     upstream,
   }));
 
+  return renderAndValidate(options, source, sourceFile, analysis, backends);
+}
+
+type PrepareOptions = Parameters<typeof prepareTarget>[0];
+
+/** Network-namespace mode: a test host per backend; the LB reaches each backend at its host's address, on the config's port. */
+async function prepareOnTestHosts(options: PrepareOptions, source: string, sourceFile: string, analysis: ConfigAnalysis, distinct: UpstreamRef[]): Promise<PreparedTarget> {
+  const testHosts = await TestHosts.create({ count: distinct.length, runId: `${options.kind.name}-${process.pid}` });
+  try {
+    const backends: BackendPlan[] = distinct.map((upstream, n) => ({ id: backendId(upstream, n), host: testHosts.host(n).address, port: portOf(upstream.address), upstream, testHost: n }));
+    return { ...(await renderAndValidate(options, source, sourceFile, analysis, backends)), testHosts };
+  } catch (err) {
+    await testHosts.dispose();
+    throw err;
+  }
+}
+
+async function renderAndValidate(options: PrepareOptions, source: string, sourceFile: string, analysis: ConfigAnalysis, backends: BackendPlan[]): Promise<PreparedTarget> {
+  const { kind, spec, runDir } = options;
   const listenPorts = new Map<number, number>();
   for (const listener of analysis.listeners) {
     if (!listenPorts.has(listener.port)) listenPorts.set(listener.port, await freePort());

@@ -12,6 +12,7 @@ import { renderSummaryMarkdown } from '../report/summary-markdown.ts';
 import { TARGETS } from '../targets/registry.ts';
 import { CertificateAuthority } from '../tls/certificate-authority.ts';
 import { prepareTarget, type PreparedTarget, type TargetSpec } from './prepare-target.ts';
+import { TestHosts } from '../netns/test-hosts.ts';
 import { runTarget, type PlannedCheck, type RunEvent } from './run-target.ts';
 import { bindPools, failoverSettings, type FailoverOverrides } from './failover-settings.ts';
 
@@ -37,6 +38,8 @@ export interface RunOptions {
   failover?: FailoverOverrides;
   /** put lbdrill's TCP fault proxy between the LB and each backend (scenarios with network faults). */
   faultProxies?: boolean;
+  /** `netns`: each backend on its own test host (network namespace + veth); needed by link faults. */
+  network?: 'loopback' | 'netns';
   onEvent: (event: RunEvent) => void;
   onMessage: (line: string) => void;
 }
@@ -95,19 +98,37 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
   const ca = await CertificateAuthority.create();
   await writeFile(join(reportDir, 'ca.pem'), ca.certPem);
   const failover = failoverSettings(options.profile, options.failover ?? {});
+  const network = options.network ?? 'loopback';
+  const linkFaults = planned.filter((p) => p.check.linkFaults).map((p) => p.check.id);
+  if (linkFaults.length > 0 && network !== 'netns') throw new LbdrillError('LBDRILL_ERR_USAGE', `${linkFaults.join(', ')} injects link faults (link_down, partition): run with --network netns`);
+  if (network === 'netns') {
+    const availability = await TestHosts.available();
+    if (!availability.ok) throw new LbdrillError('LBDRILL_ERR_USAGE', `--network netns: ${availability.reason}`);
+  }
   const prepared: Array<PreparedTarget & { pools: ReturnType<typeof bindPools> }> = [];
   for (const { spec, version, index } of runnable) {
     const kind = TARGETS[spec.name];
     const report = targetReports.find((t) => t.name === spec.name)!;
     options.onMessage(`${spec.name}: checking ${report.config} with ${version}`);
-    const target = await prepareTarget({ kind, version, spec, configFile: report.config!, runDir: join(reportDir, 'run', spec.name), index, ca, timeScale: failover.timeScale });
-    const pools = bindPools(options.profile, target.target.analysis, report.config!, options.failover?.pools);
-    for (const p of planned) p.check.validateTopology?.(target.backends.map((b) => b.id), `${spec.name}'s config ${report.config}`);
+    let target: PreparedTarget;
+    try {
+      target = await prepareTarget({ kind, version, spec, configFile: report.config!, runDir: join(reportDir, 'run', spec.name), index, ca, timeScale: failover.timeScale, network });
+    } catch (err) {
+      await Promise.allSettled(prepared.map((p) => p.testHosts?.dispose()));
+      throw err;
+    }
+    prepared.push({ ...target, pools: [] });
+    try {
+      prepared[prepared.length - 1]!.pools = bindPools(options.profile, target.target.analysis, report.config!, options.failover?.pools);
+      for (const p of planned) p.check.validateTopology?.(target.backends.map((b) => b.id), `${spec.name}'s config ${report.config}`);
+    } catch (err) {
+      await Promise.allSettled(prepared.map((p) => p.testHosts?.dispose()));
+      throw err;
+    }
     report.rendered = relative(reportDir, target.target.mainFile);
     report.mapped = target.mapped;
     report.listeners = target.endpoints.map((e) => ({ originalPort: e.originalPort, port: e.port, tls: e.tls, serverName: e.serverName }));
     report.backends = target.backends.map((b) => ({ id: b.id, upstream: b.upstream.address, pool: b.upstream.pool, address: `${b.host}:${b.port}`, backup: b.upstream.backup }));
-    prepared.push({ ...target, pools });
   }
 
   const results: CheckResult[] = [];
@@ -116,6 +137,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
       results.push({ check: p.check.id, title: p.check.title, target: report.name, status: 'skipped', severity: p.severity, durationMs: 0, expected: p.check.title, observed: report.reason ?? 'skipped', evidence: {} });
     }
   }
+  try {
   for (const target of prepared) {
     // Temp dirs of the proxies are scratch space; the rendered config and logs stay.
     const scratch = join(target.target.runDir, 'tmp');
@@ -143,6 +165,11 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
       await rm(scratch, { recursive: true, force: true });
       untrack();
     }
+  }
+
+  } finally {
+    // Every target disposes its own test hosts; this catches the ones a failed run never reached.
+    await Promise.allSettled(prepared.map((p) => p.testHosts?.dispose()));
   }
 
   const order = new Map(options.targets.map((t, i) => [t.name as string, i]));

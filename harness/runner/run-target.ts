@@ -10,7 +10,7 @@ import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import { LbClient } from '../client/lb-client.ts';
 import { LbdrillError } from '../errors.ts';
 import type { ManagedProcess } from '../process/managed-process.ts';
-import { waitForPorts } from './ports.ts';
+import { freePort, waitForPorts } from './ports.ts';
 import type { PreparedTarget } from './prepare-target.ts';
 import { RequestIndex } from './request-index.ts';
 
@@ -80,7 +80,17 @@ export async function runTarget(options: {
   const shared = new Map<string, Promise<unknown>>();
   const healthPaths = [...new Set(['/health', ...options.healthPaths])];
   try {
+    const testHosts = prepared.testHosts;
     for (const plan of prepared.backends) {
+      if (testHosts && plan.testHost !== undefined) {
+        // The backend listens on the root side of its host's veth; a forwarder in the host's
+        // namespace takes the address the LB was given.
+        const host = testHosts.host(plan.testHost);
+        const backend = await startBackend({ id: plan.id, host: host.backendAddress, port: await freePort(host.backendAddress), healthPaths });
+        backends.push(backend);
+        await host.forward(plan.port, backend.port);
+        continue;
+      }
       if (options.faultProxies) {
         const { startProxiedBackend } = await import('./proxied-backend.ts');
         const { backend, proxy } = await startProxiedBackend({ id: plan.id, host: plan.host, port: plan.port, healthPaths, seed: options.seed });
@@ -120,7 +130,13 @@ export async function runTarget(options: {
     });
     const site = (b: BackendBinding): FaultSite => {
       const proxy = proxies.get(b.backend.id);
-      return { name: b.backend.id, backend: b.backend, ...(proxy ? { proxy } : {}) };
+      const hostIndex = prepared.backends.find((p) => p.id === b.backend.id)?.testHost;
+      const hosts = prepared.testHosts;
+      const link =
+        hosts && hostIndex !== undefined
+          ? { down: () => hosts.linkDown(hostIndex), up: () => hosts.linkUp(hostIndex), partition: () => hosts.partition(hostIndex), heal: () => hosts.heal(hostIndex) }
+          : undefined;
+      return { name: b.backend.id, backend: b.backend, ...(proxy ? { proxy } : {}), ...(link ? { link } : {}) };
     };
 
     const runOne = async (planned: PlannedCheck): Promise<CheckResult> => {
@@ -212,6 +228,8 @@ export async function runTarget(options: {
     await client.close();
     await lb?.stop();
     await Promise.allSettled([...backends.map((b) => b.close()), ...[...proxies.values()].map((p) => p.close())]);
+    const leftovers = (await prepared.testHosts?.dispose())?.leftovers ?? [];
+    if (leftovers.length > 0) throw new LbdrillError('LBDRILL_ERR_INTERNAL', `network namespaces not fully removed: ${leftovers.join(', ')}`);
   }
   return { results, ...(crashed ? { crashed } : {}) };
 }

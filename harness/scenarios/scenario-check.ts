@@ -48,6 +48,7 @@ export function scenarioCheck(scenario: LoadedScenario): Check {
     needs: [],
     disruptive: true,
     networkFaults: needsProxy,
+    linkFaults: scenario.timeline.some((s) => s.fault === 'link_down' || s.fault === 'partition'),
     validateTopology(backendIds: readonly string[], where: string) {
       scenario.timeline.forEach((step, i) => {
         if (!backendIds.includes(step.backend)) {

@@ -305,7 +305,12 @@ export function openWs(url: string, options: ClientOptions = {}): Promise<OpenWs
     const queue: Array<string | Buffer> = [];
     const waiting: Array<(m: string | Buffer) => void> = [];
     let response: http.IncomingMessage | undefined;
-    const closed = new Promise<number>((res) => ws.on('close', (code) => res(code)));
+    const closed = new Promise<number>((res) =>
+      ws.on('close', (code) => {
+        res(code);
+        reject(new Error(`closed with ${code} before the hello`));
+      }),
+    );
     ws.on('upgrade', (res) => (response = res));
     ws.on('unexpected-response', (_req, res) => {
       res.resume();

@@ -1,4 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startLoadBalancer } from '../start-load-balancer.ts';
+import { sendRequest, startTestUpstream, testConfig, type TestUpstream } from '../test-upstream.ts';
 import { UpstreamServer } from '../upstream-server.ts';
 import { HashRing, parseHashKey } from './consistent-hash.ts';
 import { hash32 } from './hash32.ts';
@@ -125,5 +127,66 @@ describe('parseHashKey', () => {
     ['URI', undefined],
   ])('%s', (text, expected) => {
     expect(parseHashKey(text)).toEqual(expected);
+  });
+});
+
+describe('balance: consistent_hash through the LB', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    while (cleanups.length) await cleanups.pop()?.();
+  });
+
+  /** Three upstreams behind an LB hashing on `hashKey`; `served(path, headers)` says which upstream (0-2) answered. */
+  async function setup(hashKey: string): Promise<(path: string, headers?: Record<string, string>) => Promise<number>> {
+    const ups: TestUpstream[] = [];
+    for (let i = 0; i < 3; i++) {
+      const u = await startTestUpstream();
+      cleanups.push(() => u.close());
+      ups.push(u);
+    }
+    const lb = await startLoadBalancer(
+      testConfig({
+        upstreams: { stream_pool: { balance: 'consistent_hash', hash_key: hashKey, keepalive: 4, servers: ups.map((u, i) => ({ name: `stream-srv-${i + 1}`, address: u.address })) } },
+        listeners: [{ name: 'web', bind: '127.0.0.1:0', routes: [{ match: { prefix: '/stream/' }, proxy: { upstream: 'stream_pool', strip_prefix: '/stream' } }] }],
+      }),
+    );
+    cleanups.push(() => lb.close());
+    const port = lb.listeners[0]!.port;
+    return async (path, headers = {}) => {
+      const res = await sendRequest(port, path, { headers });
+      return ups.findIndex((u) => res.body.startsWith(`${u.port} `));
+    };
+  }
+
+  const TRACKS = Array.from({ length: 30 }, (_, i) => `/stream/track/${i}/seg-1.ts`);
+
+  it('uri: the same path and query always reach the same server, and the query counts (balance uri whole)', async () => {
+    const served = await setup('uri');
+    const first = await Promise.all(TRACKS.map((t) => served(`${t}?q=hi`)));
+    expect(await Promise.all(TRACKS.map((t) => served(`${t}?q=hi`)))).toEqual(first);
+    expect(new Set(first).size).toBe(3);
+    const lo = await Promise.all(TRACKS.map((t) => served(`${t}?q=lo`)));
+    expect(lo).not.toEqual(first);
+  });
+
+  it('path: the query does not count', async () => {
+    const served = await setup('path');
+    const hi = await Promise.all(TRACKS.map((t) => served(`${t}?q=hi`)));
+    expect(await Promise.all(TRACKS.map((t) => served(`${t}?q=lo&x=${Math.random()}`)))).toEqual(hi);
+  });
+
+  it('header:<name> and cookie:<name> hash their value, and a request without it is balanced round robin', async () => {
+    const byHeader = await setup('header:X-Track-Id');
+    const ids = Array.from({ length: 20 }, (_, i) => `track-${i}`);
+    const first = await Promise.all(ids.map((id) => byHeader('/stream/a', { 'x-track-id': id })));
+    expect(await Promise.all(ids.map((id) => byHeader(`/stream/b${id}`, { 'X-TRACK-ID': id })))).toEqual(first);
+    const without: number[] = [];
+    for (let i = 0; i < 6; i++) without.push(await byHeader('/stream/a'));
+    expect(without).toEqual([0, 1, 2, 0, 1, 2]);
+
+    const byCookie = await setup('cookie:track');
+    const viaCookie = await Promise.all(ids.map((id) => byCookie('/stream/a', { cookie: `a=1; track=${id}` })));
+    expect(await Promise.all(ids.map((id) => byCookie('/stream/z', { cookie: `track=${id}` })))).toEqual(viaCookie);
+    expect(new Set(viaCookie).size).toBeGreaterThan(1);
   });
 });
