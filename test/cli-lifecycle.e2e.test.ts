@@ -70,6 +70,14 @@ describe('nothing leaks', () => {
     expect(leftovers(run.reportDir)).toEqual([]);
   }, 60_000);
 
+  it('Ctrl-C in the middle of a failover drill, with a backend stopped: exit 130, nothing left', async () => {
+    const run = startRun(['drill', 'failover', '--target', 'haproxy', '--time-scale', '0.1']);
+    await waitFor(() => run.output().includes('waiting for detection'), 60_000);
+    run.child.kill('SIGINT');
+    expect(await run.done).toBe(130);
+    expect(leftovers(run.reportDir)).toEqual([]);
+  }, 90_000);
+
   it('a crash of the LB under test ends its checks as error, exit 1, nothing left', async () => {
     const run = startRun(['run', '--profile', 'shakenfist-api', '--target', 'nginx', '--only', 'stream.idle-gap', '--only', 'prefix.strip']);
     await waitFor(() => leftovers(run.reportDir).some((l) => l.includes('nginx: master')), 30_000);
