@@ -6,6 +6,7 @@ import type { FaultController } from '../faults/fault-controller.ts';
 import type { FaultSite } from '../faults/fault.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import type { ProbeOptions, ProbeStream } from '../probe/probe-stream.ts';
+import type { StartedWsFleet, WsFleetOptions } from '../ws/ws-fleet.ts';
 
 export type Severity = 'must' | 'should';
 export type CheckStatus = 'pass' | 'fail' | 'unsupported' | 'error' | 'skipped';
@@ -103,6 +104,12 @@ export interface CheckContext {
   shared<T>(key: string, compute: () => Promise<T>): Promise<T>;
   /** live status for drills: phase and traffic, rendered by the terminal view. */
   status(status: DrillStatus): void;
+  /** the profile's sticky-cookie contract (cookie name, WebSocket path), when it has one. */
+  sticky: { cookie: string; wsPath: string } | undefined;
+  /** PEM of the run's CA, for clients of the check's own (other source addresses, WebSockets). */
+  caPem: string;
+  /** starts WebSocket clients through `app` (TLS trusting the run's CA); closed when the check ends. */
+  wsFleet(options: Omit<WsFleetOptions, 'endpoint' | 'url' | 'ca' | 'seed' | 'backoff' | 'connectTimeoutMs'> & Partial<Pick<WsFleetOptions, 'backoff' | 'connectTimeoutMs'>>): Promise<StartedWsFleet>;
 }
 
 /** A drill's live state, for the terminal view. */

@@ -25,6 +25,14 @@ import { failoverShutdownSessions } from './failover-shutdown-sessions.ts';
 import { failoverSlowstartRamp } from './failover-slowstart-ramp.ts';
 import { healthPassiveEjection } from './health-passive-ejection.ts';
 import { retryRedispatch } from './retry-redispatch.ts';
+import { affinitySourceIp } from './affinity-source-ip.ts';
+import { hashUriConsistent } from './hash-uri-consistent.ts';
+import { stickyCookieHonoured } from './sticky-cookie-honoured.ts';
+import { stickyCookieInserted } from './sticky-cookie-inserted.ts';
+import { stickyDeadPinRebalanced } from './sticky-dead-pin-rebalanced.ts';
+import { stickyWsReconnectAfterFailover } from './sticky-ws-reconnect-after-failover.ts';
+import { stickyWsSameBackend } from './sticky-ws-same-backend.ts';
+import { wsIdleSurvives } from './ws-idle-survives.ts';
 
 /** Every check lbdrill knows, by id. Profiles refer to these ids. */
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
@@ -55,5 +63,13 @@ export const CHECKS: ReadonlyMap<string, Check> = new Map(
     retryRedispatch,
     backupOnlyWhenPrimariesDown,
     healthPassiveEjection,
+    stickyCookieInserted,
+    stickyCookieHonoured,
+    stickyWsSameBackend,
+    stickyDeadPinRebalanced,
+    stickyWsReconnectAfterFailover,
+    hashUriConsistent,
+    wsIdleSurvives,
+    affinitySourceIp,
   ].map((check) => [check.id, check]),
 );

@@ -13,7 +13,7 @@ const PROFILE_DIR = join(REPO_ROOT, 'scenarios', 'profiles');
 const duration = z.string().refine((t) => parseDurationMs(t) !== undefined, (t) => ({ message: `expected a duration like 500ms, 20s or 2m, got "${t}"` }));
 
 /** Budget names the failover checks read; a profile may set any of them. */
-export const BUDGET_NAMES = ['detect', 'rejoin', 'shutdown', 'drain', 'passive', 'ramp'] as const;
+export const BUDGET_NAMES = ['detect', 'rejoin', 'shutdown', 'drain', 'passive', 'ramp', 'reconnect'] as const;
 export type BudgetName = (typeof BUDGET_NAMES)[number];
 
 const poolSchema = z
@@ -59,6 +59,8 @@ const profileSchema = z
     /** scenario files (relative to the repository root) a run of this profile includes after its checks. */
     scenarios: z.array(z.string().min(1)).default([]),
     failover: failoverSchema.default({}),
+    /** sticky-cookie contract: the cookie's name, and the WebSocket path on the cookie-sticky (first) pool. */
+    sticky: z.object({ cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/), ws_path: z.string().startsWith('/') }).strict().optional(),
   })
   .strict();
 

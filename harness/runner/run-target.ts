@@ -6,6 +6,7 @@ import { FaultController } from '../faults/fault-controller.ts';
 import type { FaultProxy } from '../faults/fault-proxy.ts';
 import type { FaultSite } from '../faults/fault.ts';
 import { ProbeStream } from '../probe/probe-stream.ts';
+import { WsFleet, type StartedWsFleet } from '../ws/ws-fleet.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import { LbClient } from '../client/lb-client.ts';
 import { LbdrillError } from '../errors.ts';
@@ -63,6 +64,8 @@ export async function runTarget(options: {
   pools: ReadonlyArray<{ name: string; configName: string; probePath: string }>;
   /** health paths the test backends answer (besides /health). */
   healthPaths: readonly string[];
+  /** the profile's sticky-cookie contract. */
+  sticky?: { cookie: string; wsPath: string };
   /** put lbdrill's TCP fault proxy between the LB and every backend (network faults need it). */
   faultProxies?: boolean;
   onEvent: (event: RunEvent) => void;
@@ -152,6 +155,7 @@ export async function runTarget(options: {
       const controller = new AbortController();
       const faults = new FaultController({ seed: options.seed, signal: controller.signal });
       const probes: ProbeStream[] = [];
+      const fleets: StartedWsFleet[] = [];
       const ctx: CheckContext = {
         target: { name: targetName, version: prepared.version },
         app,
@@ -184,6 +188,20 @@ export async function runTarget(options: {
           return shared.get(key) as Promise<T>;
         },
         status: (status) => onEvent({ type: 'drill-status', target: targetName, check: check.id, status }),
+        sticky: options.sticky,
+        caPem: options.caPem,
+        wsFleet: async (o) => {
+          const fleet = await WsFleet.start({
+            endpoint: app,
+            ca: options.caPem,
+            seed: `${options.seed}-${check.id}-${fleets.length}`,
+            backoff: { initialMs: 100, maxMs: 2_000 },
+            connectTimeoutMs: 10_000,
+            ...o,
+          });
+          fleets.push(fleet);
+          return fleet;
+        },
       };
       const t0 = performance.now();
       let outcome: CheckOutcome | undefined;
@@ -194,7 +212,7 @@ export async function runTarget(options: {
         error = (err as Error).message;
       } finally {
         controller.abort();
-        await Promise.allSettled(probes.map((p) => p.stop()));
+        await Promise.allSettled([...probes.map((p) => p.stop()), ...fleets.map((f) => f.close())]);
         // A fault left applied would poison the next check: undo is part of every check.
         try {
           await faults.undoAll();

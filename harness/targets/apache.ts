@@ -23,7 +23,8 @@ export const apacheTarget: TargetKind = {
     slowstart: 'Apache mod_proxy_balancer has no slow start: a recovered member takes its full share at once',
     'shutdown-sessions': 'Apache has no way to cut the sessions of a member marked in error',
     'runtime-api': 'Apache\'s runtime control is the balancer-manager web form (nonce-protected); lbdrill does not drive it',
-    'sticky-cookie': 'Apache cannot insert a server cookie itself; stickysession only follows a cookie the application sets',
+    'uri-hash': 'Apache mod_proxy_balancer has no URI hash (lbmethods: byrequests, bytraffic, bybusyness, heartbeat)',
+    'source-hash': 'Apache mod_proxy_balancer has no source-address affinity (no lbmethod hashes the client address)',
   },
   async version() {
     try {

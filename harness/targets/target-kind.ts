@@ -24,6 +24,9 @@ export type Feature =
   | 'slowstart'
   | 'shutdown-sessions'
   | 'backup-servers'
+  | 'websocket'
+  | 'uri-hash'
+  | 'source-hash'
   | 'runtime-api';
 
 /** A config rendered into its run directory, ready for the proxy's checker and start. */

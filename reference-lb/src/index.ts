@@ -1,5 +1,5 @@
 /** The reference load balancer: lbdrill's system under test written in TypeScript. */
-export { configSchema, BALANCE_KINDS, RETRY_CONDITIONS, ON_MARKED_DOWN, isLoopbackHost } from './config-schema.ts';
+export { configSchema, BALANCE_KINDS, RETRY_CONDITIONS, ON_MARKED_DOWN, STICKY_MODES, isLoopbackHost } from './config-schema.ts';
 export type {
   LbConfig,
   LbConfigInput,
@@ -10,6 +10,7 @@ export type {
   HealthCheckConfig,
   PassiveConfig,
   AdminConfig,
+  StickyConfig,
   BalanceKind,
   RetryCondition,
   OnMarkedDown,
@@ -37,3 +38,10 @@ export { startAdminApi } from './admin-api.ts';
 export type { StartedAdminApi, AdminApiOptions } from './admin-api.ts';
 export type { Balancer } from './balancers/balancer.ts';
 export { WeightedRoundRobin } from './balancers/weighted-round-robin.ts';
+export { ConsistentHash, HashRing, parseHashKey, VNODES_PER_WEIGHT } from './balancers/consistent-hash.ts';
+export type { HashKey } from './balancers/consistent-hash.ts';
+export { SourceHash } from './balancers/source-hash.ts';
+export { hash32 } from './balancers/hash32.ts';
+export { StickyCookie, takesPinned } from './sticky-cookie.ts';
+export type { StickyServer } from './sticky-cookie.ts';
+export { UpgradeExchange } from './upgrade-exchange.ts';

@@ -89,7 +89,7 @@ describe('parseConfig', () => {
     ['a negative size', variant('max_body_bytes: 0', 'max_body_bytes: -1'), 'limits.max_body_bytes: must be greater than or equal to 0, got -1'],
     ['a server address', variant('address: 10.0.0.1:13000', 'address: http://10.0.0.1:13000'), 'upstreams.sfapi.servers[0].address: expected host:port, got "http://10.0.0.1:13000"'],
     ['a duplicate server', variant('address: "[::1]:13000"', 'address: 10.0.0.1:13000'), 'upstreams.sfapi.servers[1].address: duplicate server "10.0.0.1:13000"'],
-    ['an unknown balancer', variant('keepalive: 16', 'balance: random'), "upstreams.sfapi.balance: expected one of round_robin, got \"random\""],
+    ['an unknown balancer', variant('keepalive: 16', 'balance: random'), "upstreams.sfapi.balance: expected one of round_robin, source_hash, consistent_hash, got \"random\""],
     ['a duplicate listener name', variant('name: https', 'name: http'), 'listeners[1].name: duplicate listener name "http"'],
     ['a worker count', variant('limits: { max_body_bytes: 0 }', 'limits: { max_body_bytes: 0 }\nworkers: many'), 'workers: expected an integer from 1 to 256 or "auto", got "many"'],
     ['a missing routes list', variant('    server_names: [sf.example.com]\n    routes:\n      - match: { prefix: / }\n        redirect: { status: 301, location: "https://{host}{request_uri}" }\n', '    server_names: [sf.example.com]\n'), 'listeners[0].routes: required'],
@@ -178,5 +178,65 @@ describe('parseConfig: failover fields', () => {
     const examples = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string).filter((y) => y.includes('listeners:'));
     expect(examples.length).toBeGreaterThanOrEqual(2);
     for (const example of examples) expect(() => parseConfig(example, '/etc/lb/readme.yaml')).not.toThrow();
+  });
+});
+
+const STICKY_WS = `
+upstreams:
+  api_pool:
+    sticky: { cookie: VEZA_SERVERID, indirect: true, nocache: true }
+    tunnel_timeout_ms: 3600000
+    servers:
+      - { name: backend-api-1, address: 10.0.0.11:8080, cookie_value: api1 }
+      - { name: backend-api-2, address: 10.0.0.12:8080 }
+  stream_pool:
+    balance: consistent_hash
+    hash_key: uri
+    servers:
+      - { name: stream-srv-1, address: 10.0.0.21:8082 }
+listeners:
+  - name: http
+    bind: 127.0.0.1:8080
+    routes:
+      - match: { prefix: / }
+        proxy: { upstream: api_pool }
+`;
+
+function stickyVariant(from: string, to: string): string {
+  expect(STICKY_WS).toContain(from);
+  return STICKY_WS.replace(from, to);
+}
+
+describe('parseConfig: sticky, hashing and tunnel fields', () => {
+  it('accepts them and fills defaults', () => {
+    const cfg = parseConfig(STICKY_WS, 'x.yaml');
+    expect(cfg.upstreams['api_pool']).toMatchObject({ balance: 'round_robin', sticky: { cookie: 'VEZA_SERVERID', mode: 'insert', indirect: true, nocache: true }, tunnel_timeout_ms: 3_600_000 });
+    expect(cfg.upstreams['api_pool']!.servers.map((s) => s.cookie_value)).toEqual(['api1', undefined]);
+    expect(cfg.upstreams['stream_pool']).toMatchObject({ balance: 'consistent_hash', hash_key: 'uri', tunnel_timeout_ms: 3_600_000 });
+    expect(cfg.upstreams['stream_pool']!.sticky).toBeUndefined();
+    const minimal = parseConfig(stickyVariant('{ cookie: VEZA_SERVERID, indirect: true, nocache: true }', '{ cookie: SRV }'), 'x.yaml');
+    expect(minimal.upstreams['api_pool']!.sticky).toEqual({ cookie: 'SRV', mode: 'insert', indirect: false, nocache: false });
+    for (const key of ['path', 'header:X-Track-Id', 'cookie:track']) {
+      expect(parseConfig(stickyVariant('hash_key: uri', `hash_key: "${key}"`), 'x.yaml').upstreams['stream_pool']!.hash_key).toBe(key);
+    }
+    expect(parseConfig(stickyVariant('    hash_key: uri\n', ''), 'x.yaml').upstreams['stream_pool']!.balance).toBe('consistent_hash');
+    expect(parseConfig(stickyVariant('balance: consistent_hash\n    hash_key: uri', 'balance: source_hash'), 'x.yaml').upstreams['stream_pool']!.balance).toBe('source_hash');
+  });
+
+  it.each([
+    ['hash_key without consistent_hash', stickyVariant('balance: consistent_hash', 'balance: source_hash'), 'upstreams.stream_pool.hash_key: only with balance: consistent_hash (balance is source_hash)'],
+    ['an unknown hash_key', stickyVariant('hash_key: uri', 'hash_key: query'), 'upstreams.stream_pool.hash_key: expected uri, path, header:<name> or cookie:<name>, got "query"'],
+    ['a header hash_key without a name', stickyVariant('hash_key: uri', 'hash_key: "header:"'), 'upstreams.stream_pool.hash_key: expected uri, path, header:<name> or cookie:<name>, got "header:"'],
+    ['cookie_value without sticky', stickyVariant('name: stream-srv-1,', 'name: stream-srv-1, cookie_value: s1,'), 'upstreams.stream_pool.servers[0].cookie_value: only with sticky'],
+    ['a duplicate cookie value', stickyVariant('cookie_value: api1', 'cookie_value: backend-api-2'), 'upstreams.api_pool.servers[1].name: duplicate sticky cookie value "backend-api-2"'],
+    ['a cookie value with a semicolon', stickyVariant('cookie_value: api1', 'cookie_value: "a;b"'), 'upstreams.api_pool.servers[0].cookie_value: expected a cookie value (printable ASCII without space, quote, comma, semicolon or backslash), got "a;b"'],
+    ['a server name that cannot be a cookie value', stickyVariant('name: backend-api-2', 'name: backend api 2'), 'upstreams.api_pool.servers[1].name: "backend api 2" cannot be a cookie value; set cookie_value'],
+    ['a cookie name with a space', stickyVariant('cookie: VEZA_SERVERID', 'cookie: VEZA SERVERID'), 'upstreams.api_pool.sticky.cookie: expected a cookie name'],
+    ['a sticky mode HAProxy has but this LB does not', stickyVariant('cookie: VEZA_SERVERID,', 'cookie: VEZA_SERVERID, mode: rewrite,'), 'upstreams.api_pool.sticky.mode: expected one of insert, got "rewrite"'],
+    ['an unknown sticky field', stickyVariant('nocache: true', 'nocache: true, httponly: true'), 'upstreams.api_pool.sticky.httponly: unknown field'],
+    ['a sticky without a cookie name', stickyVariant('cookie: VEZA_SERVERID, ', ''), 'upstreams.api_pool.sticky.cookie: required'],
+    ['a negative tunnel timeout', stickyVariant('tunnel_timeout_ms: 3600000', 'tunnel_timeout_ms: -1'), 'upstreams.api_pool.tunnel_timeout_ms: must be greater than or equal to 0, got -1'],
+  ])('rejects %s with one line naming the field', (_name, text, expected) => {
+    expect(rejection(text)).toContain(expected);
   });
 });
