@@ -212,7 +212,11 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
   view.message(`${pc.bold('lbdrill drill failover')}: profile ${pc.bold(profile.name)}, pool ${profile.pools[0]!.name}, time scale ${overrides.timeScale ?? profile.failover.time_scale}, report in ${reportDir}`);
   try {
     const report = await runProfile({
-      profile: { ...profile, checks: ['failover.detect-within-budget', 'failover.no-errors-after-detect', 'failover.rejoin-within-budget'].map((id) => ({ id, severity: 'must' as const })) },
+      profile: {
+        ...profile,
+        // with a sticky-cookie contract the drill also cuts WebSocket clients and watches them come back
+        checks: ['failover.detect-within-budget', 'failover.no-errors-after-detect', 'failover.rejoin-within-budget', ...(profile.sticky ? ['sticky.ws-reconnect-after-failover'] : [])].map((id) => ({ id, severity: 'must' as const })),
+      },
       targets,
       reportDir,
       mode: 'quick',

@@ -6,6 +6,17 @@ import type { RunReport } from './run-report.ts';
 
 const DRILL_CHECKS = ['failover.detect-within-budget', 'failover.no-errors-after-detect', 'failover.rejoin-within-budget'] as const;
 
+const WS_CHECK = 'sticky.ws-reconnect-after-failover';
+
+/** The evidence of sticky.ws-reconnect-after-failover this table reads. */
+interface WsEvidence {
+  victim: string;
+  cut: number;
+  reconnectMs: { p50Ms: number; p95Ms: number; maxMs: number } | null;
+  messages: { lost: number };
+  clientsAfter: Record<string, number>;
+}
+
 function ms(value: number | null | undefined): string {
   return value === null || value === undefined ? '-' : formatMs(value);
 }
@@ -36,5 +47,21 @@ export function renderFailoverSummary(report: RunReport): string {
     ['resolution', ...targets.map((t) => cell(t, (m) => `±${ms(m.resolutionMs)}`))],
     ...DRILL_CHECKS.map((id) => [id, ...targets.map((t) => status(t, id))]),
   );
+  const ws = (target: string) => report.results.find((x) => x.target === target && x.check === WS_CHECK);
+  if (targets.some((t) => ws(t))) {
+    const wsCell = (t: string, f: (e: WsEvidence) => string) => {
+      const r = ws(t);
+      if (!r) return '-';
+      if (r.status === 'unsupported') return pc.yellow('unsupported');
+      return r.evidence['cut'] === undefined ? '-' : f(r.evidence as unknown as WsEvidence);
+    };
+    table.push(
+      ['WebSocket clients cut', ...targets.map((t) => wsCell(t, (e) => `${e.cut} on ${e.victim}`))],
+      ['reconnect p50 / p95 / max', ...targets.map((t) => wsCell(t, (e) => (e.reconnectMs ? `${ms(e.reconnectMs.p50Ms)} / ${ms(e.reconnectMs.p95Ms)} / ${ms(e.reconnectMs.maxMs)}` : '-')))],
+      ['messages lost', ...targets.map((t) => wsCell(t, (e) => String(e.messages.lost)))],
+      ['clients per backend after', ...targets.map((t) => wsCell(t, (e) => Object.entries(e.clientsAfter).map(([b, n]) => `${b} ${n}`).join(', ')))],
+      [WS_CHECK, ...targets.map((t) => status(t, WS_CHECK))],
+    );
+  }
   return table.toString();
 }
