@@ -1,0 +1,72 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runLbdrill } from './run-lbdrill.ts';
+
+const BROKEN_DIR = join(ROOT, 'fixtures', 'configs', 'sticky-ws', 'broken');
+const FAST = ['--time-scale', '0.1'];
+
+/** broken/<target>/<check-id>[~variant].<ext>: a config broken for exactly that check. */
+const broken = existsSync(BROKEN_DIR)
+  ? readdirSync(BROKEN_DIR).flatMap((target) =>
+      readdirSync(join(BROKEN_DIR, target))
+        .filter((f) => !f.startsWith('.'))
+        .map((file) => ({ target, file, check: file.replace(/\.(conf|cfg|yaml)$/, '').replace(/~.*$/, '') })),
+    )
+  : [];
+
+/** What each cell of the bundled matrix must say: the reader's trust rests on these. */
+const EXPECTED: Record<string, Record<string, 'pass' | 'fail' | 'unsupported'>> = {
+  haproxy: {},
+  reference: {},
+  nginx: {
+    'sticky.cookie-inserted': 'unsupported',
+    'sticky.dead-pin-rebalanced': 'unsupported',
+    'sticky.ws-reconnect-after-failover': 'unsupported',
+  },
+  apache: {
+    // Apache's route cookie reaches the backend: it has no "indirect"
+    'sticky.cookie-inserted': 'fail',
+    'sticky.ws-reconnect-after-failover': 'unsupported',
+    'hash.uri-consistent': 'unsupported',
+    'affinity.source-ip': 'unsupported',
+  },
+};
+
+describe('profile sticky-ws, bundled configs on all four targets', () => {
+  it('gives a matrix of pass, fail or unsupported with evidence for every cell', async () => {
+    const run = await runLbdrill(['run', '--profile', 'sticky-ws', '--target', 'haproxy', '--target', 'reference', '--target', 'nginx', '--target', 'apache', ...FAST]);
+    expect(run.report, run.stderr).toBeDefined();
+    const cells = Object.fromEntries(run.report!.results.map((r) => [`${r.target} ${r.check}`, `${r.status}: ${r.observed}`]));
+    for (const r of run.report!.results) {
+      const want = EXPECTED[r.target]?.[r.check] ?? 'pass';
+      expect(`${r.target} ${r.check} ${r.status}`, cells[`${r.target} ${r.check}`]).toBe(`${r.target} ${r.check} ${want}`);
+      expect(r.observed.length).toBeGreaterThan(0);
+    }
+    expect(run.report!.results).toHaveLength(32);
+  }, 170_000);
+});
+
+describe('lbdrill drill failover --profile sticky-ws', () => {
+  it('cuts hundreds of WebSocket clients, reconnects and re-pins them, with their reconnect times', async () => {
+    const run = await runLbdrill(['drill', 'failover', '--profile', 'sticky-ws', '--target', 'haproxy', ...FAST]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toContain('WebSocket clients cut');
+    expect(run.stdout).toMatch(/reconnect p50 \/ p95 \/ max\s+│ \d/);
+    const ws = run.report!.results.find((r) => r.check === 'sticky.ws-reconnect-after-failover')!;
+    expect(ws.status, ws.observed).toBe('pass');
+    expect(ws.evidence['cut'] as number).toBeGreaterThanOrEqual(50);
+  }, 150_000);
+});
+
+describe('configs broken for exactly one sticky-ws check fail it', () => {
+  for (const { target, file, check } of broken) {
+    it(`${target}: ${file} fails ${check}`, async () => {
+      const run = await runLbdrill(['run', '--profile', 'sticky-ws', '--target', `${target}=${join(BROKEN_DIR, target, file)}`, '--only', check, ...FAST]);
+      expect(run.report, run.stderr).toBeDefined();
+      const result = run.report!.results.find((r) => r.check === check);
+      expect(result?.status, JSON.stringify(result)).toBe('fail');
+      expect(run.code).toBe(1);
+    }, 120_000);
+  }
+});
