@@ -121,7 +121,12 @@ export async function runTarget(options: {
     const bindings: BackendBinding[] = prepared.backends.map((plan, i) => ({ backend: backends[i]!, upstream: plan.upstream }));
     const requests = index;
     const pools: PoolBinding[] = options.pools.map((p) => {
-      const members = bindings.filter((b) => b.upstream.pool === p.configName);
+      // A server listed in several backends is one test backend; bind it to this pool's own line.
+      const refs = prepared.target.analysis.upstreams.filter((u) => u.pool === p.configName);
+      const members = refs.flatMap((u) => {
+        const b = bindings.find((x) => x.upstream.address === u.address);
+        return b ? [{ backend: b.backend, upstream: u }] : [];
+      });
       return {
         name: p.name,
         configName: p.configName,
