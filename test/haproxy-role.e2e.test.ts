@@ -70,7 +70,8 @@ describe('profile haproxy-role on HAProxy', () => {
 
   for (const { target, file, check } of broken) {
     it(`${target}: ${file} fails ${check}`, async () => {
-      const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', `${target}=${join(BROKEN_DIR, target, file)}`, ...FAST]);
+      // the bundled configs pass every check (above); a broken file is judged on its own check
+      const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', `${target}=${join(BROKEN_DIR, target, file)}`, '--only', check, ...FAST]);
       expect(run.report, run.stderr).toBeDefined();
       const result = run.report!.results.find((r) => r.check === check);
       expect(result?.status, JSON.stringify(result)).toBe('fail');
