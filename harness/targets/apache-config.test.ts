@@ -320,3 +320,49 @@ describe.skipIf(!HAVE_APACHE)('the published shakenfist file under Apache 2.4', 
     expect(readFileSync(join(dir, 'access.log'), 'utf8')).toContain('GET /api/auth/namespaces');
   });
 });
+
+describe('apache companion files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lbdrill-ap-companions-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, '.htpasswd'), 'vip:$apr1$x$y\n');
+  writeFileSync(join(dir, 'groups'), 'vip: vip\n');
+  writeFileSync(join(dir, 'nodes.map'), 'node-a master1\n');
+  const source = [
+    '<VirtualHost *:80>',
+    '    IncludeOptional /etc/apache2/lbdrill-absent.conf',
+    '    RewriteEngine On',
+    '    RewriteMap nodes "txt:/etc/apache2/nodes.map"',
+    '    RewriteMap lc int:tolower',
+    '    RewriteRule "^/(.*)$" "http://10.0.0.1:8080/$1" [P]',
+    '    <Location />',
+    '        AuthType Basic',
+    '        AuthUserFile /etc/apache2/.htpasswd',
+    '        AuthGroupFile groups',
+    '    </Location>',
+    '</VirtualHost>',
+  ].join('\n');
+
+  it('copies password, group and txt: map files; skips an absent IncludeOptional and int: maps', () => {
+    const config = join(dir, 'site.conf');
+    const analysis = apacheDialect.analyze(source, config);
+    expect(analysis.files?.map((f) => `${f.kind} ${f.path} @${f.line} <- ${f.foundAt.slice(dir.length)}`)).toEqual([
+      'map /etc/apache2/nodes.map @4 <- /nodes.map',
+      'htpasswd /etc/apache2/.htpasswd @9 <- /.htpasswd',
+      'groups groups @10 <- /groups',
+    ]);
+    const rendered = apacheDialect.render(source, config, analysis, plan(analysis, '/run/lbdrill/c3'));
+    const site = rendered.files['site.conf'] as string;
+    expect(changedLines(source, site)).toEqual([1, 4, 6, 9, 10]);
+    expect(site.split('\n')[3]).toBe('    RewriteMap nodes "txt:/run/lbdrill/c3/files/nodes.map"');
+    expect(site.split('\n')[8]).toBe('        AuthUserFile /run/lbdrill/c3/files/.htpasswd');
+    expect(site.split('\n')[9]).toBe('        AuthGroupFile /run/lbdrill/c3/files/groups');
+    expect(Object.keys(rendered.files).sort()).toEqual(['apache2.conf', 'files/.htpasswd', 'files/groups', 'files/nodes.map', 'site.conf']);
+  });
+
+  it('a missing password file is one line naming the file and the config line', () => {
+    const config = join(dir, 'nested', 'site.conf');
+    expect(() => apacheDialect.analyze('<Location />\n    AuthUserFile /etc/apache2/users\n</Location>\n', config)).toThrow(
+      `${config}:2: htpasswd file /etc/apache2/users not found (nor users next to the config)`,
+    );
+  });
+});

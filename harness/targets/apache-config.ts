@@ -15,14 +15,18 @@ import {
   activeTimeScale,
   applyEdits,
   commentOutEdits,
+  copyCompanion,
   formatMs,
   hostPort,
   parseError,
+  notAFile,
   planned,
+  readCompanions,
   requote,
   scaleMs,
   splitWords,
   urlAuthority,
+  type CompanionRef,
   type TextEdit,
   type Word,
 } from './config-text.ts';
@@ -559,8 +563,45 @@ function scaleWorkerDurations(s: Scan, scale: number, edits: TextEdit[], mapped:
   }
 }
 
+// ---- companion files ----
+
+/** RewriteMap types whose source is a text file lbdrill can copy (dbm is binary, prg a program, int built in). */
+const TEXT_MAP_TYPES = new Set(['txt', 'rnd']);
+
+/** A companion file named by a directive: the word holding it and the prefix before the path inside it ("txt:"). */
+interface CompanionWord {
+  ref: CompanionRef;
+  word: Word;
+  prefix: string;
+}
+
+function companionWords(s: Scan): CompanionWord[] {
+  const found: CompanionWord[] = [];
+  const add = (word: Word | undefined, line: number, kind: CompanionRef['kind'], prefix = '', optional = false): void => {
+    if (word === undefined) return;
+    const path = word.value.slice(prefix.length);
+    if (!notAFile(path)) found.push({ ref: { path, line, kind, ...(optional ? { optional } : {}) }, word, prefix });
+  };
+  for (const { directive: d } of s.directives) {
+    const arg = d.words[1];
+    if (d.name === 'authuserfile') add(arg, d.line, 'htpasswd');
+    else if (d.name === 'authgroupfile') add(arg, d.line, 'groups');
+    else if (d.name === 'include') add(arg, d.line, 'include');
+    // Apache skips an IncludeOptional whose file does not exist; so does lbdrill.
+    else if (d.name === 'includeoptional') add(arg, d.line, 'include', '', true);
+    else if (d.name === 'rewritemap') {
+      const spec = d.words[2];
+      const colon = spec?.value.indexOf(':') ?? -1;
+      if (spec !== undefined && colon > 0 && TEXT_MAP_TYPES.has(spec.value.slice(0, colon).toLowerCase())) add(spec, d.line, 'map', spec.value.slice(0, colon + 1));
+    }
+  }
+  return found;
+}
+
 function analyze(source: string, sourcePath: string): ConfigAnalysis {
   const s = scan(source, sourcePath);
+  // Relative paths are ServerRoot's (/etc/apache2) in a published config.
+  const files = readCompanions(companionWords(s).map((c) => c.ref), sourcePath, [SERVER_ROOT]);
   const listeners: ListenerRef[] = [];
   const vhostPorts = new Set<number>();
   for (const v of s.vhosts) {
@@ -578,7 +619,7 @@ function analyze(source: string, sourcePath: string): ConfigAnalysis {
     listeners.push({ spec: (l.directive.words[1] as Word).value, port: l.address.port, tls, serverNames: s.mainNames, line: l.directive.line });
   }
   listeners.sort((a, b) => a.line - b.line);
-  return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true, pools: healthPools(s) };
+  return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true, pools: healthPools(s), ...(files.length > 0 ? { files } : {}) };
 }
 
 /** An Apache argument, quoted when it holds a space. */
@@ -593,12 +634,13 @@ function cacheSpec(value: string, names: RunDirNames): string | null {
   return `${m[1]}:${names.mapBase(m[2] as string, 'cache')}${m[3] ?? ''}`;
 }
 
-function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
+function render(source: string, sourcePath: string, analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
   const s = scan(source, sourcePath);
   const runDir = plan.runDir.replace(/\/+$/, '');
   const names = new RunDirNames(runDir, [SITE_FILE, MAIN_FILE, 'apache2.pid', 'ssl_scache']);
   const edits: TextEdit[] = [];
   const mapped: Mapping[] = [];
+  const files: Record<string, string> = {};
   const replace = (word: Word, value: string, kind: Mapping['kind'], line: number, from = word.value): void => {
     edits.push({ start: word.start, end: word.end, text: word.quote === '' ? apArg(value) : requote(word, value) });
     mapped.push({ kind, from, to: value, line });
@@ -612,6 +654,12 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
 
   const scale = activeTimeScale(plan);
   if (scale !== null) scaleWorkerDurations(s, scale, edits, mapped);
+
+  for (const { ref, word, prefix } of companionWords(s)) {
+    if (ref.optional === true && analysis.files?.some((f) => f.path === ref.path) !== true) continue;
+    const to = prefix + copyCompanion(analysis, ref, names, runDir, files, mapped);
+    edits.push({ start: word.start, end: word.end, text: word.quote === '' ? apArg(to) : requote(word, to) });
+  }
 
   for (const u of s.upstreams) {
     const to = planned(plan.upstreams, u.ref.address, 'test backend');
@@ -684,7 +732,7 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
   const extraListens = [...new Set(s.vhosts.flatMap((v) => v.addresses.map((a) => a.address.port)))].filter((p) => !ownListens.has(p));
   const main = apacheMainConfig(runDir, extraListens.map(port), s.loadedModules);
   mapped.push({ kind: 'wrap', from: sourcePath, to: `${MAIN_FILE}: Include ${SITE_FILE}${extraListens.length > 0 ? `; Listen ${extraListens.map(port).join(', ')}` : ''}` });
-  return { files: { [SITE_FILE]: applyEdits(source, edits), [MAIN_FILE]: main }, main: MAIN_FILE, source: SITE_FILE, mapped };
+  return { files: { [SITE_FILE]: applyEdits(source, edits), [MAIN_FILE]: main, ...files }, main: MAIN_FILE, source: SITE_FILE, mapped };
 }
 
 let builtins: Set<string> | undefined;

@@ -44,6 +44,28 @@ export interface ConfigAnalysis {
   fragment: boolean;
   /** health and failover settings per pool, as written (before any time scaling); pools without any are omitted. */
   pools?: PoolHealth[];
+  /** files the config names (maps, password files, included snippets), read by analyze; render copies them into the run dir. */
+  files?: CompanionFile[];
+}
+
+/** What a companion file is to the proxy. */
+export type CompanionKind = 'map' | 'htpasswd' | 'groups' | 'include' | 'errorfile';
+
+/**
+ * A file the config names next to itself: HAProxy `map*(<path>)`, `set-map(<path>)`, `errorfile`;
+ * nginx `include`, `auth_basic_user_file`; Apache `AuthUserFile`, `AuthGroupFile`, `RewriteMap txt:`, `Include`.
+ * Copied verbatim: addresses or paths inside an included snippet are not mapped.
+ */
+export interface CompanionFile {
+  /** the path as written in the config. */
+  path: string;
+  /** 1-based line in the source file. */
+  line: number;
+  kind: CompanionKind;
+  /** where analyze found it (see readCompanions in config-text.ts for the lookup rule). */
+  foundAt: string;
+  /** the file's text, so that render stays pure. */
+  content: string;
 }
 
 /** What a pool's config says about detecting and recovering failed servers; shown next to the measured numbers. */
@@ -94,11 +116,13 @@ export interface Mapping {
   to: string;
   /** 1-based line in the source file, when the change is in it. */
   line?: number;
+  /** set when the change points the config at lbdrill's copy of a companion file; `to` is that copy's absolute path. */
+  companion?: CompanionKind;
 }
 
 /** Files written into the run directory; `main` is what the proxy is started with. */
 export interface RenderedConfig {
-  /** file name relative to runDir -> content. */
+  /** file name relative to runDir -> content; companion files are under `files/` (the caller creates the directory). */
   files: Record<string, string>;
   /** relative name of the file to pass to the proxy (-c / -f). */
   main: string;
@@ -107,7 +131,13 @@ export interface RenderedConfig {
   mapped: Mapping[];
 }
 
-/** A config dialect: pure text in, text out; throws LbdrillError(LBDRILL_ERR_CONFIG_PARSE, "file:line: ...") on syntax it cannot read. */
+/**
+ * A config dialect; throws LbdrillError(LBDRILL_ERR_CONFIG_PARSE, "file:line: ...") on syntax it cannot read.
+ * `analyze` is the only step that touches the disk: it reads the companion files the config names
+ * (LBDRILL_ERR_CONFIG_READ, "file:line: ..." when one is missing) into `ConfigAnalysis.files`.
+ * `render` is pure text in, text out: it takes those contents from the analysis it is given and
+ * returns them as run-directory files, with each path rewritten in place (Mapping kind 'path').
+ */
 export interface ConfigDialect {
   analyze(source: string, sourcePath: string): ConfigAnalysis;
   render(source: string, sourcePath: string, analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig;

@@ -1,6 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
-import { LineIndex, RunDirNames, applyEdits, commentOutEdits, hostPort, splitWords, urlAuthority } from './config-text.ts';
+import { LineIndex, RunDirNames, applyEdits, commentOutEdits, hostPort, notAFile, readCompanions, splitWords, urlAuthority } from './config-text.ts';
 
 describe('LineIndex', () => {
   it('maps offsets to 1-based lines and finds line ends before CRLF', () => {
@@ -98,5 +101,60 @@ describe('RunDirNames', () => {
     expect(names.mapBase('/var/log/nginx/error.log', 'e')).toBe('/run/x/error-2.log');
     expect(names.mapBase('/etc/ssl/server.pem', 'p')).toBe('/run/x/server-2.pem');
     expect(names.mapBase('/var/lib/nginx/proxy', 'proxy', 'tmp')).toBe('/run/x/tmp/proxy');
+  });
+});
+
+describe('readCompanions', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lbdrill-companions-'));
+  mkdirSync(join(dir, 'snippets'));
+  writeFileSync(join(dir, 'nodes.map'), 'node-a master1\n');
+  writeFileSync(join(dir, 'snippets', 'proxy.conf'), 'proxy_set_header Host $host;\n');
+  const config = join(dir, 'haproxy.cfg');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('takes the path as written when it exists, else the same base name next to the config', () => {
+    const files = readCompanions(
+      [
+        { path: join(dir, 'snippets', 'proxy.conf'), line: 1, kind: 'include' },
+        { path: 'snippets/proxy.conf', line: 2, kind: 'include' },
+        { path: '/etc/haproxy/maps/nodes.map', line: 3, kind: 'map' },
+      ],
+      config,
+    );
+    expect(files.map((f) => [f.line, f.foundAt.slice(dir.length), f.content])).toEqual([
+      [1, '/snippets/proxy.conf', 'proxy_set_header Host $host;\n'],
+      [2, '/snippets/proxy.conf', 'proxy_set_header Host $host;\n'],
+      [3, '/nodes.map', 'node-a master1\n'],
+    ]);
+  });
+
+  it('looks a relative path up under the proxy root too, and skips a missing optional file', () => {
+    const root = join(dir, 'root');
+    mkdirSync(join(root, 'conf'), { recursive: true });
+    writeFileSync(join(root, 'conf', 'extra.conf'), 'x');
+    const files = readCompanions(
+      [
+        { path: 'conf/extra.conf', line: 4, kind: 'include' },
+        { path: '/nowhere/optional.conf', line: 5, kind: 'include', optional: true },
+      ],
+      config,
+      [root],
+    );
+    expect(files.map((f) => f.foundAt)).toEqual([join(root, 'conf', 'extra.conf')]);
+  });
+
+  it('fails with one line naming the file and the config line when neither exists', () => {
+    let caught: unknown;
+    try {
+      readCompanions([{ path: '/etc/haproxy/maps/missing.map', line: 12, kind: 'map' }], config);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isLbdrillError(caught, 'LBDRILL_ERR_CONFIG_READ')).toBe(true);
+    expect((caught as Error).message).toBe(`${config}:12: map file /etc/haproxy/maps/missing.map not found (nor missing.map next to the config)`);
+  });
+
+  it('globs and run-time variables name no single file', () => {
+    expect(['conf.d/*.conf', '/etc/nginx/$host.htpasswd', '${APACHE_DIR}/x', 'a[12].map', '/etc/x.map'].map(notAFile)).toEqual([true, true, true, true, false]);
   });
 });

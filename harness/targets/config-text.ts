@@ -3,8 +3,10 @@
  * never add or remove a line, commenting a directive out in place, and a word splitter
  * that keeps each word's span in the source.
  */
-import { basename } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { LbdrillError } from '../errors.ts';
+import type { CompanionFile, CompanionKind, ConfigAnalysis, Mapping } from './config-plan.ts';
 
 /** Replace source[start, end) with text. */
 export interface TextEdit {
@@ -324,4 +326,90 @@ export function scaleMs(ms: number, scale: number, minMs: number): number {
 /** A duration as proxies write it: "3s" for whole seconds, else "250ms". */
 export function formatMs(ms: number): string {
   return ms % 1000 === 0 && ms !== 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+// ---- companion files ----
+
+/** A file reference a dialect found, before analyze reads it. */
+export interface CompanionRef {
+  path: string;
+  line: number;
+  kind: CompanionKind;
+  /** the proxy itself skips a missing file (Apache `IncludeOptional`): then it is left as written. */
+  optional?: boolean;
+}
+
+/** A path that names no single file lbdrill can copy: a glob, or one built from variables at run time. */
+export function notAFile(path: string): boolean {
+  return path === '' || /[*?[$%]/.test(path);
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads the companion files a config names. Where a file lives: the path as written when it
+ * exists (a relative path is taken from the config's directory, then from each of `roots`, the
+ * proxy's own base such as /etc/nginx); else the same base name next to the config file, so a
+ * bundled config at fixtures/configs/x/haproxy.cfg can name /etc/haproxy/maps/nodes.map and ship
+ * fixtures/configs/x/nodes.map; else LBDRILL_ERR_CONFIG_READ, one line naming the file and the line.
+ */
+export function readCompanions(refs: readonly CompanionRef[], sourcePath: string, roots: readonly string[] = []): CompanionFile[] {
+  const here = dirname(sourcePath);
+  const read = new Map<string, { foundAt: string; content: string } | null>();
+  const files: CompanionFile[] = [];
+  for (const ref of refs) {
+    let found = read.get(ref.path);
+    if (found === undefined) {
+      const asWritten = isAbsolute(ref.path) ? [ref.path] : [join(here, ref.path), ...roots.map((r) => join(r, ref.path))];
+      const foundAt = [...asWritten, join(here, basename(ref.path))].find(isFile);
+      found = foundAt === undefined ? null : { foundAt, content: readCompanion(foundAt, ref, sourcePath) };
+      read.set(ref.path, found);
+    }
+    if (found === null) {
+      if (ref.optional === true) continue;
+      throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `${sourcePath}:${ref.line}: ${ref.kind} file ${ref.path} not found (nor ${basename(ref.path)} next to the config)`);
+    }
+    files.push({ path: ref.path, line: ref.line, kind: ref.kind, ...found });
+  }
+  return files;
+}
+
+function readCompanion(path: string, ref: CompanionRef, sourcePath: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `${sourcePath}:${ref.line}: cannot read ${ref.kind} file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Gives a companion file its copy in the run directory (runDir/files/<base name>, unique; the same
+ * path always gets the same copy), adds the copy to `files` and its mapping to `mapped`, and
+ * returns the copy's absolute path to write into the config.
+ */
+export function copyCompanion(
+  analysis: ConfigAnalysis,
+  ref: { path: string; line: number },
+  names: RunDirNames,
+  runDir: string,
+  files: Record<string, string>,
+  mapped: Mapping[],
+): string {
+  const file = analysis.files?.find((f) => f.path === ref.path);
+  if (file === undefined) throw new LbdrillError('LBDRILL_ERR_INTERNAL', `the analysis has no contents for ${ref.path}: render needs the analysis analyze made`);
+  const to = names.map(`companion:${file.path}`, `files/${basename(file.path) || 'file'}`);
+  files[to.slice(runDir.replace(/\/+$/, '').length + 1)] = file.content;
+  mapped.push({ kind: 'path', from: file.path, to, line: ref.line, companion: file.kind });
+  return to;
+}
+
+/** Where a rendered config put its copy of a companion file (e.g. the map path for HAProxy's `set map`). */
+export function companionCopy(mapped: readonly Mapping[], path: string): string | undefined {
+  return mapped.find((m) => m.companion !== undefined && m.from === path)?.to;
 }

@@ -457,3 +457,64 @@ describe.skipIf(!HAVE_HAPROXY)('the runtime socket under HAProxy 2.6', () => {
     ]);
   });
 });
+
+describe('haproxy companion files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lbdrill-hx-companions-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'other'));
+  writeFileSync(join(dir, 'nodes.map'), 'node-a master1\n');
+  writeFileSync(join(dir, 'other', 'nodes.map'), 'node-b master2\n');
+  writeFileSync(join(dir, '503.http'), 'HTTP/1.0 503 Service Unavailable\r\n\r\nbusy\n');
+  const source = [
+    'defaults',
+    '    mode http',
+    '    errorfile 503 /etc/haproxy/custom-errors/503.http',
+    'frontend f',
+    '    bind :80',
+    '    http-request set-var(txn.node) req.hdr(x-node-name),lower,map(/etc/haproxy/maps/nodes.map,master1)',
+    `    http-request set-map(/etc/haproxy/maps/nodes.map) %[req.hdr(x-node)] %[req.hdr(x-master)] if { path /learn }`,
+    `    use_backend %[req.hdr(host),map_str(${join(dir, 'other', 'nodes.map')},b)]`,
+    '    http-request return status 503 content-type text/plain file /etc/haproxy/custom-errors/503.http if { path /busy }',
+    'backend b',
+    '    server s1 10.0.0.1:80',
+  ].join('\n');
+
+  it('copies maps and error files into runDir/files, rewriting only the paths in place', () => {
+    const config = join(dir, 'haproxy.cfg');
+    const analysis = haproxyDialect.analyze(source, config);
+    expect(analysis.files?.map((f) => `${f.kind} ${f.path} @${f.line} <- ${f.foundAt.slice(dir.length)}`)).toEqual([
+      'errorfile /etc/haproxy/custom-errors/503.http @3 <- /503.http',
+      'map /etc/haproxy/maps/nodes.map @6 <- /nodes.map',
+      'map /etc/haproxy/maps/nodes.map @7 <- /nodes.map',
+      `map ${join(dir, 'other', 'nodes.map')} @8 <- /other/nodes.map`,
+      'errorfile /etc/haproxy/custom-errors/503.http @9 <- /503.http',
+    ]);
+    const rendered = haproxyDialect.render(source, config, analysis, plan(analysis, '/run/lbdrill/c1'));
+    const text = rendered.files['haproxy.cfg'] as string;
+    expect(changedLines(source, text)).toEqual([3, 5, 6, 7, 8, 9, 11]);
+    expect(text.split('\n')[5]).toBe('    http-request set-var(txn.node) req.hdr(x-node-name),lower,map(/run/lbdrill/c1/files/nodes.map,master1)');
+    expect(text.split('\n')[6]).toContain('set-map(/run/lbdrill/c1/files/nodes.map) %[req.hdr(x-node)]');
+    expect(text.split('\n')[7]).toContain('map_str(/run/lbdrill/c1/files/nodes-2.map,b)');
+    expect(text.split('\n')[8]).toContain(' file /run/lbdrill/c1/files/503.http if');
+    expect(Object.keys(rendered.files).sort()).toEqual(['files/503.http', 'files/nodes-2.map', 'files/nodes.map', 'haproxy.cfg']);
+    expect(rendered.files['files/nodes-2.map']).toBe('node-b master2\n');
+    expect(rendered.mapped.filter((m) => m.companion !== undefined).map((m) => `${m.companion} ${m.from} -> ${m.to} @${m.line}`)).toEqual([
+      'errorfile /etc/haproxy/custom-errors/503.http -> /run/lbdrill/c1/files/503.http @3',
+      'map /etc/haproxy/maps/nodes.map -> /run/lbdrill/c1/files/nodes.map @6',
+      'map /etc/haproxy/maps/nodes.map -> /run/lbdrill/c1/files/nodes.map @7',
+      `map ${join(dir, 'other', 'nodes.map')} -> /run/lbdrill/c1/files/nodes-2.map @8`,
+      'errorfile /etc/haproxy/custom-errors/503.http -> /run/lbdrill/c1/files/503.http @9',
+    ]);
+  });
+
+  it('a missing map is one line naming the file and the config line', () => {
+    const config = join(dir, 'sub', 'haproxy.cfg');
+    const text = 'frontend f\n    bind :80\n    use_backend %[req.hdr(host),map(/etc/haproxy/maps/hosts.map,b)]\nbackend b\n    server s 10.0.0.1:80\n';
+    expect(() => haproxyDialect.analyze(text, config)).toThrow(`${config}:3: map file /etc/haproxy/maps/hosts.map not found (nor hosts.map next to the config)`);
+    try {
+      haproxyDialect.analyze(text, config);
+    } catch (err) {
+      expect(isLbdrillError(err, 'LBDRILL_ERR_CONFIG_READ')).toBe(true);
+    }
+  });
+});

@@ -3,6 +3,7 @@
  * maps server addresses, binds, certificates and run-time paths onto the run's plan
  * without adding or removing a line.
  */
+import { LbdrillError } from '../errors.ts';
 import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
@@ -11,13 +12,17 @@ import {
   activeTimeScale,
   applyEdits,
   commentOutEdits,
+  copyCompanion,
   formatMs,
+  notAFile,
+  readCompanions,
   hostPort,
   parseError,
   planned,
   requote,
   scaleMs,
   splitWords,
+  type CompanionRef,
   type TextEdit,
   type Word,
 } from './config-text.ts';
@@ -365,22 +370,65 @@ function haproxyArg(value: string): string {
   return /[\s#"'\\]/.test(value) ? `"${value.replace(/["\\$]/g, '\\$&')}"` : value;
 }
 
+// ---- companion files ----
+
+/** A companion file named in the text, with the span its path occupies: a whole word, or the first argument inside one. */
+interface CompanionSpan extends CompanionRef {
+  /** the word that is the path (errorfile), or null when the path sits inside a word (`map(<path>,...)`). */
+  word: Word | null;
+  start: number;
+  end: number;
+}
+
+/** The file argument of a map converter or action: map(), map_str(), map_beg() ..., set-map(), del-map(). */
+const MAP_FILE = /\bmap(?:_[a-z0-9_]+)?\(\s*([^,)\s"']+)/dg;
+/** http-request/http-response actions that may answer from a file (`file`, `lf-file`, `errorfile` <path>). */
+const FILE_ACTIONS = new Set(['return', 'deny', 'tarpit']);
+const FILE_KEYWORDS = new Set(['errorfile', 'file', 'lf-file']);
+
+function companionSpans(s: Scan): CompanionSpan[] {
+  const spans: CompanionSpan[] = [];
+  const whole = (word: Word | undefined, line: number): void => {
+    if (word !== undefined) spans.push({ path: word.value, line, kind: 'errorfile', word, start: word.start, end: word.end });
+  };
+  for (const { line } of s.lines) {
+    const words = line.words;
+    const keyword = (words[0] as Word).value;
+    if (keyword === 'errorfile') whole(words[2], line.number);
+    const answers = keyword === 'http-error' || ((keyword === 'http-request' || keyword === 'http-response' || keyword === 'http-after-response') && FILE_ACTIONS.has(words[1]?.value ?? ''));
+    for (let i = 1; answers && i < words.length - 1; i++) {
+      if (FILE_KEYWORDS.has((words[i] as Word).value)) whole(words[++i], line.number);
+    }
+    for (const word of words) {
+      for (const m of word.raw.matchAll(MAP_FILE)) {
+        const [from, to] = (m.indices as RegExpIndicesArray)[1] as [number, number];
+        spans.push({ path: m[1] as string, line: line.number, kind: 'map', word: null, start: word.start + from, end: word.start + to });
+      }
+    }
+  }
+  return spans.filter((c) => !notAFile(c.path));
+}
+
 function analyze(source: string, sourcePath: string): ConfigAnalysis {
   const s = scan(source, sourcePath);
+  // A relative path is HAProxy's working directory's; lbdrill looks next to the config.
+  const files = readCompanions(companionSpans(s), sourcePath);
   return {
     upstreams: s.upstreams.map((u) => u.ref),
     listeners: s.binds.flatMap((b) => b.refs).sort((a, b) => a.line - b.line),
     fragment: false,
     pools: healthPools(s).flatMap((p) => poolHealth(p) ?? []),
+    ...(files.length > 0 ? { files } : {}),
   };
 }
 
-function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
+function render(source: string, sourcePath: string, analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
   const s = scan(source, sourcePath);
   const runDir = plan.runDir.replace(/\/+$/, '');
   const names = new RunDirNames(runDir, [MAIN_FILE]);
   const edits: TextEdit[] = [];
   const mapped: Mapping[] = [];
+  const files: Record<string, string> = {};
   const replace = (word: Word, value: string, kind: Mapping['kind'], line: number, from = word.value): void => {
     edits.push({ start: word.start, end: word.end, text: requote(word, value) });
     mapped.push({ kind, from, to: value, line });
@@ -410,6 +458,13 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
   };
 
   for (const u of s.upstreams) replace(u.word, planned(plan.upstreams, u.ref.address, 'test backend'), 'upstream', u.ref.line, u.ref.address);
+  for (const c of companionSpans(s)) {
+    // The copy is the file HAProxy loads, so `set map <copy>` on the runtime API updates what routing reads.
+    const to = copyCompanion(analysis, c, names, runDir, files, mapped);
+    if (c.word !== null) edits.push({ start: c.start, end: c.end, text: c.word.quote === '' ? haproxyArg(to) : requote(c.word, to) });
+    else if (/[\s,()"'#\\]/.test(to)) throw new LbdrillError('LBDRILL_ERR_INTERNAL', `run directory ${runDir} cannot be written inside a map() argument`);
+    else edits.push({ start: c.start, end: c.end, text: to });
+  }
 
   const scale = activeTimeScale(plan);
   if (scale !== null) scaleDurations(s, scale, edits, mapped);
@@ -474,7 +529,7 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
     text += `${text === '' || text.endsWith('\n') ? '' : '\n'}\nglobal\n    ${socket}\n`;
     mapped.push({ kind: 'runtime-api', from: 'no stats socket', to: `appended after the last line: global / ${socket}` });
   }
-  return { files: { [MAIN_FILE]: text }, main: MAIN_FILE, mapped };
+  return { files: { [MAIN_FILE]: text, ...files }, main: MAIN_FILE, mapped };
 }
 
 /** Every health-check and slow-start duration on server lines and every `timeout check`, multiplied by the time scale. */

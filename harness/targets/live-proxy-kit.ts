@@ -1,11 +1,14 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
-import type { RenderPlan } from './config-plan.ts';
+import { apacheDialect } from './apache-config.ts';
+import type { ConfigAnalysis, ConfigDialect, RenderPlan, RenderedConfig } from './config-plan.ts';
+import { haproxyDialect } from './haproxy-config.ts';
+import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-config.ts';
 
 /*
  * Shared by the dialect tests (nginx, haproxy, apache): real backends, a real proxy
@@ -13,7 +16,9 @@ import type { RenderPlan } from './config-plan.ts';
  * are gone afterwards.
  */
 
-export { freePort } from '../runner/ports.ts';
+import { freePort } from '../runner/ports.ts';
+
+export { freePort };
 
 /** Line numbers (1-based) where two texts differ; both must have the same line count. */
 export function changedLines(a: string, b: string): number[] {
@@ -32,14 +37,19 @@ export interface Backend {
   server: Server;
 }
 
-/** An HTTP backend on host:0 that answers every path (health paths included) 200 `backend <host>`. */
-export async function startBackend(host: string): Promise<Backend> {
+/**
+ * An HTTP backend on host:0 that answers every path (health paths included) 200 `backend <host>`,
+ * after delayMs when given (requests whose path starts with delayPrefix, default all).
+ */
+export async function startBackend(host: string, options: { delayMs?: number; delayPrefix?: string } = {}): Promise<Backend> {
   const paths: string[] = [];
   const requests: Backend['requests'] = [];
   const server = createServer((req, res) => {
     paths.push(req.url ?? '');
     requests.push({ method: req.method ?? '', path: req.url ?? '', atMs: Date.now() });
-    res.end(`backend ${host}`);
+    const delayMs = (req.url ?? '').startsWith(options.delayPrefix ?? '') ? options.delayMs ?? 0 : 0;
+    if (delayMs > 0) setTimeout(() => res.end(`backend ${host}`), delayMs);
+    else res.end(`backend ${host}`);
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return { address: `${host}:${(server.address() as AddressInfo).port}`, paths, requests, server };
@@ -71,6 +81,23 @@ export function get(port: number, path: string, tls: boolean, host: string): Pro
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
     });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** One plain-HTTP request to 127.0.0.1:port, with extra headers and a chosen source address (127.x.y.z). */
+export function send(port: number, path: string, options: { headers?: Record<string, string>; localAddress?: string; timeoutMs?: number } = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port, path, headers: options.headers ?? {}, agent: false, timeout: options.timeoutMs ?? 5000, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', reject);
     req.end();
@@ -151,4 +178,85 @@ export function makeCertificate(dir: string): RenderPlan['tls'] {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', '/CN=sf.example.com', '-days', '1', '-keyout', tls.keyFile, '-out', tls.certFile], { stdio: 'ignore' });
   writeFileSync(tls.pemFile, readFileSync(tls.certFile, 'utf8') + readFileSync(tls.keyFile, 'utf8'));
   return tls;
+}
+
+/** The three proxies a bundled config is written for, with their dialects. */
+export type ProxyName = 'haproxy' | 'nginx' | 'apache';
+
+export const DIALECTS: Readonly<Record<ProxyName, ConfigDialect>> = { haproxy: haproxyDialect, nginx: nginxDialect, apache: apacheDialect };
+const BINARIES: Readonly<Record<ProxyName, string>> = { haproxy: 'haproxy', nginx: 'nginx', apache: 'apache2' };
+
+/** The proxy's binary answers `-v` (the suites skip a proxy that is not installed). */
+export function haveProxy(proxy: ProxyName): boolean {
+  return spawnSync(BINARIES[proxy], ['-v']).status === 0;
+}
+
+/** A bundled config rendered into its run dir and running under the real proxy. */
+export interface RunningConfig {
+  analysis: ConfigAnalysis;
+  rendered: RenderedConfig;
+  runDir: string;
+  /** the loopback port the config's :80 listens on. */
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads a bundled config (listening on :80, other listeners get free ports too) as the runner does, renders it into runDir
+ * against `backends` (address as written -> test backend), writes every rendered file (companion
+ * files included), checks the proxy accepts it and starts it.
+ */
+export async function runConfig(proxy: ProxyName, configFile: string, runDir: string, backends: ReadonlyMap<string, string>, plan: Partial<RenderPlan> = {}): Promise<RunningConfig> {
+  mkdirSync(runDir, { recursive: true });
+  chmodSync(runDir, 0o755);
+  const dialect = DIALECTS[proxy];
+  const source = readFileSync(configFile, 'utf8');
+  const analysis = dialect.analyze(source, configFile);
+  expect(analysis.listeners.map((l) => l.port)).toContain(80);
+  const ports = new Map<number, number>();
+  for (const l of analysis.listeners) if (!ports.has(l.port)) ports.set(l.port, await freePort());
+  const port = ports.get(80) as number;
+  const rendered = dialect.render(source, configFile, analysis, {
+    runDir,
+    upstreams: new Map(
+      analysis.upstreams.map((u) => {
+        const to = backends.get(u.address);
+        if (to === undefined) throw new Error(`${configFile}:${u.line}: no test backend for ${u.address}`);
+        return [u.address, to];
+      }),
+    ),
+    ports,
+    tls: makeCertificate(runDir),
+    ...plan,
+  });
+  for (const [name, text] of Object.entries(rendered.files)) {
+    mkdirSync(dirname(join(runDir, name)), { recursive: true });
+    writeFileSync(join(runDir, name), text);
+  }
+  const main = join(runDir, rendered.main);
+  let command: string[];
+  let check: string[];
+  let ok: string;
+  // No APACHE_* environment: the generated Defines must be enough.
+  const env = proxy === 'apache' ? { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } : process.env;
+  if (proxy === 'haproxy') {
+    check = ['-c', '-f', main];
+    command = ['-f', main, '-db'];
+    ok = 'Configuration file is valid';
+  } else if (proxy === 'nginx') {
+    for (const d of nginxTempDirs(runDir)) mkdirSync(d, { recursive: true });
+    const args = ['-p', runDir, '-c', main, '-g', nginxGlobalDirectives(analysis, runDir)];
+    check = ['-t', ...args];
+    command = args;
+    ok = 'test is successful';
+  } else {
+    const args = ['-d', '/etc/apache2', '-f', main];
+    check = ['-t', ...args];
+    command = [...args, '-DFOREGROUND'];
+    ok = 'Syntax OK';
+  }
+  const checked = spawnSync(BINARIES[proxy], check, { encoding: 'utf8', env });
+  expect(checked.stdout + checked.stderr).toContain(ok);
+  const started = await startProxy(BINARIES[proxy], command, port, env);
+  return { analysis, rendered, runDir, port, stop: started.stop };
 }

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
 import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
@@ -361,7 +361,11 @@ describe.skipIf(!HAVE_NGINX)('the published nginx files under nginx 1.22', () =>
       ports,
       tls: makeCertificate(runDir),
     });
-    for (const [name, text] of Object.entries(rendered.files)) writeFileSync(join(runDir, name), text);
+    for (const [name, text] of Object.entries(rendered.files)) {
+      // Companion files (Debian's mime.types here) go under files/.
+      mkdirSync(dirname(join(runDir, name)), { recursive: true });
+      writeFileSync(join(runDir, name), text);
+    }
     for (const d of nginxTempDirs(runDir)) mkdirSync(d, { recursive: true });
     return { analysis, ports };
   }
@@ -451,5 +455,55 @@ describe.skipIf(!HAVE_NGINX)('the published nginx files under nginx 1.22', () =>
     expect(analysis.fragment).toBe(false);
     const checked = check(runDir, analysis);
     expect(checked.output).toContain('test is successful');
+  });
+});
+
+describe('nginx companion files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lbdrill-ngx-companions-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'snippets'));
+  writeFileSync(join(dir, '.htpasswd'), 'vip:$apr1$x$y\n');
+  writeFileSync(join(dir, 'nodes.map'), 'node-a master1;\n');
+  writeFileSync(join(dir, 'snippets', 'headers.conf'), 'proxy_set_header Host $host;\n');
+  const source = [
+    'upstream master1 { server 10.0.0.41:3001; }',
+    'map $http_x_node_name $m {',
+    '    default master1;',
+    '    include /etc/nginx/nodes.map;',
+    '}',
+    'server {',
+    '    listen 80;',
+    '    include snippets/headers.conf;',
+    '    include /etc/nginx/conf.d/*.conf;',
+    '    location / {',
+    '        auth_basic "x"; auth_basic_user_file "/etc/nginx/.htpasswd";',
+    '        proxy_pass http://$m;',
+    '    }',
+    '}',
+  ].join('\n');
+
+  it('copies included snippets and password files, leaving globs as written', () => {
+    const config = join(dir, 'site.conf');
+    const analysis = nginxDialect.analyze(source, config);
+    expect(analysis.files?.map((f) => `${f.kind} ${f.path} @${f.line} <- ${f.foundAt.slice(dir.length)}`)).toEqual([
+      'include /etc/nginx/nodes.map @4 <- /nodes.map',
+      'include snippets/headers.conf @8 <- /snippets/headers.conf',
+      'htpasswd /etc/nginx/.htpasswd @11 <- /.htpasswd',
+    ]);
+    const rendered = nginxDialect.render(source, config, analysis, plan(analysis, '/run/lbdrill/c2'));
+    const site = rendered.files['site.conf'] as string;
+    expect(changedLines(source, site)).toEqual([1, 4, 7, 8, 11]);
+    expect(site.split('\n')[3]).toBe('    include /run/lbdrill/c2/files/nodes.map;');
+    expect(site.split('\n')[7]).toBe('    include /run/lbdrill/c2/files/headers.conf;');
+    expect(site.split('\n')[10]).toBe('        auth_basic "x"; auth_basic_user_file "/run/lbdrill/c2/files/.htpasswd";');
+    expect(rendered.files['files/.htpasswd']).toBe('vip:$apr1$x$y\n');
+    expect(rendered.mapped.filter((m) => m.companion === 'htpasswd').map((m) => m.to)).toEqual(['/run/lbdrill/c2/files/.htpasswd']);
+  });
+
+  it('a missing password file is one line naming the file and the config line', () => {
+    const config = join(dir, 'nested', 'site.conf');
+    expect(() => nginxDialect.analyze('server {\n    listen 80;\n    auth_basic_user_file /etc/nginx/users;\n}\n', config)).toThrow(
+      `${config}:3: htpasswd file /etc/nginx/users not found (nor users next to the config)`,
+    );
   });
 });

@@ -13,12 +13,16 @@ import {
   activeTimeScale,
   applyEdits,
   commentOutEdits,
+  copyCompanion,
   hostPort,
+  notAFile,
   parseError,
   planned,
+  readCompanions,
   requote,
   scaleMs,
   urlAuthority,
+  type CompanionRef,
   type TextEdit,
   type Word,
 } from './config-text.ts';
@@ -475,8 +479,26 @@ function scaleFailTimeouts(s: Scan, scale: number, edits: TextEdit[], mapped: Ma
   }
 }
 
+// ---- companion files ----
+
+/** nginx's conf prefix on Debian: a relative `include` in a published config is meant from here. */
+const NGINX_ROOT = '/etc/nginx';
+const COMPANION_DIRECTIVES: Readonly<Record<string, CompanionRef['kind']>> = { include: 'include', auth_basic_user_file: 'htpasswd' };
+
+/** Every `include` and `auth_basic_user_file` naming one file (not a glob, no variables), in any block. */
+function companionDirectives(s: Scan): Array<{ ref: CompanionRef; word: Word }> {
+  const found: Array<{ ref: CompanionRef; word: Word }> = [];
+  walk(s.root, s.top, s.top === 'main' ? 'main' : 'http', (d) => {
+    const kind = COMPANION_DIRECTIVES[d.name];
+    const word = d.args[0];
+    if (kind !== undefined && word !== undefined && !notAFile(word.value)) found.push({ ref: { path: word.value, line: d.line, kind }, word });
+  });
+  return found;
+}
+
 function analyze(source: string, sourcePath: string): NginxConfigAnalysis {
   const s = scan(source, sourcePath);
+  const files = readCompanions(companionDirectives(s).map((c) => c.ref), sourcePath, [NGINX_ROOT]);
   const upstreams = [...s.upstreamServers.map((u) => u.ref)];
   const seen = new Set<string>();
   for (const p of s.proxyPasses) {
@@ -487,7 +509,14 @@ function analyze(source: string, sourcePath: string): NginxConfigAnalysis {
   upstreams.sort((a, b) => a.line - b.line);
   const listeners = [...s.listens.flatMap((l) => (l.ref === null ? [] : [l.ref])), ...s.implicit.map((i) => i.ref)];
   listeners.sort((a, b) => a.line - b.line);
-  return { upstreams, listeners, fragment: s.fragment, mainSets: s.mainSets, pools: healthPools(s).flatMap((p) => p.health ?? []) };
+  return {
+    upstreams,
+    listeners,
+    fragment: s.fragment,
+    mainSets: s.mainSets,
+    pools: healthPools(s).flatMap((p) => p.health ?? []),
+    ...(files.length > 0 ? { files } : {}),
+  };
 }
 
 /** An nginx argument, quoted when it would not survive as a bare word. */
@@ -495,12 +524,13 @@ function ngxArg(value: string): string {
   return /[\s;{}#"'\\]/.test(value) ? `"${value.replace(/["\\]/g, '\\$&')}"` : value;
 }
 
-function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
+function render(source: string, sourcePath: string, analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
   const s = scan(source, sourcePath);
   const runDir = plan.runDir.replace(/\/+$/, '');
   const names = new RunDirNames(runDir, [SITE_FILE, MAIN_FILE, ...TEMP_KINDS.map((k) => `tmp/${k}`)]);
   const edits: TextEdit[] = [];
   const mapped: Mapping[] = [];
+  const files: Record<string, string> = {};
   const replaceWord = (word: Word, value: string, kind: Mapping['kind'], line: number): void => {
     edits.push({ start: word.start, end: word.end, text: word.quote === '' ? ngxArg(value) : requote(word, value) });
     mapped.push({ kind, from: word.value, to: value, line });
@@ -512,6 +542,11 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
 
   const scale = activeTimeScale(plan);
   if (scale !== null) scaleFailTimeouts(s, scale, edits, mapped);
+
+  for (const { ref, word } of companionDirectives(s)) {
+    const to = copyCompanion(analysis, ref, names, runDir, files, mapped);
+    edits.push({ start: word.start, end: word.end, text: word.quote === '' ? ngxArg(to) : requote(word, to) });
+  }
 
   for (const u of s.upstreamServers) {
     const to = planned(plan.upstreams, u.ref.address, 'test backend');
@@ -580,10 +615,10 @@ function render(source: string, sourcePath: string, _analysis: ConfigAnalysis, p
   if (!s.fragment) {
     if (!s.mainSets.pid) mapped.push({ kind: 'path', from: 'pid (built-in default)', to: `${runDir}/nginx.pid` });
     if (!s.mainSets.errorLog) mapped.push({ kind: 'path', from: 'error_log (built-in default)', to: `${runDir}/error.log` });
-    return { files: { [MAIN_FILE]: rendered }, main: MAIN_FILE, mapped };
+    return { files: { [MAIN_FILE]: rendered, ...files }, main: MAIN_FILE, mapped };
   }
   mapped.push({ kind: 'wrap', from: sourcePath, to: `${MAIN_FILE}: http { include ${SITE_FILE}; }` });
-  return { files: { [SITE_FILE]: rendered, [MAIN_FILE]: nginxMainConfig(runDir) }, main: MAIN_FILE, source: SITE_FILE, mapped };
+  return { files: { [SITE_FILE]: rendered, [MAIN_FILE]: nginxMainConfig(runDir), ...files }, main: MAIN_FILE, source: SITE_FILE, mapped };
 }
 
 /** The main config lbdrill wraps a fragment in: Debian's mime types, everything else under runDir. */
