@@ -106,6 +106,8 @@ export interface CheckContext {
   status(status: DrillStatus): void;
   /** the profile's sticky-cookie contract (cookie name, WebSocket path), when it has one. */
   sticky: { cookie: string; wsPath: string } | undefined;
+  /** the profile's basic-auth contract: user -> password and the pool the user must reach. */
+  auth: { users: Readonly<Record<string, { password: string; pool: string }>> } | undefined;
   /** PEM of the run's CA, for clients of the check's own (other source addresses, WebSockets). */
   caPem: string;
   /** starts WebSocket clients through `app` (TLS trusting the run's CA); closed when the check ends. */

@@ -33,6 +33,9 @@ import { stickyDeadPinRebalanced } from './sticky-dead-pin-rebalanced.ts';
 import { stickyWsReconnectAfterFailover } from './sticky-ws-reconnect-after-failover.ts';
 import { stickyWsSameBackend } from './sticky-ws-same-backend.ts';
 import { wsIdleSurvives } from './ws-idle-survives.ts';
+import { authBasicRequired } from './auth-basic-required.ts';
+import { routeAuthGroupMap } from './route-auth-group-map.ts';
+import { routePathPrefix } from './route-path-prefix.ts';
 
 /** Every check lbdrill knows, by id. Profiles refer to these ids. */
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
@@ -71,5 +74,8 @@ export const CHECKS: ReadonlyMap<string, Check> = new Map(
     hashUriConsistent,
     wsIdleSurvives,
     affinitySourceIp,
+    routePathPrefix,
+    authBasicRequired,
+    routeAuthGroupMap,
   ].map((check) => [check.id, check]),
 );

@@ -24,6 +24,8 @@ const poolSchema = z
     probe_path: z.string().startsWith('/'),
     /** the path the contract's health checks use; the test backends answer it. */
     health_path: z.string().startsWith('/'),
+    /** other names the bundled configs use for this pool (nginx `default_pool` where HAProxy says `default`). */
+    aliases: z.array(z.string().min(1)).default([]),
   })
   .strict();
 
@@ -61,6 +63,14 @@ const profileSchema = z
     failover: failoverSchema.default({}),
     /** sticky-cookie contract: the cookie's name, and the WebSocket path on the cookie-sticky (first) pool. */
     sticky: z.object({ cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/), ws_path: z.string().startsWith('/') }).strict().optional(),
+    /** basic-auth contract: user -> password, and which pool each user must reach. */
+    auth: z
+      .object({
+        realm_required: z.boolean().default(true),
+        users: z.record(z.object({ password: z.string(), pool: z.string() }).strict()),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

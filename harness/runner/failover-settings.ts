@@ -55,7 +55,7 @@ export function bindPools(profile: Profile, analysis: ConfigAnalysis, file: stri
   }
   const inConfig = [...new Set(analysis.upstreams.map((u) => u.pool))];
   return profile.pools.map((p) => {
-    const configName = overrides[p.name] ?? p.name;
+    const configName = overrides[p.name] ?? [p.name, ...p.aliases].find((n) => inConfig.includes(n)) ?? p.name;
     if (!inConfig.includes(configName)) {
       throw new LbdrillError(
         'LBDRILL_ERR_USAGE',

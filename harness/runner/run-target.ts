@@ -66,6 +66,8 @@ export async function runTarget(options: {
   healthPaths: readonly string[];
   /** the profile's sticky-cookie contract. */
   sticky?: { cookie: string; wsPath: string };
+  /** the profile's basic-auth contract. */
+  auth?: { users: Record<string, { password: string; pool: string }> };
   /** put lbdrill's TCP fault proxy between the LB and every backend (network faults need it). */
   faultProxies?: boolean;
   onEvent: (event: RunEvent) => void;
@@ -194,6 +196,7 @@ export async function runTarget(options: {
         },
         status: (status) => onEvent({ type: 'drill-status', target: targetName, check: check.id, status }),
         sticky: options.sticky,
+        auth: options.auth,
         caPem: options.caPem,
         wsFleet: async (o) => {
           const fleet = await WsFleet.start({

@@ -72,6 +72,7 @@ describe('admin API', () => {
       upstreams: [
         {
           name: 'api_pool',
+          queued: 0,
           servers: [
             {
               name: 'backend-api-1',
@@ -83,6 +84,7 @@ describe('admin API', () => {
               requests: expect.any(Number),
               failures: 0,
               backup: false,
+              maxConn: 0,
               checkFails: 0,
               checkPasses: 0,
               lastChange: expect.any(Number),

@@ -4,10 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { AdminConfig } from './config-schema.ts';
 import { LbError, type LbErrorCode } from './errors.ts';
-import type { AdminInfo } from './events.ts';
+import type { AdminInfo, MapUpdateEvent } from './events.ts';
 import { parseHostPort } from './host-port.ts';
+import type { MapRegistry } from './map-registry.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
-import type { TrafficCounters, UpstreamMonitor } from './upstream-monitor.ts';
+import type { ClusterCounters, UpstreamMonitor } from './upstream-monitor.ts';
 import type { UpstreamServer } from './upstream-server.ts';
 
 /** Largest request body the admin API reads. */
@@ -16,11 +17,17 @@ const MAX_BODY_BYTES = 64 * 1024;
 const stateBody = z.object({ state: z.enum(['ready', 'drain', 'maint']) }).strict();
 /** 0 is allowed here (unlike the config): the server keeps its state but gets no new requests, as in HAProxy. */
 const weightBody = z.object({ weight: z.number().int().min(0).max(256) }).strict();
+const mapEntryBody = z.object({ value: z.string().min(1, 'expected an upstream name') }).strict();
+const mapEntriesBody = z.object({ entries: z.record(z.string().min(1), z.string()) }).strict();
 
 /** Options that are not in the config. */
 export interface AdminApiOptions {
   /** Traffic counters summed over cluster workers; without it the monitor's pools' own counters are shown. */
-  collectCounters?: () => Promise<TrafficCounters>;
+  collectCounters?: () => Promise<ClusterCounters>;
+  /** The maps and the one place they change; without it the map endpoints answer 404. */
+  maps?: MapRegistry;
+  /** Awaited after a map change, before the answer: cluster workers confirm they have applied it. */
+  afterMapChange?: () => Promise<void>;
 }
 
 /** A listening admin API. */
@@ -85,7 +92,13 @@ async function parseBody<T>(req: http.IncomingMessage, schema: z.ZodType<T>): Pr
  *   GET  /v1/upstreams                                   every upstream and server
  *   POST /v1/upstreams/{upstream}/servers/{server}/state  {"state":"ready"|"drain"|"maint"}
  *   POST /v1/upstreams/{upstream}/servers/{server}/weight {"weight":0..256}
- *   GET  /v1/events                                      server-state events as NDJSON, as they happen
+ *   GET  /v1/maps                                        every map, without its entries
+ *   GET  /v1/maps/{map}                                  one map with its entries
+ *   PUT  /v1/maps/{map}                                  {"entries":{...}}: replace all at once
+ *   PUT  /v1/maps/{map}/entries/{key}                    {"value":"<upstream>"}
+ *   DELETE /v1/maps/{map}/entries/{key}
+ *   POST /v1/maps/{map}/reload                           read the map file again
+ *   GET  /v1/events                                      server-state and map-update events as NDJSON, as they happen
  */
 export async function startAdminApi(config: AdminConfig, monitor: UpstreamMonitor, options: AdminApiOptions = {}): Promise<StartedAdminApi> {
   const bind = parseHostPort(config.bind);
@@ -113,9 +126,12 @@ export async function startAdminApi(config: AdminConfig, monitor: UpstreamMonito
     res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store' });
     res.flushHeaders();
     streams.add(res);
-    const unsubscribe = monitor.subscribe((event) => res.write(`${JSON.stringify(event)}\n`));
+    const write = (event: object): void => void res.write(`${JSON.stringify(event)}\n`);
+    const unsubscribe = monitor.subscribe(write);
+    const unsubscribeMaps = options.maps?.subscribe(write);
     res.on('close', () => {
       unsubscribe();
+      unsubscribeMaps?.();
       streams.delete(res);
     });
     req.resume();
@@ -136,9 +152,9 @@ export async function startAdminApi(config: AdminConfig, monitor: UpstreamMonito
       return;
     }
     const method = req.method ?? 'GET';
-    const allow = (expectedMethod: string): boolean => {
-      if (method === expectedMethod) return true;
-      sendError(res, 405, 'LB_ERR_ADMIN_BAD_REQUEST', `${method} not allowed here, use ${expectedMethod}`, { Allow: expectedMethod });
+    const allow = (...expected: string[]): boolean => {
+      if (expected.includes(method)) return true;
+      sendError(res, 405, 'LB_ERR_ADMIN_BAD_REQUEST', `${method} not allowed here, use ${expected.join(' or ')}`, { Allow: expected.join(', ') });
       return false;
     };
     if (parts.length === 2 && parts[0] === 'v1' && parts[1] === 'upstreams') {
@@ -159,10 +175,55 @@ export async function startAdminApi(config: AdminConfig, monitor: UpstreamMonito
       else monitor.setWeight(found.pool, found.server, (await parseBody(req, weightBody)).weight);
       const counters = options.collectCounters ? await options.collectCounters() : undefined;
       const index = found.pool.servers.indexOf(found.server);
-      sendJson(res, 200, { upstream: found.pool.name, server: monitor.describeServer(found.server, counters?.[found.pool.name]?.[index]) });
+      sendJson(res, 200, { upstream: found.pool.name, server: monitor.describeServer(found.server, counters?.upstreams[found.pool.name]?.[index]) });
+      return;
+    }
+    if (parts[0] === 'v1' && parts[1] === 'maps' && parts.length >= 2 && parts.length <= 5) {
+      await routeMaps(req, res, method, parts.slice(2), allow);
       return;
     }
     sendError(res, 404, 'LB_ERR_ADMIN_NOT_FOUND', `no such endpoint: ${method} ${target}`);
+  };
+
+  /** Answers a map change with its event, once every worker has it. */
+  const changed = async (res: http.ServerResponse, event: MapUpdateEvent): Promise<void> => {
+    await options.afterMapChange?.();
+    sendJson(res, 200, event);
+  };
+
+  /** `/v1/maps...`; `rest` is the path after `/v1/maps`, decoded. */
+  const routeMaps = async (req: http.IncomingMessage, res: http.ServerResponse, method: string, rest: string[], allow: (...m: string[]) => boolean): Promise<void> => {
+    const maps = options.maps;
+    if (rest.length === 0) {
+      if (!allow('GET')) return;
+      const list = maps === undefined ? [] : [...maps.maps.values()].map((m) => ({ name: m.name, file: m.file ?? null, default: m.defaultPool?.name ?? null, version: m.version, size: m.size }));
+      sendJson(res, 200, { maps: list });
+      return;
+    }
+    if (maps === undefined) throw new LbError('LB_ERR_ADMIN_NOT_FOUND', `unknown map ${JSON.stringify(rest[0])}`);
+    const name = rest[0] as string;
+    if (rest.length === 1) {
+      if (!allow('GET', 'PUT')) return;
+      if (method === 'GET') sendJson(res, 200, maps.get(name).view());
+      else {
+        maps.get(name);
+        await changed(res, maps.update(name, { op: 'replace', entries: (await parseBody(req, mapEntriesBody)).entries }));
+      }
+      return;
+    }
+    if (rest.length === 2 && rest[1] === 'reload') {
+      if (allow('POST')) await changed(res, await maps.reload(name));
+      return;
+    }
+    if (rest.length === 3 && rest[1] === 'entries' && rest[2] !== '') {
+      if (!allow('PUT', 'DELETE')) return;
+      const key = rest[2] as string;
+      maps.get(name);
+      if (method === 'PUT') await changed(res, maps.update(name, { op: 'set', key, value: (await parseBody(req, mapEntryBody)).value }));
+      else await changed(res, maps.update(name, { op: 'delete', key }));
+      return;
+    }
+    throw new LbError('LB_ERR_ADMIN_NOT_FOUND', `no such endpoint: ${method} /v1/maps/${rest.map(encodeURIComponent).join('/')}`);
   };
 
   const server = http.createServer((req, res) => {
@@ -172,6 +233,7 @@ export async function startAdminApi(config: AdminConfig, monitor: UpstreamMonito
         return;
       }
       if (err instanceof LbError && err.code === 'LB_ERR_ADMIN_BAD_REQUEST') sendError(res, 400, err.code, err.message, { Connection: 'close' });
+      else if (err instanceof LbError && err.code === 'LB_ERR_ADMIN_NOT_FOUND') sendError(res, 404, err.code, err.message, { Connection: 'close' });
       else sendError(res, 500, 'LB_ERR_ADMIN_INTERNAL', (err as Error).message ?? String(err), { Connection: 'close' });
     });
   });

@@ -2,7 +2,10 @@ import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { parseHashKey } from './balancers/consistent-hash.ts';
 import { parseHostPort } from './host-port.ts';
+import { PasswordHash } from './password-hash.ts';
+import { parseRateLimitKey } from './rate-limiter.ts';
 import { RedirectTemplate } from './redirect-template.ts';
+import { parseMapKey } from './upstream-map.ts';
 
 /*
  * The reference LB's config file (YAML or JSON). Every object is strict: an unknown
@@ -32,8 +35,8 @@ const uriPath = z.string().superRefine((text, ctx) => {
   }
 });
 
-/** Balancing algorithms (src/balancers/); later: least_conn. */
-export const BALANCE_KINDS = ['round_robin', 'source_hash', 'consistent_hash'] as const;
+/** Balancing algorithms (src/balancers/). */
+export const BALANCE_KINDS = ['round_robin', 'least_conn', 'source_hash', 'consistent_hash'] as const;
 export type BalanceKind = (typeof BALANCE_KINDS)[number];
 
 /** RFC 6265 §4.1.1 cookie-name (an RFC 9110 token). */
@@ -77,6 +80,8 @@ const serverSchema = z
     backup: z.boolean().default(false),
     /** Value of the upstream's sticky cookie that pins a client to this server (HAProxy `server ... cookie <value>`); default the name. */
     cookie_value: z.string().regex(COOKIE_VALUE, 'expected a cookie value (printable ASCII without space, quote, comma, semicolon or backslash)').optional(),
+    /** Requests in flight to this server at most; more wait in the upstream's queue (HAProxy `maxconn`); default the upstream's default_max_conn. */
+    max_conn: z.number().int().min(1).max(1_000_000).optional(),
   })
   .strict();
 
@@ -120,8 +125,8 @@ const passiveSchema = z
   })
   .strict();
 
-/** Failure kinds `retry_on` can name besides status codes. */
-export const RETRY_CONDITIONS = ['connect_failure', 'reset', 'timeout'] as const;
+/** Failure kinds `retry_on` can name besides status codes; `invalid_header` is nginx's name for an invalid response head. */
+export const RETRY_CONDITIONS = ['connect_failure', 'reset', 'timeout', 'invalid_header'] as const;
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
 
 const retryOnEntry = z.union([z.enum(RETRY_CONDITIONS), statusCode(400, 599)], {
@@ -159,12 +164,22 @@ const upstreamSchema = z
     slowstart_ms: durationMs(0).default(0),
     /** `shutdown_sessions` cuts every live request of a server the moment it is marked down or put in maintenance. */
     on_marked_down: z.enum(ON_MARKED_DOWN).default('none'),
+    /** `max_conn` of every server that sets none (HAProxy `default-server maxconn`). */
+    default_max_conn: z.number().int().min(1).max(1_000_000).optional(),
+    /** Requests waiting for a free server at most (HAProxy `maxqueue`); absent = no limit, 0 = no queue (503 at once). */
+    max_queue: z.number().int().min(0).max(1_000_000).optional(),
+    /** A queued request waiting longer gets 503 (HAProxy `timeout queue`); default timeouts.connect_ms. */
+    queue_timeout_ms: durationMs(1).optional(),
     servers: z.array(serverSchema).min(1, 'expected at least one server'),
   })
   .strict()
   .superRefine((up, ctx) => {
     if (up.hash_key !== undefined && up.balance !== 'consistent_hash') {
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['hash_key'], message: `only with balance: consistent_hash (balance is ${up.balance})` });
+    }
+    const limited = up.default_max_conn !== undefined || up.servers.some((s) => s.max_conn !== undefined);
+    for (const field of ['max_queue', 'queue_timeout_ms'] as const) {
+      if (up[field] !== undefined && !limited) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [field], message: 'only with default_max_conn or a server max_conn (without a limit nothing ever queues)' });
     }
     const seen = new Set<string>();
     const names = new Set<string>();
@@ -244,6 +259,54 @@ const headersOverrideSchema = z
   })
   .strict();
 
+/** RFC 9110 §5.6.2 token: header field names, methods. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// A custom issue rather than .regex(): as a record key, the message must show the key, not the value.
+const headerName = z.string().superRefine((name, ctx) => {
+  if (!TOKEN.test(name)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a header name (letters, digits and !#$%&'*+-.^_\`|~), got ${describeValue(name)}` });
+});
+/** A field value we may write: printable ASCII, spaces and tabs, no CR/LF. */
+const headerValue = z.string().regex(/^[\t\x20-\x7e]*$/, 'expected printable ASCII (no line breaks)');
+
+/** Header fields a rule may not touch: framing and hop-by-hop fields are the LB's business. */
+const RESERVED_HEADERS: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer']);
+const writableHeaderName = headerName.refine((n) => !RESERVED_HEADERS.has(n.toLowerCase()) && !n.toLowerCase().startsWith('proxy-'), (n) => ({
+  message: `${describeValue(n)} is a framing or hop-by-hop field the LB manages itself`,
+}));
+
+function compileRegex(ctx: z.RefinementCtx, path: (string | number)[], source: string, ignoreCase: boolean): void {
+  try {
+    new RegExp(source, ignoreCase ? 'i' : '');
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `invalid regular expression ${describeValue(source)}: ${(err as Error).message}` });
+  }
+}
+
+const headerMatchSchema = z
+  .object({
+    /** Field name, case-insensitive. */
+    name: headerName,
+    /** Some field of that name is exactly this. */
+    value: z.string().optional(),
+    /** Some field of that name starts with this. */
+    prefix: z.string().optional(),
+    /** Some field of that name matches this JavaScript regular expression. */
+    regex: z.string().optional(),
+    /** true: a field of that name is there (any value); false: none is. */
+    present: z.boolean().optional(),
+    /** Compare value/prefix/regex case-insensitively. */
+    ignore_case: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((h, ctx) => {
+    const given = (['value', 'prefix', 'regex', 'present'] as const).filter((k) => h[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected exactly one of value, prefix, regex, present, got ${given.length === 0 ? 'none' : given.join(', ')}` });
+      return;
+    }
+    if (h.regex !== undefined) compileRegex(ctx, ['regex'], h.regex, h.ignore_case);
+  });
+
 const matchSchema = z
   .object({
     prefix: uriPath.optional(),
@@ -251,34 +314,141 @@ const matchSchema = z
     /** JavaScript regular expression tested against the raw path (no query). */
     regex: z.string().optional(),
     ignore_case: z.boolean().default(false),
+    /** One header condition or a list of them; all must hold. */
+    header: z.union([headerMatchSchema, z.array(headerMatchSchema).min(1, 'expected at least one header condition')]).optional(),
+    /** Request methods, exactly as sent (upper case): `[GET, HEAD]`. */
+    methods: z.array(z.string().regex(/^[A-Z][A-Z_-]*$/, 'expected an upper-case method such as GET')).min(1, 'expected at least one method').optional(),
   })
   .strict()
   .superRefine((m, ctx) => {
     const given = (['prefix', 'exact', 'regex'] as const).filter((k) => m[k] !== undefined);
-    if (given.length !== 1) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        message: `expected exactly one of prefix, exact, regex, got ${given.length === 0 ? 'none' : given.join(', ')}`,
-      });
+    if (given.length > 1) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected at most one of prefix, exact, regex, got ${given.join(', ')}` });
       return;
     }
-    if (m.regex !== undefined) {
-      try {
-        new RegExp(m.regex, m.ignore_case ? 'i' : '');
-      } catch (err) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['regex'], message: `invalid regular expression ${describeValue(m.regex)}: ${(err as Error).message}` });
-      }
+    if (given.length === 0 && m.header === undefined && m.methods === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'expected at least one of prefix, exact, regex, header, methods (prefix: / matches every path)' });
+      return;
     }
+    if (m.regex !== undefined) compileRegex(ctx, ['regex'], m.regex, m.ignore_case);
   });
+
+const mapKey = z.string().superRefine((text, ctx) => {
+  if (!parseMapKey(text)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected header:<name>, path_segment:<n>, cookie:<name>, auth_user or auth_group, got ${describeValue(text)}` });
+  }
+});
 
 const proxyActionSchema = z
   .object({
     /** Name of an entry in `upstreams`. */
-    upstream: z.string().min(1),
+    upstream: z.string().min(1).optional(),
+    /** Pick the upstream per request from a map (HAProxy `use_backend %[<key>,map(<file>,<default>)]`). */
+    map: z
+      .object({
+        /** Name of an entry in `maps`. */
+        name: z.string().min(1),
+        /** What is looked up: header:<name>, path_segment:<n>, cookie:<name>, auth_user or auth_group. */
+        key: mapKey,
+      })
+      .strict()
+      .optional(),
     /** Removed from the start of the raw path before it is sent upstream. */
     strip_prefix: uriPath.optional(),
     /** Overrides the top-level `headers` for this route. */
     headers: headersOverrideSchema.optional(),
+  })
+  .strict()
+  .superRefine((p, ctx) => {
+    if ((p.upstream === undefined) === (p.map === undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected exactly one of upstream, map, got ${p.upstream === undefined ? 'none' : 'both'}` });
+    }
+  });
+
+/** Statuses whose responses have no body (RFC 9110 §15.3.5, §15.4.5). */
+const BODYLESS_STATUSES: ReadonlySet<number> = new Set([204, 304]);
+
+const respondActionSchema = z
+  .object({
+    /** Status of the LB's own answer (nginx `return 200 "..."`, HAProxy `http-request return`). */
+    status: z.number().int().min(200).max(599),
+    /** Body, sent as is (UTF-8). */
+    body: z.string().default(''),
+    /** Response fields; Content-Type defaults to text/plain; charset=utf-8. */
+    headers: z.record(writableHeaderName, headerValue).default({}),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (BODYLESS_STATUSES.has(r.status) && r.body !== '') ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['body'], message: `a ${r.status} response has no body` });
+  });
+
+/** Realm text for `WWW-Authenticate: Basic realm="..."`: a quoted-string without quotes or backslashes to escape. */
+const realmText = z.string().min(1).regex(/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/, 'expected printable ASCII without " or \\');
+
+const authSchema = z
+  .object({
+    /** Shown by browsers in the login prompt. */
+    realm: realmText,
+    /** User name -> password hash: $apr1$, $1$, $5$, $6$, {SHA} or plain:<password>. */
+    users: z
+      .record(
+        z.string().superRefine((name, ctx) => {
+          if (!/^[^:\x00-\x1f\x7f]+$/.test(name)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a user name without ":" or control characters, got ${describeValue(name)}` });
+        }),
+        z.string().superRefine((text, ctx) => {
+          try {
+            PasswordHash.parse(text);
+          } catch (err) {
+            ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+          }
+        }),
+      )
+      .default({}),
+    /** An htpasswd file (`user:hash` lines), relative to the config file; merged with `users`. */
+    users_file: z.string().min(1).optional(),
+    /** Group name -> its users; `auth_group` map keys use a user's first group. */
+    groups: z
+      .record(
+        z.string().superRefine((name, ctx) => {
+          if (!/^[A-Za-z0-9_.-]+$/.test(name)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected a group name of letters, digits, "_", "." or "-", got ${describeValue(name)}` });
+        }),
+        z.array(z.string().min(1)),
+      )
+      .default({}),
+  })
+  .strict();
+
+const rateLimitKey = z.string().superRefine((text, ctx) => {
+  if (!parseRateLimitKey(text)) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected client_ip or header:<name>, got ${describeValue(text)}` });
+});
+
+const rateLimitSchema = z
+  .object({
+    /** Sustained requests per second per key (nginx `rate=10r/s`; 0.5 is 30r/m). */
+    rate_per_sec: z
+      .number()
+      .positive()
+      .max(1_000_000)
+      .refine((r) => Math.round(r * 1000) >= 1, 'must be at least 0.001'),
+    /** Requests beyond the rate a key may have outstanding (nginx `burst`). */
+    burst: z.number().int().min(0).max(1_000_000).default(0),
+    /** What identifies a client: its address (nginx `$binary_remote_addr`) or a header's value. */
+    key: rateLimitKey.default('client_ip'),
+    /** Status of a refused request (nginx `limit_req_status`). */
+    status: statusCode(400, 599).default(503),
+    /** Admitted requests go at once; without it, requests over the rate are held until they conform (nginx `nodelay`). */
+    nodelay: z.boolean().default(false),
+  })
+  .strict();
+
+const responseHeadersSchema = z
+  .object({
+    /** Replace every field of the name with this one (HAProxy `http-response set-header`). */
+    set: z.record(writableHeaderName, headerValue).default({}),
+    /** Append (one value or a list), keeping fields already there (nginx `add_header`). */
+    add: z.record(writableHeaderName, z.union([headerValue, z.array(headerValue)])).default({}),
+    /** Remove every field of these names. */
+    remove: z.array(writableHeaderName).default([]),
   })
   .strict();
 
@@ -311,16 +481,28 @@ const routeSchema = z
     redirect: redirectActionSchema.optional(),
     /** Close the connection without writing a byte (nginx `return 444`). */
     deny: z.literal(true, { errorMap: () => ({ message: 'expected true (omit the field instead of false)' }) }).optional(),
+    /** Answer from the LB itself (nginx `return 200 "healthy\n"`). */
+    respond: respondActionSchema.optional(),
+    /** HTTP Basic authentication before the action (nginx `auth_basic`, HAProxy `http-request auth`). */
+    auth: authSchema.optional(),
+    /** Requests per client (nginx `limit_req`), checked before auth. */
+    rate_limit: rateLimitSchema.optional(),
+    /** Response header rules, after the listener's. */
+    response_headers: responseHeadersSchema.optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
-    const given = (['proxy', 'redirect', 'deny'] as const).filter((k) => r[k] !== undefined);
+    const given = (['proxy', 'redirect', 'deny', 'respond'] as const).filter((k) => r[k] !== undefined);
     if (given.length !== 1) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
-        message: `expected exactly one of proxy, redirect, deny, got ${given.length === 0 ? 'none' : given.join(', ')}`,
+        message: `expected exactly one of proxy, redirect, deny, respond, got ${given.length === 0 ? 'none' : given.join(', ')}`,
       });
       return;
+    }
+    const key = r.proxy?.map?.key;
+    if ((key === 'auth_user' || key === 'auth_group') && r.auth === undefined) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['proxy', 'map', 'key'], message: `${key} needs auth on the route` });
     }
     const strip = r.proxy?.strip_prefix;
     const literal = r.match.prefix ?? r.match.exact;
@@ -349,10 +531,28 @@ const listenerSchema = z
     /** Host names this listener serves; informational, and the fallback {host} when a request has none. */
     server_names: z.array(z.string().min(1)).default([]),
     tls: tlsSchema.optional(),
+    /** Response header rules for every response of this listener (routes add theirs after). */
+    response_headers: responseHeadersSchema.optional(),
     /** Tried in order; the first match wins. A request no route matches gets 404. */
     routes: z.array(routeSchema).min(1, 'expected at least one route'),
   })
   .strict();
+
+const mapSchema = z
+  .object({
+    /** HAProxy map file (`key value` lines), relative to the config file. */
+    file: z.string().min(1).optional(),
+    /** Key -> upstream name, inline. */
+    entries: z.record(z.string().min(1), z.string()).optional(),
+    /** Upstream for keys not in the map (and requests without a key); none: 503. */
+    default: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if ((m.file === undefined) === (m.entries === undefined)) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `expected exactly one of file, entries, got ${m.file === undefined ? 'none' : 'both'}` });
+    }
+  });
 
 /** True for 127.0.0.0/8, ::1 and localhost: the admin API must not be reachable from the network. */
 export function isLoopbackHost(host: string): boolean {
@@ -382,6 +582,8 @@ export const configSchema = z
       .union([z.number().int().min(1).max(256), z.literal('auto')], { errorMap: () => ({ message: 'expected an integer from 1 to 256 or "auto"' }) })
       .default(1),
     upstreams: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a name of letters, digits, "_", "." or "-"'), upstreamSchema).default({}),
+    /** Named maps from a request key to an upstream, changeable at runtime through the admin API. */
+    maps: z.record(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'expected a name of letters, digits, "_", "." or "-"'), mapSchema).default({}),
     timeouts: timeoutsSchema.default({}),
     limits: limitsSchema.default({}),
     buffering: bufferingSchema.default({}),
@@ -392,6 +594,16 @@ export const configSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    const known = Object.keys(cfg.upstreams);
+    const unknownUpstream = (name: string): string => `unknown upstream ${describeValue(name)} (defined: ${known.length ? known.join(', ') : 'none'})`;
+    for (const [name, m] of Object.entries(cfg.maps)) {
+      if (m.default !== undefined && !Object.hasOwn(cfg.upstreams, m.default)) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['maps', name, 'default'], message: unknownUpstream(m.default) });
+      }
+      for (const [key, value] of Object.entries(m.entries ?? {})) {
+        if (!Object.hasOwn(cfg.upstreams, value)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['maps', name, 'entries', key], message: unknownUpstream(value) });
+      }
+    }
     const names = new Set<string>();
     const binds = new Set<string>();
     cfg.listeners.forEach((l, i) => {
@@ -402,12 +614,16 @@ export const configSchema = z
       }
       binds.add(l.bind);
       l.routes.forEach((r, j) => {
-        if (r.proxy && !Object.hasOwn(cfg.upstreams, r.proxy.upstream)) {
-          const known = Object.keys(cfg.upstreams);
+        if (r.proxy?.upstream !== undefined && !Object.hasOwn(cfg.upstreams, r.proxy.upstream)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['listeners', i, 'routes', j, 'proxy', 'upstream'], message: unknownUpstream(r.proxy.upstream) });
+        }
+        const map = r.proxy?.map?.name;
+        if (map !== undefined && !Object.hasOwn(cfg.maps, map)) {
+          const maps = Object.keys(cfg.maps);
           ctx.addIssue({
             code: z.ZodIssueCode.custom,
-            path: ['listeners', i, 'routes', j, 'proxy', 'upstream'],
-            message: `unknown upstream ${describeValue(r.proxy.upstream)} (defined: ${known.length ? known.join(', ') : 'none'})`,
+            path: ['listeners', i, 'routes', j, 'proxy', 'map', 'name'],
+            message: `unknown map ${describeValue(map)} (defined: ${maps.length ? maps.join(', ') : 'none'})`,
           });
         }
       });
@@ -428,6 +644,11 @@ export type HealthCheckConfig = NonNullable<UpstreamConfig['health_check']>;
 export type PassiveConfig = NonNullable<UpstreamConfig['passive']>;
 export type AdminConfig = NonNullable<LbConfig['admin']>;
 export type StickyConfig = NonNullable<UpstreamConfig['sticky']>;
+export type MapConfig = LbConfig['maps'][string];
+export type AuthConfig = NonNullable<RouteConfig['auth']>;
+export type RateLimitConfig = NonNullable<RouteConfig['rate_limit']>;
+export type ResponseHeadersConfig = NonNullable<RouteConfig['response_headers']>;
+export type HeaderMatchConfig = z.output<typeof headerMatchSchema>;
 /** Effective forwarding-header policy after route overrides. */
 export interface HeaderPolicy {
   preserveHost: boolean;

@@ -63,8 +63,25 @@ export interface ServerStateEvent {
   atMs: number;
 }
 
+/** A map changed (admin API: one entry set or deleted, all replaced, or its file reloaded); emitted once, by the owner. */
+export interface MapUpdateEvent {
+  event: 'map-update';
+  map: string;
+  op: 'set' | 'delete' | 'replace' | 'reload';
+  /** The entry changed, for `set` and `delete`. */
+  key?: string;
+  /** The upstream it now names, for `set`. */
+  value?: string;
+  /** Entries in the map afterwards. */
+  entries: number;
+  /** The map's version afterwards (1 after the first change). */
+  version: number;
+  /** Epoch milliseconds, fractional. */
+  atMs: number;
+}
+
 /** Everything the LB reports as JSON lines on stdout. */
-export type LbEvent = ReadyEvent | UpstreamErrorEvent | WorkerExitEvent | ServerStateEvent;
+export type LbEvent = ReadyEvent | UpstreamErrorEvent | WorkerExitEvent | ServerStateEvent | MapUpdateEvent;
 
 /** Receives events; main.ts writes them to stdout, one JSON object per line. */
 export type EventSink = (event: LbEvent) => void;

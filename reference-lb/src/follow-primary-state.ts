@@ -1,5 +1,6 @@
 import type { IpcPort, PrimaryMessage, WorkerMessage } from './cluster-messages.ts';
-import type { TrafficCounters } from './upstream-monitor.ts';
+import type { MapRegistry } from './map-registry.ts';
+import type { QueueCounters, TrafficCounters } from './upstream-monitor.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
 import { isMarkedDown, type ServerStatus } from './upstream-server.ts';
 
@@ -19,13 +20,20 @@ function counters(pools: ReadonlyMap<string, UpstreamPool>): TrafficCounters {
   return out;
 }
 
+function queued(pools: ReadonlyMap<string, UpstreamPool>): QueueCounters {
+  const out: QueueCounters = {};
+  for (const pool of pools.values()) out[pool.name] = pool.queue?.size ?? 0;
+  return out;
+}
+
 /**
  * The worker side of cluster state: applies the primary's snapshot and changes to this
- * worker's pools (cutting sessions for `shutdown_sessions` here, where they live), sends
- * passive failures to the primary, answers counter requests. Resolves once the snapshot
- * is applied (or after STATE_SYNC_TIMEOUT_MS), so the worker can listen afterwards.
+ * worker's pools (cutting sessions for `shutdown_sessions` here, where they live) and
+ * maps, sends passive failures to the primary, answers counter requests. Resolves once
+ * the snapshot is applied (or after STATE_SYNC_TIMEOUT_MS), so the worker can listen
+ * afterwards.
  */
-export function followPrimaryState(pools: ReadonlyMap<string, UpstreamPool>, port: IpcPort<WorkerMessage, PrimaryMessage>): Promise<void> {
+export function followPrimaryState(pools: ReadonlyMap<string, UpstreamPool>, port: IpcPort<WorkerMessage, PrimaryMessage>, maps?: MapRegistry): Promise<void> {
   for (const pool of pools.values()) {
     if (pool.passive) {
       pool.onFailure = (p, server, reason) => port.send({ type: 'passive-failure', upstream: p.name, index: p.servers.indexOf(server), reason });
@@ -40,14 +48,21 @@ export function followPrimaryState(pools: ReadonlyMap<string, UpstreamPool>, por
           for (const [upstream, statuses] of Object.entries(message.upstreams)) {
             statuses.forEach((status, index) => apply(pools, upstream, index, status, 'state from the primary'));
           }
+          maps?.followSnapshot(message.maps);
           clearTimeout(timer);
           resolve();
           break;
         case 'server-status':
           apply(pools, message.upstream, message.index, message.status, message.reason);
           break;
+        case 'map-change':
+          maps?.follow(message.map, message.change, message.version);
+          break;
         case 'counters-request':
-          port.send({ type: 'counters', id: message.id, upstreams: counters(pools) });
+          port.send({ type: 'counters', id: message.id, upstreams: counters(pools), queued: queued(pools) });
+          break;
+        case 'sync':
+          port.send({ type: 'synced', id: message.id });
           break;
       }
     });

@@ -254,3 +254,56 @@ describe('main.ts failover', () => {
   });
 });
 
+
+describe('main.ts maps', () => {
+  const TOKEN = 'main-maps-token';
+  const masters: TestUpstream[] = [];
+  afterEach(async () => {
+    for (const m of masters.splice(0)) await m.close();
+  });
+
+  it.each([1, 2])('with workers: %i every worker has a map change before the admin API answers, and it is printed once', async (workers) => {
+    for (let i = 0; i < 2; i++) masters.push(await startTestUpstream());
+    const mapFile = writeConfig(`node-master-${workers}.map`, 'node1.example.com master1\n');
+    const lb = run([
+      '--config',
+      writeConfig(`maps-${workers}.yaml`, {
+        workers,
+        upstreams: { master1: { servers: [{ address: masters[0]!.address }] }, master2: { servers: [{ address: masters[1]!.address }] } },
+        maps: { node_map: { file: path.basename(mapFile), default: 'master1' } },
+        listeners: [{ name: 'gateway', bind: '127.0.0.1:0', routes: [{ match: { prefix: '/' }, proxy: { map: { name: 'node_map', key: 'header:X-Node-Name' } } }] }],
+        admin: { bind: '127.0.0.1:0', token: TOKEN },
+      }),
+    ]);
+    const ready = JSON.parse(await lb.nextLine()) as { listeners: Array<{ port: number }>; admin: { port: number } };
+    const port = ready.listeners[0]!.port;
+    const served = async (): Promise<number[]> => {
+      // New connections: with workers: 2 the primary spreads them round robin over both workers.
+      const res = await Promise.all(Array.from({ length: 10 }, () => sendRequest(port, '/', { headers: { 'X-Node-Name': 'node1.example.com' } })));
+      return res.map((r) => masters.findIndex((m) => r.body.startsWith(`${m.port} `)) + 1);
+    };
+    expect(await served()).toEqual(Array(10).fill(1));
+    const put = await adminRequest(ready.admin.port, 'PUT', '/v1/maps/node_map/entries/node1.example.com', { token: TOKEN, body: { value: 'master2' } });
+    expect(put.status).toBe(200);
+    expect(await waitForLine(lb, (e) => e.event === 'map-update')).toEqual({
+      event: 'map-update',
+      map: 'node_map',
+      op: 'set',
+      key: 'node1.example.com',
+      value: 'master2',
+      entries: 1,
+      version: 1,
+      atMs: expect.any(Number),
+    });
+    expect(await served()).toEqual(Array(10).fill(2));
+
+    // Reload from the file, rewritten by the map updater; every worker follows the replace.
+    writeFileSync(mapFile, 'node1.example.com master1\n');
+    expect((await adminRequest(ready.admin.port, 'POST', '/v1/maps/node_map/reload', { token: TOKEN })).json).toMatchObject({ op: 'reload', version: 2 });
+    expect(await served()).toEqual(Array(10).fill(1));
+    lb.child.kill('SIGTERM');
+    expect((await lb.exit).code).toBe(0);
+    // The reload's line, once (by the primary), not once per worker.
+    expect(lb.lines.filter((l) => l.includes('"map-update"'))).toHaveLength(1);
+  });
+});

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parseDocument } from 'yaml';
 import type { ZodIssue } from 'zod';
+import { resolveConfigFiles } from './config-files.ts';
 import { configSchema, describeValue, type LbConfig } from './config-schema.ts';
 import { LbError } from './errors.ts';
 
@@ -51,8 +52,9 @@ function formatIssue(issue: ZodIssue, input: unknown): string {
 }
 
 /**
- * Parses and validates config text (YAML, or JSON which is YAML). Relative TLS paths
- * resolve against the directory of `sourceName`. Throws LbError(LB_ERR_CONFIG) whose
+ * Parses and validates config text (YAML, or JSON which is YAML), and reads the map and
+ * htpasswd files it names (config-files.ts). Relative paths resolve against the
+ * directory of `sourceName`. Throws LbError(LB_ERR_CONFIG) whose
  * message is one line naming the field: `reference-lb config: listeners[0].bind: ...`.
  */
 export function parseConfig(text: string, sourceName: string): LbConfig {
@@ -82,5 +84,6 @@ export function parseConfig(text: string, sourceName: string): LbConfig {
       listener.tls.key = path.resolve(baseDir, listener.tls.key);
     }
   }
+  resolveConfigFiles(config, baseDir);
   return config;
 }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LbEvent, UpstreamErrorEvent } from './events.ts';
 import { startLoadBalancer } from './start-load-balancer.ts';
@@ -154,5 +155,42 @@ describe('retry_on failure kinds', () => {
     expect((await sendRequest(without.port, '/x')).status).toBe(502);
     const withReset = await startLb([rude.address, ok.address], { retry_on: ['connect_failure', 'reset'] });
     expect((await sendRequest(withReset.port, '/x')).status).toBe(200);
+  });
+});
+
+describe("seed 004's proxy_next_upstream error timeout invalid_header http_500 http_502 http_503", () => {
+  /** A TCP server that answers every connection with bytes that are not HTTP. */
+  async function garbage(): Promise<string> {
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.once('data', () => socket.end('HELLO THIS IS NOT HTTP\r\n\r\n'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  }
+
+  const NGINX_NEXT_UPSTREAM = ['connect_failure', 'reset', 'timeout', 'invalid_header', 500, 502, 503];
+
+  it('retries an invalid response head only with invalid_header, and only for idempotent requests', async () => {
+    const bad = await garbage();
+    const ok = await withStatus(200);
+    const without = await startLb([bad, ok.address]);
+    expect((await sendRequest(without.port, '/x')).status).toBe(502);
+    expect(without.errors()).toMatchObject([{ code: 'LB_ERR_UPSTREAM_PROTOCOL', retry: false, status: 502 }]);
+
+    const withIt = await startLb([bad, ok.address], { retry_on: NGINX_NEXT_UPSTREAM });
+    expect(await sendRequest(withIt.port, '/x')).toMatchObject({ status: 200, body: `${ok.port} 200` });
+    expect(withIt.errors()).toMatchObject([{ code: 'LB_ERR_UPSTREAM_PROTOCOL', server: bad, retry: true, status: null }]);
+    const post = await startLb([bad, ok.address], { retry_on: NGINX_NEXT_UPSTREAM });
+    expect((await sendRequest(post.port, '/x', { method: 'POST', body: 'x' })).status).toBe(502);
+  });
+
+  it.each([500, 502, 503])('retries http_%i on the next server', async (status) => {
+    const failing = await withStatus(status);
+    const ok = await withStatus(200);
+    const { port, errors } = await startLb([failing.address, ok.address], { retry_on: NGINX_NEXT_UPSTREAM });
+    expect(await sendRequest(port, '/x')).toMatchObject({ status: 200, body: `${ok.port} 200` });
+    expect(errors()).toMatchObject([{ code: 'LB_ERR_UPSTREAM_STATUS', server: failing.address, retry: true }]);
   });
 });

@@ -5,6 +5,7 @@ import { BodySpool } from './body-spool.ts';
 import type { Lease } from './connection-pool.ts';
 import { LbError, isLbError } from './errors.ts';
 import { buildClientResponseHeaders, buildUpstreamRequestHead, type UpstreamRequestHead } from './forward-headers.ts';
+import type { HeaderRules } from './header-rules.ts';
 import type { ListenerContext } from './proxy-handler.ts';
 import { stripPathPrefix, type ProxyAction } from './router.ts';
 import { lingerOnClose, sendLocalResponse } from './send-local-response.ts';
@@ -17,6 +18,8 @@ import {
   upstreamErrorStatus,
   type RetryFacts,
 } from './upstream-errors.ts';
+import type { UpstreamPool } from './upstream-pool.ts';
+import { ALL_BUSY, type AllBusy, type QueuedRequest } from './upstream-queue.ts';
 import type { LiveSession, UpstreamServer } from './upstream-server.ts';
 
 /** Methods that may be sent twice (RFC 9110 §9.2.2). */
@@ -101,13 +104,19 @@ class Attempt implements Dispatcher.DispatchHandler {
  *
  * While an attempt runs, the exchange sits in its server's `sessions` (only kept with
  * `on_marked_down: shutdown_sessions`) so that marking the server down can cut it.
+ * When every server it may use is at `max_conn` it waits in the upstream's queue.
  */
-export class ProxyExchange implements LiveSession {
+export class ProxyExchange implements LiveSession, QueuedRequest {
   private readonly ctx: ListenerContext;
   private readonly req: Tagged<IncomingMessage>;
   private readonly res: Tagged<ServerResponse>;
   private readonly action: ProxyAction;
+  private readonly pool: UpstreamPool;
+  /** Response header rules of the route (and listener). */
+  private readonly rules: HeaderRules | undefined;
   private readonly upstreamPath: string;
+  /** Waiting in the pool's queue. */
+  private queued = false;
   private head: UpstreamRequestHead | undefined;
   /** Buffered request body (request buffering). */
   private spool: BodySpool | undefined;
@@ -131,11 +140,22 @@ export class ProxyExchange implements LiveSession {
   private responseSpool: BodySpool | undefined;
   private done = false;
 
-  constructor(ctx: ListenerContext, req: IncomingMessage, res: ServerResponse, action: ProxyAction, path: string, query: string) {
+  constructor(
+    ctx: ListenerContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    action: ProxyAction,
+    pool: UpstreamPool,
+    rules: HeaderRules | undefined,
+    path: string,
+    query: string,
+  ) {
     this.ctx = ctx;
     this.req = req;
     this.res = res;
     this.action = action;
+    this.pool = pool;
+    this.rules = rules;
     this.upstreamPath = action.stripPrefix === undefined ? path + query : stripPathPrefix(path, query, action.stripPrefix);
   }
 
@@ -147,17 +167,17 @@ export class ProxyExchange implements LiveSession {
       fallbackHost: ctx.fallbackHost,
     });
     if (head === undefined) {
-      sendLocalResponse(req, res, 400, true);
+      this.local(400, true);
       return;
     }
     this.head = head;
-    const sticky = this.action.pool.sticky;
+    const sticky = this.pool.sticky;
     if (sticky !== undefined) {
       this.pinned = sticky.pinnedServer(req.rawHeaders);
       sticky.stripRequest(head.headers);
     }
     if (ctx.maxBodyBytes > 0 && head.contentLength > ctx.maxBodyBytes) {
-      sendLocalResponse(req, res, 413, true);
+      this.local(413, true);
       return;
     }
     res[kExchange] = this;
@@ -201,7 +221,7 @@ export class ProxyExchange implements LiveSession {
       (err: unknown) => {
         if (this.done) return;
         this.finish();
-        if (!this.res.destroyed) sendLocalResponse(this.req, this.res, isLbError(err, 'LB_ERR_BODY_TOO_LARGE') ? 413 : 400, true);
+        if (!this.res.destroyed) this.local(isLbError(err, 'LB_ERR_BODY_TOO_LARGE') ? 413 : 400, true);
       },
     );
   }
@@ -220,11 +240,15 @@ export class ProxyExchange implements LiveSession {
     }
   }
 
-  /** Sends the request to `chosen`, or to the balancer's pick. */
-  private attempt(chosen?: UpstreamServer): void {
+  /** Sends the request to `chosen`, or to the pick of the cookie or balancer; ALL_BUSY queues it. */
+  private attempt(chosen?: UpstreamServer | AllBusy): void {
     const head = this.head as UpstreamRequestHead;
-    const pool = this.action.pool;
-    const server = chosen ?? pool.pick(this.tried, this.req, this.pinned);
+    const pool = this.pool;
+    const server = chosen ?? pool.acquire(this.tried, this.req, this.pinned);
+    if (server === ALL_BUSY) {
+      this.enqueue();
+      return;
+    }
     if (server === undefined) {
       this.fail(this.lastError ?? new LbError('LB_ERR_NO_SERVER_AVAILABLE', `no server of upstream ${pool.name} is available`));
       return;
@@ -252,7 +276,7 @@ export class ProxyExchange implements LiveSession {
     if (attempt !== this.current || this.done) return false;
     // 1xx (100, 103): node's server already answered Expect itself; interim responses are not relayed.
     if (statusCode < 200) return true;
-    const pool = this.action.pool;
+    const pool = this.pool;
     const failed = pool.failOnStatus !== undefined && pool.failOnStatus.has(statusCode);
     const retryStatuses = pool.retryPolicy.statuses;
     if (retryStatuses !== undefined && retryStatuses.has(statusCode) && this.retryOnStatus(attempt, statusCode, failed)) return false;
@@ -263,6 +287,7 @@ export class ProxyExchange implements LiveSession {
     const bodyless = method === 'HEAD' || statusCode === 204 || statusCode === 304;
     const head = buildClientResponseHeaders(rawHeaders);
     if (pool.sticky !== undefined) pool.sticky.applyToResponse(head.headers, statusCode, method, attempt.server, this.pinned);
+    if (this.rules !== undefined) this.rules.apply(head.headers);
     if (this.ctx.buffering.response && !bodyless) {
       this.bufferResponse(statusCode, statusText, head.headers, head.hasDate);
       return true;
@@ -270,21 +295,57 @@ export class ProxyExchange implements LiveSession {
     try {
       this.writeHead(statusCode, statusText, head.headers, head.hasDate);
     } catch (err) {
-      // node refused a header value the upstream sent (ERR_INVALID_CHAR and the like).
+      // node refused a header value the upstream sent (ERR_INVALID_CHAR and the like): nothing went out yet.
       const error = new LbError('LB_ERR_UPSTREAM_PROTOCOL', `invalid response head from ${attempt.server.address}: ${(err as Error).message}`, { cause: err });
+      this.responding = false;
+      const facts = this.retryFacts(attempt);
       this.endAttempt(true, false);
-      this.report(attempt.server, error, false, 502);
-      this.finish();
-      sendLocalResponse(this.req, this.res, 502, (this.head as UpstreamRequestHead).hasBody && this.spool === undefined);
+      this.lastError = error;
+      const next = this.attempts < pool.maxAttempts && isRetryableUpstreamError(error, facts, pool.retryPolicy) ? this.retryTarget(attempt.server) : undefined;
+      this.report(attempt.server, error, next !== undefined, next === undefined ? 502 : null);
+      if (next === undefined) {
+        this.finish();
+        this.local(502, (this.head as UpstreamRequestHead).hasBody && this.spool === undefined);
+      } else {
+        this.attempt(next);
+      }
       return false;
     }
     process.nextTick(flushHeadIfIdle, this);
     return true;
   }
 
+  /** Every server this request may use is at max_conn: wait in the upstream's queue, or 503 when it is full. */
+  private enqueue(): void {
+    const queue = this.pool.queue;
+    if (queue === undefined || !queue.add(this)) {
+      this.fail(new LbError('LB_ERR_QUEUE_FULL', `every server of upstream ${this.pool.name} is at max_conn and its queue is full (${queue?.maxQueue ?? 0})`));
+      return;
+    }
+    this.queued = true;
+  }
+
+  pickFromQueue(): UpstreamServer | AllBusy | undefined {
+    return this.pool.acquire(this.tried, this.req, this.pinned);
+  }
+
+  leaveQueue(server: UpstreamServer | undefined): void {
+    this.queued = false;
+    if (this.done) return;
+    if (server === undefined) this.fail(this.lastError ?? new LbError('LB_ERR_NO_SERVER_AVAILABLE', `no server of upstream ${this.pool.name} is available`));
+    else this.attempt(server);
+  }
+
+  queueTimedOut(): void {
+    this.queued = false;
+    if (this.done) return;
+    const waited = this.pool.queue?.timeoutMs ?? 0;
+    this.fail(new LbError('LB_ERR_QUEUE_TIMEOUT', `waited ${waited} ms in the queue of upstream ${this.pool.name} for a server below max_conn`));
+  }
+
   /** `retry_on` names this status: drop the response and try again, if the request allows it and a server is left. */
   private retryOnStatus(attempt: Attempt, statusCode: number, failed: boolean): boolean {
-    const pool = this.action.pool;
+    const pool = this.pool;
     if (this.attempts >= pool.maxAttempts || !isRetryableStatus(statusCode, this.retryFacts(attempt), pool.retryPolicy)) return false;
     const server = attempt.server;
     const next = this.retryTarget(server);
@@ -304,14 +365,14 @@ export class ProxyExchange implements LiveSession {
     server.failures++;
     // The response being relayed is not cut by an ejection it causes itself.
     server.sessions?.delete(this);
-    this.action.pool.reportFailure(server, `status ${statusCode}`);
+    this.pool.reportFailure(server, `status ${statusCode}`);
   }
 
-  /** The server for a retry after `failed`: another one (redispatch), or the same one while it still takes traffic. */
-  private retryTarget(failed: UpstreamServer): UpstreamServer | undefined {
-    if (!this.action.pool.redispatch) return failed.available ? failed : undefined;
+  /** The server for a retry after `failed`: another one (redispatch), or the same one while it still takes traffic; ALL_BUSY queues. */
+  private retryTarget(failed: UpstreamServer): UpstreamServer | AllBusy | undefined {
+    if (!this.pool.redispatch) return failed.available ? failed : undefined;
     (this.tried ??= new Set()).add(failed);
-    return this.action.pool.pick(this.tried, this.req, this.pinned);
+    return this.pool.acquire(this.tried, this.req, this.pinned);
   }
 
   private retryFacts(attempt: Attempt): RetryFacts {
@@ -411,7 +472,7 @@ export class ProxyExchange implements LiveSession {
     if (isLbError(err, 'LB_ERR_BODY_TOO_LARGE')) {
       this.endAttempt(false, false);
       this.finish();
-      sendLocalResponse(this.req, this.res, 413, true);
+      this.local(413, true);
       return;
     }
     if (this.req.destroyed && !this.req.complete) {
@@ -430,14 +491,14 @@ export class ProxyExchange implements LiveSession {
       return;
     }
     this.lastError = error;
-    const pool = this.action.pool;
+    const pool = this.pool;
     const facts = this.retryFacts(attempt);
     if (pool.passive !== undefined && isServerFailure(error, facts)) pool.reportFailure(server, error.message);
     const stale = isStaleConnectionError(error, facts) && this.staleRetries < MAX_STALE_RETRIES;
-    let next: UpstreamServer | undefined;
+    let next: UpstreamServer | AllBusy | undefined;
     if (stale) {
       // The keep-alive race says nothing about the server: any server will do, this one included.
-      next = pool.redispatch ? pool.pick(this.tried, this.req, this.pinned) : server.available ? server : undefined;
+      next = pool.redispatch ? pool.acquire(this.tried, this.req, this.pinned) : server.available ? server : undefined;
     } else if (isRetryableUpstreamError(error, facts, pool.retryPolicy) && this.attempts < pool.maxAttempts) {
       next = this.retryTarget(server);
     }
@@ -467,9 +528,15 @@ export class ProxyExchange implements LiveSession {
 
   /** Answers the client with the status for `error` (no response has started). */
   private fail(error: LbError): void {
-    if (error.code === 'LB_ERR_NO_SERVER_AVAILABLE') this.report(undefined, error, false, 503);
+    const code = error.code;
+    if (code === 'LB_ERR_NO_SERVER_AVAILABLE' || code === 'LB_ERR_QUEUE_FULL' || code === 'LB_ERR_QUEUE_TIMEOUT') this.report(undefined, error, false, 503);
     this.finish();
-    sendLocalResponse(this.req, this.res, upstreamErrorStatus(error), (this.head as UpstreamRequestHead).hasBody && this.spool === undefined);
+    this.local(upstreamErrorStatus(error), (this.head as UpstreamRequestHead).hasBody && this.spool === undefined);
+  }
+
+  /** A response of the LB's own, with the route's header rules. */
+  private local(status: number, bodyPending: boolean): void {
+    sendLocalResponse(this.req, this.res, status, bodyPending, this.rules === undefined ? undefined : { rules: this.rules });
   }
 
   /** The client connection closed; before the response completed, that aborts the upstream request too. */
@@ -485,6 +552,8 @@ export class ProxyExchange implements LiveSession {
       this.req.socket.setTimeout(0);
       return;
     }
+    // Nothing reads the body while the request waits in the queue; `queue_timeout_ms` bounds that wait.
+    if (this.queued) return;
     if (this.done) {
       this.req.socket.destroy();
       return;
@@ -492,14 +561,14 @@ export class ProxyExchange implements LiveSession {
     this.endAttempt(false, false);
     this.finish();
     if (this.res.headersSent) this.res.destroy();
-    else sendLocalResponse(this.req, this.res, 408, true);
+    else this.local(408, true);
   }
 
   private report(server: UpstreamServer | undefined, error: LbError, retry: boolean, status: number | null): void {
     this.ctx.onEvent?.({
       event: 'upstream-error',
       listener: this.ctx.listenerName,
-      upstream: this.action.pool.name,
+      upstream: this.pool.name,
       server: server?.address ?? '',
       code: error.code,
       message: error.message,
@@ -522,7 +591,7 @@ export class ProxyExchange implements LiveSession {
     this.stallTimer = undefined;
     const server = attempt.server;
     server.sessions?.delete(this);
-    const connections = this.action.pool.connectionsTo(server);
+    const connections = this.pool.connectionsTo(server);
     if (clean) connections.release(attempt.lease.client);
     else connections.discard(attempt.lease.client);
     server.onRequestEnd(failed);
@@ -532,6 +601,10 @@ export class ProxyExchange implements LiveSession {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    if (this.queued) {
+      this.queued = false;
+      this.pool.queue?.remove(this);
+    }
     this.endAttempt(false, false);
     this.res[kExchange] = undefined;
     this.req[kExchange] = undefined;

@@ -10,7 +10,9 @@ import { isLbError } from './errors.ts';
 import type { AdminInfo, LbEvent, ListenerInfo, ReadyEvent } from './events.ts';
 import { followPrimaryState } from './follow-primary-state.ts';
 import { loadConfig } from './load-config.ts';
+import { MapRegistry } from './map-registry.ts';
 import { createPools, startLoadBalancer, type StartedLoadBalancer } from './start-load-balancer.ts';
+import { createMaps } from './upstream-map.ts';
 
 /** Exit codes: 0 stopped by a signal (or --check passed), 2 could not start (bad usage, config, TLS, bind). */
 export const EXIT_OK = 0;
@@ -94,10 +96,11 @@ async function runWorker(config: LbConfig, io: CliIo): Promise<number> {
   const stopped = Promise.race([waitForSignal(), once(process, 'disconnect')]);
   let lb: StartedLoadBalancer;
   try {
-    // Server state is the primary's: take its snapshot before listening, then follow it.
+    // Server state and maps are the primary's: take its snapshot before listening, then follow it.
     const pools = createPools(config);
-    await followPrimaryState(pools, primaryPort);
-    lb = await startLoadBalancer(config, { onEvent: (e) => printEvent(io, e), pools, externalState: true });
+    const maps = new MapRegistry(createMaps(config.maps, pools));
+    await followPrimaryState(pools, primaryPort, maps);
+    lb = await startLoadBalancer(config, { onEvent: (e) => printEvent(io, e), pools, maps, externalState: true });
   } catch (err) {
     send({ type: 'failed', line: errorLine(err) });
     return EXIT_CANNOT_START;
@@ -110,8 +113,9 @@ async function runWorker(config: LbConfig, io: CliIo): Promise<number> {
 
 /**
  * The primary of `workers: N`: forks the workers (which share the listening sockets),
- * prints one ready line, replaces crashed workers. It also owns server state: health
- * checks, passive ejection and the admin API run here once, and workers follow over IPC.
+ * prints one ready line, replaces crashed workers. It also owns server state and maps:
+ * health checks, passive ejection, map changes and the admin API run here once, and
+ * workers follow over IPC.
  */
 async function runPrimary(config: LbConfig, count: number, io: CliIo): Promise<number> {
   cluster.schedulingPolicy = cluster.SCHED_RR;
@@ -123,7 +127,7 @@ async function runPrimary(config: LbConfig, count: number, io: CliIo): Promise<n
     if (held) held.push(e);
     else printEvent(io, e);
   };
-  const state = new ClusterStateOwner(pools, { onEvent, workers: () => workers });
+  const state = new ClusterStateOwner(pools, { onEvent, workers: () => workers, maps: createMaps(config.maps, pools) });
   let admin: StartedAdminApi | undefined;
   const closeState = async (): Promise<void> => {
     state.close();
@@ -131,7 +135,11 @@ async function runPrimary(config: LbConfig, count: number, io: CliIo): Promise<n
   };
   if (config.admin) {
     try {
-      admin = await startAdminApi(config.admin, state.monitor, { collectCounters: () => state.collectCounters() });
+      admin = await startAdminApi(config.admin, state.monitor, {
+        collectCounters: () => state.collectCounters(),
+        maps: state.maps,
+        afterMapChange: () => state.syncWorkers(),
+      });
     } catch (err) {
       io.stderr.write(`${errorLine(err)}\n`);
       await closeState();

@@ -7,8 +7,10 @@ import type { LbConfig, ListenerConfig } from './config-schema.ts';
 import { LbError } from './errors.ts';
 import type { AdminInfo, EventSink, ListenerInfo } from './events.ts';
 import { parseHostPort } from './host-port.ts';
+import { MapRegistry } from './map-registry.ts';
 import { ProxyHandler } from './proxy-handler.ts';
 import { Router } from './router.ts';
+import { createMaps } from './upstream-map.ts';
 import { UpstreamMonitor } from './upstream-monitor.ts';
 import { UpstreamPool } from './upstream-pool.ts';
 
@@ -18,6 +20,10 @@ export interface StartOptions {
   onEvent?: EventSink;
   /** Pools built beforehand (a cluster worker does, to follow the primary's state from the start); closed with the LB. */
   pools?: ReadonlyMap<string, UpstreamPool>;
+  /** Maps built beforehand on `pools` (a cluster worker follows the primary's map changes on them). */
+  maps?: MapRegistry;
+  /** Clock of the rate limiters, ms on a monotonic scale; tests inject one. */
+  now?: () => number;
   /**
    * Server state is owned elsewhere (the cluster primary): no health checks, passive
    * ejection or admin API here; the caller sets `onFailure` on the pools and applies
@@ -35,6 +41,8 @@ export interface StartedLoadBalancer extends AsyncDisposable {
   readonly monitor: UpstreamMonitor | undefined;
   /** Where the admin API listens, when the config has `admin` (and state is not external). */
   readonly admin: AdminInfo | undefined;
+  /** The maps; `maps.update(...)` is what the admin API calls. */
+  readonly maps: MapRegistry;
   /** Stops accepting, destroys open client and upstream connections; resolves when the listeners are closed. */
   close(): Promise<void>;
 }
@@ -111,6 +119,7 @@ function closeServer(server: AnyServer): Promise<void> {
 export async function startLoadBalancer(config: LbConfig, options: StartOptions = {}): Promise<StartedLoadBalancer> {
   const pools = options.pools ?? createPools(config);
   const monitor = options.externalState ? undefined : new UpstreamMonitor(pools, { onEvent: options.onEvent });
+  const maps = options.maps ?? new MapRegistry(createMaps(config.maps, pools), { onEvent: options.externalState ? undefined : options.onEvent });
   let admin: StartedAdminApi | undefined;
 
   const servers: AnyServer[] = [];
@@ -125,11 +134,16 @@ export async function startLoadBalancer(config: LbConfig, options: StartOptions 
   };
   try {
     if (config.buffering.temp_dir !== undefined) await mkdir(config.buffering.temp_dir, { recursive: true });
-    if (monitor && config.admin) admin = await startAdminApi(config.admin, monitor);
+    if (monitor && config.admin) admin = await startAdminApi(config.admin, monitor, { maps });
     for (const [index, listener] of config.listeners.entries()) {
       const bind = parseHostPort(listener.bind);
       if (!bind) throw new LbError('LB_ERR_CONFIG', `reference-lb config: listeners[${index}].bind: expected host:port, got ${JSON.stringify(listener.bind)}`);
-      const router = new Router(listener.routes, pools, { preserveHost: config.headers.preserve_host, forwarded: config.headers.forwarded });
+      const router = new Router(
+        listener.routes,
+        pools,
+        { preserveHost: config.headers.preserve_host, forwarded: config.headers.forwarded },
+        { maps: maps.maps, responseHeaders: listener.response_headers, now: options.now },
+      );
       const handler = new ProxyHandler(router, {
         listenerName: listener.name,
         scheme: listener.tls ? 'https' : 'http',
@@ -156,7 +170,7 @@ export async function startLoadBalancer(config: LbConfig, options: StartOptions 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= stop());
   const adminInfo = admin ? { host: admin.host, port: admin.port } : undefined;
-  return { listeners, pools, monitor, admin: adminInfo, close, [Symbol.asyncDispose]: close };
+  return { listeners, pools, monitor, admin: adminInfo, maps, close, [Symbol.asyncDispose]: close };
 }
 
 /** One UpstreamPool per configured upstream. */

@@ -2,6 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import net, { type Socket } from 'node:net';
 import { LbError } from './errors.ts';
 import { buildClientResponseHeaders, buildUpstreamRequestHead, type UpstreamRequestHead } from './forward-headers.ts';
+import type { HeaderRules } from './header-rules.ts';
 import { IDEMPOTENT_METHODS } from './proxy-exchange.ts';
 import type { ListenerContext } from './proxy-handler.ts';
 import { stripPathPrefix, type ProxyAction } from './router.ts';
@@ -14,6 +15,8 @@ import {
   upstreamErrorStatus,
   type RetryFacts,
 } from './upstream-errors.ts';
+import type { UpstreamPool } from './upstream-pool.ts';
+import { ALL_BUSY, type AllBusy, type QueuedRequest } from './upstream-queue.ts';
 import type { LiveSession, UpstreamServer } from './upstream-server.ts';
 
 /** One try: a new connection to one server carrying the Upgrade request. */
@@ -29,8 +32,9 @@ interface UpgradeAttempt {
 }
 
 /**
- * `waiting`: for an upstream's answer (attempts and retries happen here); `relaying`: a
- * non-101 response is on its way to the client; `tunnel`: both connections are piped.
+ * `waiting`: for an upstream's answer (attempts and retries happen here; also while
+ * queued for a server below max_conn); `relaying`: a non-101 response is on its way to
+ * the client; `tunnel`: both connections are piped.
  */
 type Phase = 'waiting' | 'relaying' | 'tunnel' | 'done';
 
@@ -55,13 +59,18 @@ function ignoreError(): void {}
  * `active` and sits in its `sessions` (with `on_marked_down: shutdown_sessions`), so
  * marking the server down destroys both connections at once.
  */
-export class UpgradeExchange implements LiveSession {
+export class UpgradeExchange implements LiveSession, QueuedRequest {
   private readonly ctx: ListenerContext;
   private readonly req: IncomingMessage;
   private readonly client: Socket;
   /** Bytes the client sent after its request head, forwarded once the tunnel is up. */
   private readonly clientHead: Buffer;
   private readonly action: ProxyAction;
+  private readonly pool: UpstreamPool;
+  /** Response header rules of the route (and listener). */
+  private readonly rules: HeaderRules | undefined;
+  /** Waiting in the pool's queue. */
+  private queued = false;
   private readonly upstreamPath: string;
   /** The listener's open upgrade exchanges, closed with the LB. */
   private readonly registry: Set<UpgradeExchange>;
@@ -80,6 +89,8 @@ export class UpgradeExchange implements LiveSession {
     client: Socket,
     clientHead: Buffer,
     action: ProxyAction,
+    pool: UpstreamPool,
+    rules: HeaderRules | undefined,
     path: string,
     query: string,
     registry: Set<UpgradeExchange>,
@@ -89,6 +100,8 @@ export class UpgradeExchange implements LiveSession {
     this.client = client;
     this.clientHead = clientHead;
     this.action = action;
+    this.pool = pool;
+    this.rules = rules;
     this.upstreamPath = action.stripPrefix === undefined ? path + query : stripPathPrefix(path, query, action.stripPrefix);
     this.registry = registry;
   }
@@ -101,12 +114,12 @@ export class UpgradeExchange implements LiveSession {
       fallbackHost: ctx.fallbackHost,
     });
     if (head === undefined) {
-      sendLocalSocketResponse(client, 400, req.method);
+      this.local(400);
       return;
     }
     head.headers.push('Connection', 'Upgrade', 'Upgrade', req.headers.upgrade ?? '');
     this.head = head;
-    const sticky = this.action.pool.sticky;
+    const sticky = this.pool.sticky;
     if (sticky !== undefined) {
       this.pinned = sticky.pinnedServer(req.rawHeaders);
       sticky.stripRequest(head.headers);
@@ -118,11 +131,19 @@ export class UpgradeExchange implements LiveSession {
     this.attempt();
   }
 
-  /** Sends the Upgrade request to `chosen`, or to the server the cookie or balancer picks. */
-  private attempt(chosen?: UpstreamServer): void {
+  /** Sends the Upgrade request to `chosen`, or to the server the cookie or balancer picks; ALL_BUSY queues it. */
+  private attempt(chosen?: UpstreamServer | AllBusy): void {
     const head = this.head as UpstreamRequestHead;
-    const pool = this.action.pool;
-    const server = chosen ?? pool.pick(this.tried, this.req, this.pinned);
+    const pool = this.pool;
+    const server = chosen ?? pool.acquire(this.tried, this.req, this.pinned);
+    if (server === ALL_BUSY) {
+      if (pool.queue !== undefined && pool.queue.add(this)) {
+        this.queued = true;
+        return;
+      }
+      this.fail(new LbError('LB_ERR_QUEUE_FULL', `every server of upstream ${pool.name} is at max_conn and its queue is full (${pool.queue?.maxQueue ?? 0})`));
+      return;
+    }
     if (server === undefined) {
       this.fail(this.lastError ?? new LbError('LB_ERR_NO_SERVER_AVAILABLE', `no server of upstream ${pool.name} is available`));
       return;
@@ -138,7 +159,7 @@ export class UpgradeExchange implements LiveSession {
       // node's client refused something its server side let through (a header value it deems invalid).
       socket.destroy();
       this.finish(false);
-      sendLocalSocketResponse(this.client, 400, this.req.method);
+      this.local(400);
       return;
     }
     this.attempts++;
@@ -183,11 +204,12 @@ export class UpgradeExchange implements LiveSession {
     const headers = buildClientResponseHeaders(res.rawHeaders).headers;
     headers.push('Connection', 'Upgrade');
     if (res.headers.upgrade !== undefined) headers.push('Upgrade', res.headers.upgrade);
-    this.action.pool.sticky?.applyToResponse(headers, 101, this.req.method, at.server, this.pinned);
+    this.pool.sticky?.applyToResponse(headers, 101, this.req.method, at.server, this.pinned);
+    this.rules?.apply(headers);
     client.write(responseHead(101, res.statusMessage || 'Switching Protocols', headers), 'latin1');
     if (upstreamHead.length > 0) client.write(upstreamHead);
     if (this.clientHead.length > 0) upstream.write(this.clientHead);
-    const idleMs = this.action.pool.tunnelTimeoutMs;
+    const idleMs = this.pool.tunnelTimeoutMs;
     // Every byte either way is a read on one socket and a write on the other, so each
     // socket's idle timer sees all traffic: it fires only when the tunnel is idle.
     client.setTimeout(idleMs);
@@ -216,7 +238,7 @@ export class UpgradeExchange implements LiveSession {
     }
     const status = res.statusCode ?? 502;
     const server = at.server;
-    const pool = this.action.pool;
+    const pool = this.pool;
     const failed = pool.failOnStatus !== undefined && pool.failOnStatus.has(status);
     const retryStatuses = pool.retryPolicy.statuses;
     if (retryStatuses !== undefined && retryStatuses.has(status) && this.attempts < pool.maxAttempts && isRetryableStatus(status, this.retryFacts(), pool.retryPolicy)) {
@@ -244,7 +266,8 @@ export class UpgradeExchange implements LiveSession {
     this.phase = 'relaying';
     const { client } = this;
     const { headers, hasDate } = buildClientResponseHeaders(res.rawHeaders);
-    this.action.pool.sticky?.applyToResponse(headers, status, this.req.method, at.server, this.pinned);
+    this.pool.sticky?.applyToResponse(headers, status, this.req.method, at.server, this.pinned);
+    this.rules?.apply(headers);
     if (!hasDate) headers.push('Date', new Date().toUTCString());
     // Transfer-Encoding is hop-by-hop and gone: without a Content-Length the body ends with the connection.
     headers.push('Connection', 'close');
@@ -284,10 +307,10 @@ export class UpgradeExchange implements LiveSession {
     }
     this.dropAttempt(at, true);
     this.lastError = error;
-    const pool = this.action.pool;
+    const pool = this.pool;
     const facts = this.retryFacts();
     if (pool.passive !== undefined && isServerFailure(error, facts)) pool.reportFailure(server, error.message);
-    let next: UpstreamServer | undefined;
+    let next: UpstreamServer | AllBusy | undefined;
     if (isRetryableUpstreamError(error, facts, pool.retryPolicy) && this.attempts < pool.maxAttempts) next = this.retryTarget(server);
     this.report(server, error, next !== undefined, next === undefined ? upstreamErrorStatus(error) : null);
     if (next === undefined) {
@@ -335,11 +358,28 @@ export class UpgradeExchange implements LiveSession {
     return { reusedSocket: false, replayableBody: true, idempotent: IDEMPOTENT_METHODS.has(this.req.method ?? '') };
   }
 
-  /** The server for a retry after `failed`: another one (redispatch), or the same one while it still takes traffic. */
-  private retryTarget(failed: UpstreamServer): UpstreamServer | undefined {
-    if (!this.action.pool.redispatch) return failed.available ? failed : undefined;
+  /** The server for a retry after `failed`: another one (redispatch), or the same one while it still takes traffic; ALL_BUSY queues. */
+  private retryTarget(failed: UpstreamServer): UpstreamServer | AllBusy | undefined {
+    if (!this.pool.redispatch) return failed.available ? failed : undefined;
     (this.tried ??= new Set()).add(failed);
-    return this.action.pool.pick(this.tried, this.req, this.pinned);
+    return this.pool.acquire(this.tried, this.req, this.pinned);
+  }
+
+  pickFromQueue(): UpstreamServer | AllBusy | undefined {
+    return this.pool.acquire(this.tried, this.req, this.pinned);
+  }
+
+  leaveQueue(server: UpstreamServer | undefined): void {
+    this.queued = false;
+    if (this.phase !== 'waiting') return;
+    if (server === undefined) this.fail(this.lastError ?? new LbError('LB_ERR_NO_SERVER_AVAILABLE', `no server of upstream ${this.pool.name} is available`));
+    else this.attempt(server);
+  }
+
+  queueTimedOut(): void {
+    this.queued = false;
+    if (this.phase !== 'waiting') return;
+    this.fail(new LbError('LB_ERR_QUEUE_TIMEOUT', `waited ${this.pool.queue?.timeoutMs ?? 0} ms in the queue of upstream ${this.pool.name} for a server below max_conn`));
   }
 
   /** Gives up on an attempt that will be retried or answered by the LB. */
@@ -354,9 +394,15 @@ export class UpgradeExchange implements LiveSession {
 
   /** Answers the client with the status for `error` (no response has started) and closes. */
   private fail(error: LbError): void {
-    if (error.code === 'LB_ERR_NO_SERVER_AVAILABLE') this.report(undefined, error, false, 503);
+    const code = error.code;
+    if (code === 'LB_ERR_NO_SERVER_AVAILABLE' || code === 'LB_ERR_QUEUE_FULL' || code === 'LB_ERR_QUEUE_TIMEOUT') this.report(undefined, error, false, 503);
     this.finish(false);
-    sendLocalSocketResponse(this.client, upstreamErrorStatus(error), this.req.method);
+    this.local(upstreamErrorStatus(error));
+  }
+
+  /** A response of the LB's own, with the route's header rules, then close. */
+  private local(status: number): void {
+    sendLocalSocketResponse(this.client, status, this.req.method, this.rules === undefined ? undefined : { rules: this.rules });
   }
 
   /** The exchange is over: its server stops counting it; later callbacks are ignored. Sockets are the caller's. */
@@ -364,6 +410,10 @@ export class UpgradeExchange implements LiveSession {
     if (this.phase === 'done') return;
     this.phase = 'done';
     this.registry.delete(this);
+    if (this.queued) {
+      this.queued = false;
+      this.pool.queue?.remove(this);
+    }
     const at = this.current;
     this.current = undefined;
     if (at === undefined) return;
@@ -376,7 +426,7 @@ export class UpgradeExchange implements LiveSession {
     this.ctx.onEvent?.({
       event: 'upstream-error',
       listener: this.ctx.listenerName,
-      upstream: this.action.pool.name,
+      upstream: this.pool.name,
       server: server?.address ?? '',
       code: error.code,
       message: error.message,

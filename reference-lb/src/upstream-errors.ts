@@ -17,6 +17,8 @@ export type UpstreamErrorCode = Extract<
   | 'LB_ERR_UPSTREAM_READ_TIMEOUT'
   | 'LB_ERR_UPSTREAM_PROTOCOL'
   | 'LB_ERR_UPSTREAM_STATUS'
+  | 'LB_ERR_QUEUE_FULL'
+  | 'LB_ERR_QUEUE_TIMEOUT'
 >;
 
 const STATUS: Readonly<Record<UpstreamErrorCode, 502 | 503 | 504>> = {
@@ -27,6 +29,9 @@ const STATUS: Readonly<Record<UpstreamErrorCode, 502 | 503 | 504>> = {
   LB_ERR_UPSTREAM_READ_TIMEOUT: 504,
   LB_ERR_UPSTREAM_PROTOCOL: 502,
   LB_ERR_UPSTREAM_STATUS: 502,
+  // HAProxy answers 503 both when the queue is full and when `timeout queue` expires.
+  LB_ERR_QUEUE_FULL: 503,
+  LB_ERR_QUEUE_TIMEOUT: 503,
 };
 
 const CONNECT_ERRNOS: ReadonlySet<string> = new Set([
@@ -60,7 +65,9 @@ export function toUpstreamError(err: unknown, at: FailurePoint): LbError {
   if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
     return new LbError('LB_ERR_UPSTREAM_READ_TIMEOUT', `${at.server} went silent: ${detail}`, { cause: err });
   }
-  if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_HEADERS_OVERFLOW') {
+  // undici's HTTPParserError often has no code (its llhttp error table is looked up the wrong way round), hence the name.
+  const name = (err as Error | undefined)?.name;
+  if (code.startsWith('HPE_') || name === 'HTTPParserError' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_HEADERS_OVERFLOW') {
     return new LbError('LB_ERR_UPSTREAM_PROTOCOL', `invalid response from ${at.server}: ${detail}`, { cause: err });
   }
   if (!at.connected && (CONNECT_ERRNOS.has(code) || !code.startsWith('UND_ERR_'))) {
@@ -92,12 +99,14 @@ export interface RetryPolicy {
   reset: boolean;
   /** Read timeout before the response head. */
   timeout: boolean;
+  /** An invalid response head (nginx `invalid_header`). */
+  invalidHeader: boolean;
   /** Response statuses that are retried; undefined when none are. */
   statuses: ReadonlySet<number> | undefined;
 }
 
 /** `retry_on: [connect_failure]`, the default. */
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { connectFailure: true, reset: false, timeout: false, statuses: undefined };
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { connectFailure: true, reset: false, timeout: false, invalidHeader: false, statuses: undefined };
 
 /** The config's `retry_on` list as a policy. */
 export function retryPolicyFrom(retryOn: readonly (string | number)[]): RetryPolicy {
@@ -106,6 +115,7 @@ export function retryPolicyFrom(retryOn: readonly (string | number)[]): RetryPol
     connectFailure: retryOn.includes('connect_failure'),
     reset: retryOn.includes('reset'),
     timeout: retryOn.includes('timeout'),
+    invalidHeader: retryOn.includes('invalid_header'),
     statuses: statuses.length > 0 ? new Set(statuses) : undefined,
   };
 }
@@ -114,9 +124,10 @@ export function retryPolicyFrom(retryOn: readonly (string | number)[]): RetryPol
  * True when another attempt may follow a failed one. Connect failures never reached the
  * upstream application, so they are safe for any request (the client's body is not read
  * before the connection is up). A reset on a reused pooled connection is the keep-alive
- * race and always retried for idempotent requests with a replayable body. Resets and read
- * timeouts otherwise may mean the upstream did the work: only when `retry_on` names them,
- * and then only for idempotent requests whose body can be sent again.
+ * race and always retried for idempotent requests with a replayable body. Resets, read
+ * timeouts and invalid response heads otherwise may mean the upstream did the work: only
+ * when `retry_on` names them, and then only for idempotent requests whose body can be
+ * sent again.
  */
 export function isRetryableUpstreamError(err: LbError, facts: RetryFacts, policy: RetryPolicy = DEFAULT_RETRY_POLICY): boolean {
   const replayable = facts.replayableBody && facts.idempotent;
@@ -128,6 +139,8 @@ export function isRetryableUpstreamError(err: LbError, facts: RetryFacts, policy
       return replayable && (facts.reusedSocket || policy.reset);
     case 'LB_ERR_UPSTREAM_READ_TIMEOUT':
       return replayable && policy.timeout;
+    case 'LB_ERR_UPSTREAM_PROTOCOL':
+      return replayable && policy.invalidHeader;
     default:
       return false;
   }
@@ -145,14 +158,16 @@ export function isStaleConnectionError(err: LbError, facts: RetryFacts): boolean
 
 /**
  * Failures that count towards passive ejection (nginx `max_fails` counts `error` and
- * `timeout`): connect failures and timeouts, read timeouts and resets before the
- * response head. Not the keep-alive race, which says nothing about the server.
+ * `timeout`): connect failures and timeouts, read timeouts, resets and invalid
+ * responses before the response head. Not the keep-alive race, which says nothing
+ * about the server.
  */
 export function isServerFailure(err: LbError, facts: RetryFacts): boolean {
   switch (err.code) {
     case 'LB_ERR_UPSTREAM_CONNECT':
     case 'LB_ERR_UPSTREAM_CONNECT_TIMEOUT':
     case 'LB_ERR_UPSTREAM_READ_TIMEOUT':
+    case 'LB_ERR_UPSTREAM_PROTOCOL':
       return true;
     case 'LB_ERR_UPSTREAM_RESET':
       return !isStaleConnectionError(err, facts);

@@ -6,6 +6,15 @@ import { isMarkedDown, type AdminState, type ServerState, type ServerStatus, typ
 /** Per-server counters a process other than the monitor's may hold: `[active, requests, failures]` by upstream, in server order. */
 export type TrafficCounters = Record<string, Array<[number, number, number]>>;
 
+/** Requests waiting in each upstream's queue (`max_conn`), by upstream. */
+export type QueueCounters = Record<string, number>;
+
+/** What cluster workers report for the admin API: their traffic counters and queue lengths, summed. */
+export interface ClusterCounters {
+  upstreams: TrafficCounters;
+  queued: QueueCounters;
+}
+
 /** One server as the admin API shows it. */
 export interface ServerView {
   name: string;
@@ -17,6 +26,8 @@ export interface ServerView {
   requests: number;
   failures: number;
   backup: boolean;
+  /** `max_conn`; 0 = no limit. */
+  maxConn: number;
   /** Consecutive failed / passed health checks so far (0 without health checks). */
   checkFails: number;
   checkPasses: number;
@@ -26,7 +37,8 @@ export interface ServerView {
 
 /** `GET /v1/upstreams`. */
 export interface UpstreamsView {
-  upstreams: Array<{ name: string; servers: ServerView[] }>;
+  /** `queued`: requests waiting for a server below max_conn (0 without max_conn). */
+  upstreams: Array<{ name: string; queued: number; servers: ServerView[] }>;
 }
 
 /** Called whenever a server's replicated status changes, to send it to cluster workers. */
@@ -149,11 +161,12 @@ export class UpstreamMonitor {
   }
 
   /** Every upstream and server; `counters` replaces the local traffic counters (cluster workers hold the real ones). */
-  describe(counters?: TrafficCounters): UpstreamsView {
+  describe(counters?: ClusterCounters): UpstreamsView {
     return {
       upstreams: [...this.pools.values()].map((pool) => ({
         name: pool.name,
-        servers: pool.servers.map((server, i) => this.describeServer(server, counters?.[pool.name]?.[i])),
+        queued: counters?.queued[pool.name] ?? pool.queue?.size ?? 0,
+        servers: pool.servers.map((server, i) => this.describeServer(server, counters?.upstreams[pool.name]?.[i])),
       })),
     };
   }
@@ -171,6 +184,7 @@ export class UpstreamMonitor {
       requests: counters?.[1] ?? server.requests,
       failures: counters?.[2] ?? server.failures,
       backup: server.backup,
+      maxConn: server.maxConn,
       checkFails: t?.checkFails ?? 0,
       checkPasses: t?.checkPasses ?? 0,
       lastChange: server.lastChange,

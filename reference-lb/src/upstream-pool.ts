@@ -6,6 +6,7 @@ import { ConnectionPool } from './connection-pool.ts';
 import { formatHostPort } from './host-port.ts';
 import { StickyCookie, takesPinned } from './sticky-cookie.ts';
 import { retryPolicyFrom, type RetryPolicy } from './upstream-errors.ts';
+import { ALL_BUSY, UpstreamQueue, type AllBusy } from './upstream-queue.ts';
 import { UpstreamServer } from './upstream-server.ts';
 
 /** Receives failures of real traffic for passive ejection: the monitor in-process, an IPC message in a cluster worker. */
@@ -32,6 +33,8 @@ export class UpstreamPool {
   readonly tunnelTimeoutMs: number;
   /** Set by whoever owns server state; undefined without `passive`. */
   onFailure: FailureSink | undefined;
+  /** Requests waiting for a server below its `max_conn`; undefined when no server has a limit. */
+  readonly queue: UpstreamQueue | undefined;
   private readonly connections: ReadonlyMap<UpstreamServer, ConnectionPool>;
 
   constructor(name: string, config: UpstreamConfig, timeouts: TimeoutsConfig) {
@@ -46,8 +49,20 @@ export class UpstreamPool {
           adminState: s.down ? 'maint' : 'ready',
           slowStartMs: config.slowstart_ms,
           trackSessions: config.on_marked_down === 'shutdown_sessions',
+          maxConn: s.max_conn ?? config.default_max_conn ?? 0,
         }),
     );
+    if (this.servers.some((s) => s.maxConn > 0)) {
+      const queue = new UpstreamQueue(this.servers, {
+        maxQueue: config.max_queue ?? Number.POSITIVE_INFINITY,
+        timeoutMs: config.queue_timeout_ms ?? timeouts.connect_ms,
+      });
+      const onCapacity = (): void => queue.scheduleDrain();
+      for (const s of this.servers) s.onCapacity = onCapacity;
+      this.queue = queue;
+    } else {
+      this.queue = undefined;
+    }
     this.balancer = createBalancer(config, this.servers);
     this.sticky =
       config.sticky === undefined
@@ -86,6 +101,21 @@ export class UpstreamPool {
     return this.balancer.pick(tried, request);
   }
 
+  /**
+   * `pick` with `max_conn` taken into account: the server to use now, ALL_BUSY when the
+   * request has to queue (every server it may use is at max_conn: the balancer skipped
+   * them, or the one its cookie or hash names is full), undefined when none is left.
+   */
+  acquire(tried: ReadonlySet<UpstreamServer> | undefined, request: IncomingMessage, pinned: UpstreamServer | undefined): UpstreamServer | AllBusy | undefined {
+    const server = this.pick(tried, request, pinned);
+    if (this.queue === undefined) return server;
+    if (server !== undefined) return server.full ? ALL_BUSY : server;
+    for (const s of this.servers) {
+      if (s.available && s.effectiveWeight > 0 && s.full && (tried === undefined || !tried.has(s))) return ALL_BUSY;
+    }
+    return undefined;
+  }
+
   /** The connection pool of one of this pool's servers. */
   connectionsTo(server: UpstreamServer): ConnectionPool {
     const pool = this.connections.get(server);
@@ -105,6 +135,7 @@ export class UpstreamPool {
 
   /** Closes every upstream connection and stops slow start timers. */
   async close(): Promise<void> {
+    this.queue?.close();
     for (const s of this.servers) s.dispose();
     await Promise.all([...this.connections.values()].map((c) => c.close()));
   }

@@ -48,6 +48,8 @@ export interface UpstreamServerOptions {
   slowStartMs?: number;
   /** Keep a set of live sessions so they can be cut when the server is marked down. */
   trackSessions?: boolean;
+  /** Requests in flight at most (HAProxy `maxconn`); 0 = no limit. */
+  maxConn?: number;
 }
 
 /** The weight a server starts its slow start ramp with, as a fraction of its weight ("~0"). */
@@ -98,6 +100,13 @@ export class UpstreamServer {
   lastChange: number;
   /** Requests currently in flight to this server (least-connections reads it). */
   active = 0;
+  /** Most requests in flight at once (`max_conn`); 0 = no limit. Balancers skip a server with `active >= maxConn`. */
+  readonly maxConn: number;
+  /**
+   * Told when a request ends or the state changes, i.e. when a queued request may now
+   * find a server; set by an upstream with a queue (`max_conn`), undefined otherwise.
+   */
+  onCapacity: ((server: UpstreamServer) => void) | undefined;
   /** Requests ever sent, and how many of them failed (connection-level, or a `fail_on_status` status). */
   requests = 0;
   failures = 0;
@@ -116,6 +125,8 @@ export class UpstreamServer {
     this.backup = options.backup ?? false;
     this.slowStartMs = options.slowStartMs ?? 0;
     this.sessions = options.trackSessions ? new Set() : undefined;
+    this.maxConn = options.maxConn ?? 0;
+    this.onCapacity = undefined;
     this.weight = options.weight ?? 1;
     this.adminState = options.adminState ?? 'ready';
     this.state = this.deriveState();
@@ -145,6 +156,7 @@ export class UpstreamServer {
     if (to === 'up' && (from === 'down' || from === 'maint') && this.slowStartMs > 0) this.startRamp();
     else if (to !== 'up') this.stopRamp();
     this.updateRamp();
+    this.onCapacity?.(this);
     if (from === to) return undefined;
     this.lastChange = epochMs();
     return { from, to };
@@ -184,6 +196,12 @@ export class UpstreamServer {
   onRequestEnd(failed: boolean): void {
     this.active--;
     if (failed) this.failures++;
+    if (this.onCapacity !== undefined) this.onCapacity(this);
+  }
+
+  /** At `max_conn`: a new request has to wait for one of this server's requests to end. */
+  get full(): boolean {
+    return this.maxConn !== 0 && this.active >= this.maxConn;
   }
 
   /** Cuts every live session (on_marked_down: shutdown_sessions); returns how many. */

@@ -2,6 +2,7 @@ import type { UpstreamConfig } from '../config-schema.ts';
 import type { UpstreamServer } from '../upstream-server.ts';
 import type { Balancer } from './balancer.ts';
 import { ConsistentHash, parseHashKey } from './consistent-hash.ts';
+import { LeastConnections } from './least-connections.ts';
 import { SourceHash } from './source-hash.ts';
 import { WeightedRoundRobin } from './weighted-round-robin.ts';
 
@@ -10,6 +11,8 @@ export function createBalancer(config: Pick<UpstreamConfig, 'balance' | 'hash_ke
   switch (config.balance) {
     case 'round_robin':
       return new WeightedRoundRobin(servers);
+    case 'least_conn':
+      return new LeastConnections(servers);
     case 'source_hash':
       return new SourceHash(servers);
     case 'consistent_hash': {

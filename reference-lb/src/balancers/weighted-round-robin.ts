@@ -17,7 +17,9 @@ function tier(servers: readonly UpstreamServer[]): Tier {
  * total from it. Equal weights give plain round robin in config order; weights 5,1,1 give
  * a,a,b,a,c,a,a rather than a burst of five. Effective weights may be fractional (slow
  * start). Backup servers are a second tier, tried only when no primary server is left for
- * this request (unavailable or already tried), as nginx does.
+ * this request (unavailable or already tried), as nginx does. A server at its `max_conn`
+ * is skipped; when every primary left is, the answer is undefined rather than a backup
+ * (HAProxy queues then: backups are for servers that are down, not busy).
  */
 export class WeightedRoundRobin implements Balancer {
   private readonly primary: Tier;
@@ -31,9 +33,17 @@ export class WeightedRoundRobin implements Balancer {
 
   pick(exclude: ReadonlySet<UpstreamServer> | undefined): UpstreamServer | undefined {
     const server = pickFrom(this.primary, exclude);
-    if (server !== undefined || this.backup === undefined) return server;
+    if (server !== undefined || this.backup === undefined || anyFull(this.primary.servers, exclude)) return server;
     return pickFrom(this.backup, exclude);
   }
+}
+
+/** True when one of `servers` is usable for this request but at its max_conn (it will take requests again soon). */
+export function anyFull(servers: readonly UpstreamServer[], exclude: ReadonlySet<UpstreamServer> | undefined): boolean {
+  for (const server of servers) {
+    if (server.available && server.effectiveWeight > 0 && server.full && (exclude === undefined || !exclude.has(server))) return true;
+  }
+  return false;
 }
 
 function pickFrom(t: Tier, exclude: ReadonlySet<UpstreamServer> | undefined): UpstreamServer | undefined {
@@ -43,7 +53,7 @@ function pickFrom(t: Tier, exclude: ReadonlySet<UpstreamServer> | undefined): Up
   for (let i = 0; i < servers.length; i++) {
     const server = servers[i] as UpstreamServer;
     const weight = server.effectiveWeight;
-    if (!server.available || weight <= 0 || (exclude !== undefined && exclude.has(server))) continue;
+    if (!server.available || weight <= 0 || (server.maxConn !== 0 && server.active >= server.maxConn) || (exclude !== undefined && exclude.has(server))) continue;
     const c = (current[i] as number) + weight;
     current[i] = c;
     total += weight;

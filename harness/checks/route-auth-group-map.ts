@@ -1,0 +1,37 @@
+import { fail, pass, type Check } from './check.ts';
+import { authUsers, basicAuth, poolOf } from './auth-support.ts';
+import { DrillProblem } from './failover-sequence.ts';
+import { backendOf } from './sticky-support.ts';
+
+/** Requests per user. */
+const REQUESTS = 10;
+
+/** Seed 003: the authenticated user's group picks the backend through a map (vip -> deluxe, others -> default). */
+export const routeAuthGroupMap: Check = {
+  id: 'route.auth-group-map',
+  title: 'the authenticated user is routed by the group map (vip to deluxe, others to default)',
+  severity: 'must',
+  needs: [],
+  async run(ctx) {
+    let users;
+    try {
+      users = authUsers(ctx);
+    } catch (err) {
+      if (err instanceof DrillProblem) return fail('a basic-auth contract', err.message);
+      throw err;
+    }
+    const expected = users.map((u) => `${u.user} -> ${u.pool.name}`).join(', ') + `, ${REQUESTS} requests each`;
+    const rows: Array<{ user: string; want: string; got: string[] }> = [];
+    for (const u of users) {
+      const got: string[] = [];
+      for (let i = 0; i < REQUESTS; i++) {
+        const res = await ctx.client.send(ctx.app, { path: `/orders/${i}`, headers: ctx.tag(ctx.nextId(), { authorization: basicAuth(u.user, u.password) }) }, { fresh: i % 3 === 0 });
+        got.push(poolOf(ctx, backendOf(res)) ?? `status ${res.status ?? res.error?.kind}`);
+      }
+      rows.push({ user: u.user, want: u.pool.name, got });
+    }
+    const wrong = rows.filter((r) => r.got.some((g) => g !== r.want));
+    if (wrong.length > 0) return fail(expected, `${wrong[0]!.user} reached ${[...new Set(wrong[0]!.got)].join(', ')} instead of ${wrong[0]!.want}`, { rows });
+    return pass(expected, rows.map((r) => `${r.user} -> ${r.want} x${REQUESTS}`).join(', '), { rows });
+  },
+};
