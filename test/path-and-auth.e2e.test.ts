@@ -14,11 +14,11 @@ const broken = existsSync(BROKEN_DIR)
   : [];
 
 describe('profile path-and-auth (seed 003), bundled configs', () => {
-  it('passes every check on HAProxy, nginx and Apache', async () => {
-    const run = await runLbdrill(['run', '--profile', 'path-and-auth', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
+  it('passes every check on all four targets', async () => {
+    const run = await runLbdrill(['run', '--profile', 'path-and-auth', '--target', 'reference', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
     expect(run.report, run.stderr).toBeDefined();
     expect(run.report!.results.filter((r) => r.status !== 'pass').map((r) => `${r.target} ${r.check}: ${r.observed}`)).toEqual([]);
-    expect(run.report!.results).toHaveLength(9);
+    expect(run.report!.results).toHaveLength(12);
     expect(run.code).toBe(0);
   }, 120_000);
 });

@@ -1,4 +1,5 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar } from 'yaml';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { LbdrillError } from '../errors.ts';
 import type { PoolHealth, ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, UpstreamRef } from './config-plan.ts';
 
@@ -111,6 +112,23 @@ export const referenceDialect: ConfigDialect = {
       }
     }
     if (scalarAt(doc, ['buffering', 'temp_dir'])) set(['buffering', 'temp_dir'], `${plan.runDir}/tmp`, 'path');
+    // Files the config names relative to itself (map files, htpasswd) stay where they are: point at them absolutely.
+    const mapsNode = doc.get('maps', true);
+    if (isMap(mapsNode)) {
+      for (const pair of mapsNode.items) {
+        const name = String((pair.key as Scalar).value);
+        const file = scalarAt(doc, ['maps', name, 'file'])?.value;
+        if (typeof file === 'string' && !isAbsolute(file)) set(['maps', name, 'file'], resolve(dirname(sourcePath), file), 'path');
+      }
+    }
+    listeners.forEach((l) => {
+      const routes = doc.getIn(['listeners', l.index, 'routes'], true);
+      if (!isSeq(routes)) return;
+      routes.items.forEach((_, r) => {
+        const file = scalarAt(doc, ['listeners', l.index, 'routes', r, 'auth', 'users_file'])?.value;
+        if (typeof file === 'string' && !isAbsolute(file)) set(['listeners', l.index, 'routes', r, 'auth', 'users_file'], resolve(dirname(sourcePath), file), 'path');
+      });
+    });
     const scale = plan.timeScale ?? 1;
     if (scale !== 1) {
       const upstreamsNode = doc.get('upstreams', true);
