@@ -52,6 +52,8 @@ export interface FailoverSettings {
   /** where each budget came from, for the report ("profile 20s x 0.1", "--budget detect=2s"). */
   budgetSources: Readonly<Record<string, string>>;
   probeRatePerSec: number;
+  /** distinct client addresses the probe stream rotates over. */
+  probeSources: number;
 }
 
 /** A test backend together with the upstream line of the config it stands for. */
@@ -106,6 +108,8 @@ export interface CheckContext {
   status(status: DrillStatus): void;
   /** the profile's sticky-cookie contract (cookie name, WebSocket path), when it has one. */
   sticky: { cookie: string; wsPath: string } | undefined;
+  /** the contract's server weights of the first pool, by upstream address as written. */
+  weights: Readonly<Record<string, number>> | undefined;
   /** the profile's basic-auth contract: user -> password and the pool the user must reach. */
   auth: { users: Readonly<Record<string, { password: string; pool: string }>> } | undefined;
   /** PEM of the run's CA, for clients of the check's own (other source addresses, WebSockets). */

@@ -36,6 +36,13 @@ import { wsIdleSurvives } from './ws-idle-survives.ts';
 import { authBasicRequired } from './auth-basic-required.ts';
 import { routeAuthGroupMap } from './route-auth-group-map.ts';
 import { routePathPrefix } from './route-path-prefix.ts';
+import { balanceLeastconn } from './balance-leastconn.ts';
+import { balanceWeights } from './balance-weights.ts';
+import { headersSecurity } from './headers-security.ts';
+import { healthLbLocal } from './health-lb-local.ts';
+import { ratelimitEnforced } from './ratelimit-enforced.ts';
+import { ratelimitNotOverEager } from './ratelimit-not-over-eager.ts';
+import { retryNextUpstream } from './retry-next-upstream.ts';
 
 /** Every check lbdrill knows, by id. Profiles refer to these ids. */
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
@@ -77,5 +84,12 @@ export const CHECKS: ReadonlyMap<string, Check> = new Map(
     routePathPrefix,
     authBasicRequired,
     routeAuthGroupMap,
+    balanceLeastconn,
+    balanceWeights,
+    headersSecurity,
+    healthLbLocal,
+    ratelimitEnforced,
+    ratelimitNotOverEager,
+    retryNextUpstream,
   ].map((check) => [check.id, check]),
 );

@@ -29,6 +29,8 @@ export interface ProbeOptions {
   timeoutMs: number;
   /** at most this many requests in flight; a send slot that finds the cap reached is skipped and counted. */
   maxInFlight?: number;
+  /** send request `seq` through `clients[seq % clients.length]` instead (distinct source addresses, under per-address rate limits). */
+  clients?: readonly LbClient[];
   /** extra request headers (the probe's own id header is always sent). */
   headers?: Record<string, string>;
   onSample?: (sample: ProbeSample) => void;
@@ -91,7 +93,8 @@ export class ProbeStream {
   }
 
   async #send(seq: number): Promise<void> {
-    const { client, endpoint, path, timeoutMs, headers } = this.#options;
+    const { endpoint, path, timeoutMs, headers, clients } = this.#options;
+    const client = clients && clients.length > 0 ? clients[seq % clients.length]! : this.#options.client;
     const sentAtMs = nowMs();
     const res = await client.send(endpoint, { path: path(seq), timeoutMs, headers: { 'x-lbdrill-id': `probe-${seq}`, ...headers } });
     const backend = res.headers['x-lbdrill-backend'];

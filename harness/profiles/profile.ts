@@ -26,6 +26,8 @@ const poolSchema = z
     health_path: z.string().startsWith('/'),
     /** other names the bundled configs use for this pool (nginx `default_pool` where HAProxy says `default`). */
     aliases: z.array(z.string().min(1)).default([]),
+    /** the contract's server weights, by upstream address as written ("10.0.1.10:8000": 3). */
+    weights: z.record(z.number().int().min(1).max(256)).optional(),
   })
   .strict();
 
@@ -35,6 +37,8 @@ const failoverSchema = z
     time_scale: z.number().positive().max(10).default(1),
     /** probe stream rate, requests per second. */
     probe_rate: z.number().int().min(1).max(2000).default(200),
+    /** distinct client addresses the probe stream rotates over (a contract with a per-address rate limit needs many). */
+    probe_sources: z.number().int().min(1).max(1000).default(1),
     /** budgets at time scale 1; scaled with the intervals. */
     budgets: z.record(z.enum(BUDGET_NAMES), duration).default({}),
   })

@@ -43,7 +43,7 @@ export function failoverSettings(profile: Profile, overrides: FailoverOverrides)
     budgetsMs[name] = ms;
     budgetSources[name] = `--budget ${name}=${formatMs(ms)}`;
   }
-  return { timeScale, budgetsMs, budgetSources, probeRatePerSec: overrides.probeRatePerSec ?? profile.failover.probe_rate };
+  return { timeScale, budgetsMs, budgetSources, probeRatePerSec: overrides.probeRatePerSec ?? profile.failover.probe_rate, probeSources: profile.failover.probe_sources };
 }
 
 /** Matches the profile's pools to the config's by name, or by --pool; exit 2 with the pools the config has when one is missing. */

@@ -96,7 +96,10 @@ export async function prepareTarget(options: {
 
   // One backend per distinct upstream address; keep the production port when it is free
   // on every backend address, the way sf-api workers share :13000 on distinct hosts.
-  const distinct = [...new Map(analysis.upstreams.map((u) => [u.address, u])).values()];
+  // A server in several pools is one test backend, named after the first pool that lists it.
+  const firstByAddress = new Map<string, UpstreamRef>();
+  for (const u of analysis.upstreams) if (!firstByAddress.has(u.address)) firstByAddress.set(u.address, u);
+  const distinct = [...firstByAddress.values()];
   if (options.network === 'netns') return prepareOnTestHosts(options, source, sourceFile, analysis, distinct);
   const hosts = backendHosts(options.index, distinct.length);
   const ports = [...new Set(distinct.map((u) => portOf(u.address)))];

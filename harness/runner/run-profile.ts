@@ -152,6 +152,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
         failover,
         pools: target.pools,
         healthPaths: options.profile.pools.map((p) => p.health_path),
+        ...(options.profile.pools[0]?.weights ? { weights: options.profile.pools[0].weights } : {}),
         ...(options.profile.auth ? { auth: { users: options.profile.auth.users } } : {}),
         ...(options.profile.sticky ? { sticky: { cookie: options.profile.sticky.cookie, wsPath: options.profile.sticky.ws_path } } : {}),
         faultProxies: options.faultProxies ?? planned.some((p) => p.check.networkFaults),

@@ -66,6 +66,8 @@ export async function runTarget(options: {
   healthPaths: readonly string[];
   /** the profile's sticky-cookie contract. */
   sticky?: { cookie: string; wsPath: string };
+  /** the contract's server weights of the first pool. */
+  weights?: Record<string, number>;
   /** the profile's basic-auth contract. */
   auth?: { users: Record<string, { password: string; pool: string }> };
   /** put lbdrill's TCP fault proxy between the LB and every backend (network faults need it). */
@@ -185,7 +187,17 @@ export async function runTarget(options: {
         site,
         serverName: (b) => b.upstream.name,
         probe: (o) => {
-          const probe = ProbeStream.start({ client, endpoint: app, ratePerSec: options.failover.probeRatePerSec, timeoutMs: 5_000, ...o });
+          const sources = options.failover.probeSources;
+          const clients = sources > 1 ? Array.from({ length: sources }, (_, i) => new LbClient({ ca: options.caPem, localAddress: `127.${200 + Math.floor(i / 250)}.${i % 250}.9` })) : undefined;
+          const probe = ProbeStream.start({ client, endpoint: app, ratePerSec: options.failover.probeRatePerSec, timeoutMs: 5_000, ...(clients ? { clients } : {}), ...o });
+          if (clients) {
+            const stop = probe.stop.bind(probe);
+            probe.stop = async () => {
+              const samples = await stop();
+              await Promise.allSettled(clients.map((c) => c.close()));
+              return samples;
+            };
+          }
           probes.push(probe);
           return probe;
         },
@@ -197,6 +209,7 @@ export async function runTarget(options: {
         status: (status) => onEvent({ type: 'drill-status', target: targetName, check: check.id, status }),
         sticky: options.sticky,
         auth: options.auth,
+        weights: options.weights,
         caPem: options.caPem,
         wsFleet: async (o) => {
           const fleet = await WsFleet.start({

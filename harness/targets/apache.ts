@@ -24,6 +24,7 @@ export const apacheTarget: TargetKind = {
     'shutdown-sessions': 'Apache has no way to cut the sessions of a member marked in error',
     'runtime-api': 'Apache\'s runtime control is the balancer-manager web form (nonce-protected); lbdrill does not drive it',
     'uri-hash': 'Apache mod_proxy_balancer has no URI hash (lbmethods: byrequests, bytraffic, bybusyness, heartbeat)',
+    'rate-limit': 'stock Apache has no request rate limiting per client (mod_ratelimit limits bandwidth; mod_evasive and mod_qos are third-party)',
     'source-hash': 'Apache mod_proxy_balancer has no source-address affinity (no lbmethod hashes the client address)',
   },
   async version() {

@@ -27,6 +27,7 @@ export type Feature =
   | 'websocket'
   | 'uri-hash'
   | 'source-hash'
+  | 'rate-limit'
   | 'runtime-api';
 
 /** A config rendered into its run directory, ready for the proxy's checker and start. */

@@ -1,0 +1,62 @@
+import { fail, pass, type Check } from './check.ts';
+import { DrillProblem } from './failover-sequence.ts';
+import { sourceClients } from './source-clients.ts';
+
+/** Requests, from this many distinct addresses (per-address rate limits must not bite). */
+const REQUESTS = 600;
+const SOURCES = 120;
+const CONCURRENCY = 24;
+/** Each backend holds its answer this long, so least-connection balancers see load and weigh it. */
+const HOLD_MS = 20;
+/** A server's share may differ from weight / sum(weights) by this much. */
+const TOLERANCE = 0.06;
+
+/** Seed 004: weights 3:3:2 give the servers 3/8, 3/8 and 2/8 of the traffic (backup none). */
+export const balanceWeights: Check = {
+  id: 'balance.weights',
+  title: 'traffic follows the server weights (3:3:2), within a stated tolerance',
+  severity: 'must',
+  needs: [],
+  async run(ctx) {
+    const pool = ctx.pools[0];
+    const weights = ctx.weights;
+    if (!pool || !weights) return fail('weights declared by the profile', 'the profile declares no weights');
+    const total = pool.primaries.reduce((a, b) => a + (weights[b.upstream.address] ?? 0), 0);
+    const expected = `${REQUESTS} concurrent requests: each primary's share = weight/${total} ± ${TOLERANCE} (${pool.primaries.map((b) => `${b.upstream.address}: ${weights[b.upstream.address] ?? '?'}`).join(', ')}), backups none`;
+    try {
+      if (total === 0) throw new DrillProblem(`no primary of ${pool.configName} has a weight in the profile`);
+      const { clients, close } = sourceClients(ctx, SOURCES, 100);
+      const counts: Record<string, number> = {};
+      let next = 0;
+      try {
+        await Promise.all(
+          Array.from({ length: CONCURRENCY }, async () => {
+            while (next < REQUESTS) {
+              const i = next++;
+              const res = await clients[i % SOURCES]!.send(ctx.app, { path: `${pool.probePath}?w=${i}`, headers: ctx.tag(ctx.nextId(), { 'x-lbdrill-delay-ms': String(HOLD_MS) }) });
+              const b = res.headers['x-lbdrill-backend'];
+              const key = typeof b === 'string' ? b : `status ${res.status ?? res.error?.kind}`;
+              counts[key] = (counts[key] ?? 0) + 1;
+            }
+          }),
+        );
+      } finally {
+        await close();
+      }
+      const rows = [...pool.primaries, ...pool.backups].map((b) => {
+        const want = b.upstream.backup ? 0 : (weights[b.upstream.address] ?? 0) / total;
+        const share = (counts[b.backend.id] ?? 0) / REQUESTS;
+        return { backend: b.backend.id, address: b.upstream.address, backup: b.upstream.backup, want: Math.round(want * 1000) / 1000, share: Math.round(share * 1000) / 1000 };
+      });
+      const off = rows.filter((r) => Math.abs(r.share - r.want) > TOLERANCE);
+      const errors = Object.entries(counts).filter(([k]) => k.startsWith('status'));
+      const observed = rows.map((r) => `${r.backend} ${(r.share * 100).toFixed(1)}% (want ${(r.want * 100).toFixed(1)}%)`).join(', ');
+      if (errors.length > 0) return fail(expected, `${errors.map(([k, n]) => `${n}x ${k}`).join(', ')}; ${observed}`, { rows, counts });
+      if (off.length > 0) return fail(expected, `${observed}: ${off[0]!.backend} off by more than ${TOLERANCE}`, { rows, counts });
+      return pass(expected, observed, { rows, counts });
+    } catch (err) {
+      if (err instanceof DrillProblem) return fail(expected, err.message);
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT, runLbdrill } from './run-lbdrill.ts';
+
+const PUBLISHED = join(ROOT, '..', 'shared', 'real-configs', 'sysmanage');
+
+/** Cells that are not `pass` on the bundled configs, and why they are what they are. */
+const EXPECTED: Record<string, Record<string, 'fail' | 'unsupported'>> = {
+  apache: {
+    // bybusyness balances on requests in flight; loadfactor 3:3:2 does not survive concurrency
+    'balance.weights': 'fail',
+    // failonstatus puts the member in error, but the 503 that tripped it reaches the client
+    'retry.next-upstream': 'fail',
+    'ratelimit.enforced': 'unsupported',
+    'ratelimit.not-over-eager': 'unsupported',
+  },
+};
+
+describe('profile sysmanage (seed 004), bundled configs', () => {
+  it('HAProxy and nginx pass every check; Apache shows what it cannot do', async () => {
+    const run = await runLbdrill(['run', '--profile', 'sysmanage', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
+    expect(run.report, run.stderr).toBeDefined();
+    for (const r of run.report!.results) {
+      const want = EXPECTED[r.target]?.[r.check] ?? 'pass';
+      expect(`${r.target} ${r.check} ${r.status}`, r.observed).toBe(`${r.target} ${r.check} ${want}`);
+    }
+    expect(run.report!.results).toHaveLength(24);
+  }, 170_000);
+});
+
+describe('the published seed 004 files, as they are', () => {
+  it('nginx.conf: nginx rejects it, lbdrill says so in nginx\'s words, exit 2', async () => {
+    const run = await runLbdrill(['run', '--profile', 'sysmanage', '--target', `nginx=${join(PUBLISHED, 'nginx.conf')}`]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/"limit_req_zone" directive is not allowed here in .*nginx\.conf:\d+/);
+  }, 60_000);
+
+  it('haproxy.cfg: HAProxy rejects it, lbdrill says so in HAProxy\'s words, exit 2', async () => {
+    const run = await runLbdrill(['run', '--profile', 'sysmanage', '--target', `haproxy=${join(PUBLISHED, 'haproxy.cfg')}`]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/hdr_val|websocket/);
+  }, 60_000);
+});
