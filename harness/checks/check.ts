@@ -108,6 +108,8 @@ export interface CheckContext {
   status(status: DrillStatus): void;
   /** the profile's sticky-cookie contract (cookie name, WebSocket path), when it has one. */
   sticky: { cookie: string; wsPath: string } | undefined;
+  /** the header-map contract (seed 002). */
+  nodeMap: NodeMapContract | undefined;
   /** the contract's server weights of the first pool, by upstream address as written. */
   weights: Readonly<Record<string, number>> | undefined;
   /** the profile's basic-auth contract: user -> password and the pool the user must reach. */
@@ -116,6 +118,18 @@ export interface CheckContext {
   caPem: string;
   /** starts WebSocket clients through `app` (TLS trusting the run's CA); closed when the check ends. */
   wsFleet(options: Omit<WsFleetOptions, 'endpoint' | 'url' | 'ca' | 'seed' | 'backoff' | 'connectTimeoutMs'> & Partial<Pick<WsFleetOptions, 'backoff' | 'connectTimeoutMs'>>): Promise<StartedWsFleet>;
+}
+
+/** Seed 002's header map: header, entries, default, and the server address each value stands for. */
+export interface NodeMapContract {
+  header: string;
+  file: string;
+  entries: Readonly<Record<string, string>>;
+  default: string;
+  targets: Readonly<Record<string, string>>;
+  referenceMap?: string;
+  /** the rendered copy of the map file the LB loaded (HAProxy `set map` needs its path). */
+  renderedFile?: string;
 }
 
 /** A drill's live state, for the terminal view. */

@@ -43,6 +43,10 @@ import { healthLbLocal } from './health-lb-local.ts';
 import { ratelimitEnforced } from './ratelimit-enforced.ts';
 import { ratelimitNotOverEager } from './ratelimit-not-over-eager.ts';
 import { retryNextUpstream } from './retry-next-upstream.ts';
+import { queueMaxconnMaxqueue } from './queue-maxconn-maxqueue.ts';
+import { routeHeaderMap } from './route-header-map.ts';
+import { routeRedispatchStaleMap } from './route-redispatch-stale-map.ts';
+import { routeUnknownNodeDefault } from './route-unknown-node-default.ts';
 
 /** Every check lbdrill knows, by id. Profiles refer to these ids. */
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
@@ -91,5 +95,9 @@ export const CHECKS: ReadonlyMap<string, Check> = new Map(
     ratelimitEnforced,
     ratelimitNotOverEager,
     retryNextUpstream,
+    routeHeaderMap,
+    routeUnknownNodeDefault,
+    routeRedispatchStaleMap,
+    queueMaxconnMaxqueue,
   ].map((check) => [check.id, check]),
 );

@@ -67,6 +67,21 @@ const profileSchema = z
     failover: failoverSchema.default({}),
     /** sticky-cookie contract: the cookie's name, and the WebSocket path on the cookie-sticky (first) pool. */
     sticky: z.object({ cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/), ws_path: z.string().startsWith('/') }).strict().optional(),
+    /** header-map contract (seed 002): which header is looked up, the map as deployed, the default, and each target's address. */
+    node_map: z
+      .object({
+        header: z.string().min(1),
+        /** the map file's path as the configs name it (HAProxy `map(<path>)`), for runtime updates. */
+        file: z.string().min(1),
+        entries: z.record(z.string()),
+        default: z.string(),
+        /** map value -> the server address it stands for, as written in the configs. */
+        targets: z.record(z.string()),
+        /** the reference LB's map name. */
+        reference_map: z.string().optional(),
+      })
+      .strict()
+      .optional(),
     /** basic-auth contract: user -> password, and which pool each user must reach. */
     auth: z
       .object({

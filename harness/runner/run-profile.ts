@@ -152,6 +152,18 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
         failover,
         pools: target.pools,
         healthPaths: options.profile.pools.map((p) => p.health_path),
+        ...(options.profile.node_map
+          ? {
+              nodeMap: {
+                header: options.profile.node_map.header,
+                file: options.profile.node_map.file,
+                entries: options.profile.node_map.entries,
+                default: options.profile.node_map.default,
+                targets: options.profile.node_map.targets,
+                ...(options.profile.node_map.reference_map ? { referenceMap: options.profile.node_map.reference_map } : {}),
+              },
+            }
+          : {}),
         ...(options.profile.pools[0]?.weights ? { weights: options.profile.pools[0].weights } : {}),
         ...(options.profile.auth ? { auth: { users: options.profile.auth.users } } : {}),
         ...(options.profile.sticky ? { sticky: { cookie: options.profile.sticky.cookie, wsPath: options.profile.sticky.ws_path } } : {}),

@@ -1,11 +1,12 @@
 import { startBackend, type StartedBackend } from '../../fixtures/backend/index.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BackendBinding, Check, CheckContext, CheckOutcome, CheckResult, DrillStatus, FailoverSettings, ModeSettings, PoolBinding, Severity } from '../checks/check.ts';
+import type { BackendBinding, Check, CheckContext, NodeMapContract, CheckOutcome, CheckResult, DrillStatus, FailoverSettings, ModeSettings, PoolBinding, Severity } from '../checks/check.ts';
 import { FaultController } from '../faults/fault-controller.ts';
 import type { FaultProxy } from '../faults/fault-proxy.ts';
 import type { FaultSite } from '../faults/fault.ts';
 import { ProbeStream } from '../probe/probe-stream.ts';
+import { companionCopy } from '../targets/config-text.ts';
 import { WsFleet, type StartedWsFleet } from '../ws/ws-fleet.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import { LbClient } from '../client/lb-client.ts';
@@ -66,6 +67,8 @@ export async function runTarget(options: {
   healthPaths: readonly string[];
   /** the profile's sticky-cookie contract. */
   sticky?: { cookie: string; wsPath: string };
+  /** seed 002's header-map contract. */
+  nodeMap?: Omit<NodeMapContract, 'renderedFile'>;
   /** the contract's server weights of the first pool. */
   weights?: Record<string, number>;
   /** the profile's basic-auth contract. */
@@ -210,6 +213,7 @@ export async function runTarget(options: {
         sticky: options.sticky,
         auth: options.auth,
         weights: options.weights,
+        nodeMap: options.nodeMap ? { ...options.nodeMap, ...(companionCopy(prepared.mapped, options.nodeMap.file) ? { renderedFile: companionCopy(prepared.mapped, options.nodeMap.file)! } : {}) } : undefined,
         caPem: options.caPem,
         wsFleet: async (o) => {
           const fleet = await WsFleet.start({

@@ -20,6 +20,7 @@ export const apacheTarget: TargetKind = {
   bundledConfigName: 'apache.conf',
   dialect: apacheDialect,
   unsupported: {
+    'server-queue': 'Apache BalancerMember max= caps connections per child process and has no queue with a length limit',
     slowstart: 'Apache mod_proxy_balancer has no slow start: a recovered member takes its full share at once',
     'shutdown-sessions': 'Apache has no way to cut the sessions of a member marked in error',
     'runtime-api': 'Apache\'s runtime control is the balancer-manager web form (nonce-protected); lbdrill does not drive it',

@@ -28,6 +28,7 @@ export type Feature =
   | 'uri-hash'
   | 'source-hash'
   | 'rate-limit'
+  | 'server-queue'
   | 'runtime-api';
 
 /** A config rendered into its run directory, ready for the proxy's checker and start. */

@@ -1,0 +1,22 @@
+import type { LbResponse } from '../client/lb-client.ts';
+import type { CheckContext, NodeMapContract } from './check.ts';
+import { DrillProblem } from './failover-sequence.ts';
+
+export function nodeMap(ctx: CheckContext): NodeMapContract {
+  if (!ctx.nodeMap) throw new DrillProblem('the profile declares no header map');
+  return ctx.nodeMap;
+}
+
+/** The map value (master1, ...) whose server answered, from the backend's upstream address; else a description. */
+export function answeredBy(ctx: CheckContext, map: NodeMapContract, res: LbResponse): string {
+  const id = res.headers['x-lbdrill-backend'];
+  if (typeof id !== 'string') return `status ${res.status ?? res.error?.kind}`;
+  const binding = ctx.backends.find((b) => b.backend.id === id);
+  const value = Object.entries(map.targets).find(([, address]) => address === binding?.upstream.address)?.[0];
+  return value ?? id;
+}
+
+/** Sends a request for `node` (the map's header set to it). */
+export function askFor(ctx: CheckContext, map: NodeMapContract, node: string, extra: Record<string, string> = {}, timeoutMs = 10_000): Promise<LbResponse> {
+  return ctx.client.send(ctx.app, { path: `/puppet/v3/catalog/${encodeURIComponent(node)}`, headers: ctx.tag(ctx.nextId(), { [map.header]: node, ...extra }), timeoutMs });
+}

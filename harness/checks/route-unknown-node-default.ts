@@ -1,0 +1,28 @@
+import { fail, pass, type Check } from './check.ts';
+import { DrillProblem } from './failover-sequence.ts';
+import { answeredBy, askFor, nodeMap } from './node-map-support.ts';
+
+/** Seed 002: a node not in the map (or no header at all) reaches the default master. */
+export const routeUnknownNodeDefault: Check = {
+  id: 'route.unknown-node-default',
+  title: 'an unknown node name reaches the default master',
+  severity: 'must',
+  needs: [],
+  async run(ctx) {
+    let map;
+    try {
+      map = nodeMap(ctx);
+    } catch (err) {
+      if (err instanceof DrillProblem) return fail('a header-map contract', err.message);
+      throw err;
+    }
+    const expected = `unknown nodes and requests without ${map.header} reach ${map.default}`;
+    const rows: Array<{ node: string; got: string }> = [];
+    for (const node of ['new-node.example.com', 'NODE-X.EXAMPLE.COM', 'x']) rows.push({ node, got: answeredBy(ctx, map, await askFor(ctx, map, node)) });
+    const bare = await ctx.client.send(ctx.app, { path: '/puppet/v3/status', headers: ctx.tag(ctx.nextId()) });
+    rows.push({ node: `(no ${map.header})`, got: answeredBy(ctx, map, bare) });
+    const wrong = rows.filter((r) => r.got !== map.default);
+    if (wrong.length > 0) return fail(expected, `${wrong[0]!.node} reached ${wrong[0]!.got}`, { rows });
+    return pass(expected, `${rows.length} requests for unknown nodes reached ${map.default}`, { rows });
+  },
+};
