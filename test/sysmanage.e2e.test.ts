@@ -17,14 +17,14 @@ const EXPECTED: Record<string, Record<string, 'fail' | 'unsupported'>> = {
 };
 
 describe('profile sysmanage (seed 004), bundled configs', () => {
-  it('HAProxy and nginx pass every check; Apache shows what it cannot do', async () => {
-    const run = await runLbdrill(['run', '--profile', 'sysmanage', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
+  it('the reference LB, HAProxy and nginx pass every check; Apache shows what it cannot do', async () => {
+    const run = await runLbdrill(['run', '--profile', 'sysmanage', '--target', 'reference', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
     expect(run.report, run.stderr).toBeDefined();
     for (const r of run.report!.results) {
       const want = EXPECTED[r.target]?.[r.check] ?? 'pass';
       expect(`${r.target} ${r.check} ${r.status}`, r.observed).toBe(`${r.target} ${r.check} ${want}`);
     }
-    expect(run.report!.results).toHaveLength(24);
+    expect(run.report!.results).toHaveLength(32);
   }, 170_000);
 });
 
