@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { runLbdrill } from './run-lbdrill.ts';
 
 describe('profile node-map-gateway (seed 002), bundled configs', () => {
-  it('routes by the header map, defaults unknown nodes and survives a stale map on HAProxy, nginx and Apache', async () => {
-    const run = await runLbdrill(['run', '--profile', 'node-map-gateway', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
+  it('routes by the header map, defaults unknown nodes and survives a stale map on all four targets', async () => {
+    const run = await runLbdrill(['run', '--profile', 'node-map-gateway', '--target', 'reference', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
     expect(run.report, run.stderr).toBeDefined();
     expect(run.report!.results.filter((r) => r.status !== 'pass').map((r) => `${r.target} ${r.check}: ${r.observed}`)).toEqual([]);
-    expect(run.report!.results).toHaveLength(9);
+    expect(run.report!.results).toHaveLength(12);
     expect(run.code).toBe(0);
   }, 120_000);
 });
