@@ -45,6 +45,7 @@ import { ratelimitNotOverEager } from './ratelimit-not-over-eager.ts';
 import { retryNextUpstream } from './retry-next-upstream.ts';
 import { queueMaxconnMaxqueue } from './queue-maxconn-maxqueue.ts';
 import { routeHeaderMap } from './route-header-map.ts';
+import { routeMapRuntimeUpdate } from './route-map-runtime-update.ts';
 import { routeRedispatchStaleMap } from './route-redispatch-stale-map.ts';
 import { routeUnknownNodeDefault } from './route-unknown-node-default.ts';
 
@@ -96,6 +97,7 @@ export const CHECKS: ReadonlyMap<string, Check> = new Map(
     ratelimitNotOverEager,
     retryNextUpstream,
     routeHeaderMap,
+    routeMapRuntimeUpdate,
     routeUnknownNodeDefault,
     routeRedispatchStaleMap,
     queueMaxconnMaxqueue,

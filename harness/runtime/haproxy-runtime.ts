@@ -69,6 +69,13 @@ export class HaproxyRuntime extends RuntimeApi {
     if (answer !== '') throw new LbdrillError('LBDRILL_ERR_RUNTIME_API', `HAProxy refused "set server ${pool}/${server} state ${command}": ${answer.split('\n')[0]}`);
   }
 
+  async setMapEntry(map: string, key: string, value: string): Promise<void> {
+    // `set map` only changes an existing key; `add map` adds a new one.
+    let answer = await this.send(`set map ${map} ${key} ${value}`);
+    if (/entry not found/i.test(answer)) answer = await this.send(`add map ${map} ${key} ${value}`);
+    if (answer !== '') throw new LbdrillError('LBDRILL_ERR_RUNTIME_API', `HAProxy refused to set ${key} in ${map}: ${answer.split('\n')[0]}`);
+  }
+
   async states(): Promise<Array<{ pool: string; server: string; state: LbServerState }>> {
     // `show servers state`: "1" header, "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ..."
     const text = await this.send('show servers state');

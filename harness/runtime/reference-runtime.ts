@@ -43,7 +43,7 @@ export class ReferenceRuntime extends RuntimeApi {
     process.on('line', this.#onLine);
   }
 
-  async #call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  async #call(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<unknown> {
     let res;
     try {
       res = await request(`${this.#base}${path}`, {
@@ -63,6 +63,10 @@ export class ReferenceRuntime extends RuntimeApi {
 
   async command(pool: string, server: string, command: ServerCommand): Promise<void> {
     await this.#call('POST', `/v1/upstreams/${encodeURIComponent(pool)}/servers/${encodeURIComponent(server)}/state`, { state: command });
+  }
+
+  async setMapEntry(map: string, key: string, value: string): Promise<void> {
+    await this.#call('PUT', `/v1/maps/${encodeURIComponent(map)}/entries/${encodeURIComponent(key)}`, { value });
   }
 
   async states(): Promise<Array<{ pool: string; server: string; state: LbServerState }>> {

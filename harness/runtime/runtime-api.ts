@@ -44,6 +44,13 @@ export abstract class RuntimeApi extends EventEmitter {
   /** Puts a server into drain/maint or back into rotation; throws LBDRILL_ERR_RUNTIME_API with the LB's answer on refusal. */
   abstract command(pool: string, server: string, command: ServerCommand): Promise<void>;
 
+  /**
+   * Sets one entry of a routing map at run time (HAProxy `set map <file> key value`, the
+   * reference LB's `PUT /v1/maps/<name>/entries/<key>`); `map` is the map file the LB
+   * loaded (HAProxy) or the map's name (reference LB).
+   */
+  abstract setMapEntry(map: string, key: string, value: string): Promise<void>;
+
   /** Current state of every server, straight from the LB. */
   abstract states(): Promise<Array<{ pool: string; server: string; state: LbServerState }>>;
 

@@ -20,6 +20,7 @@ export const apacheTarget: TargetKind = {
   bundledConfigName: 'apache.conf',
   dialect: apacheDialect,
   unsupported: {
+    'runtime-map': 'Apache has no API for maps; a RewriteMap txt: file is re-read when its mtime changes, which lbdrill does not drive yet',
     'server-queue': 'Apache BalancerMember max= caps connections per child process and has no queue with a length limit',
     slowstart: 'Apache mod_proxy_balancer has no slow start: a recovered member takes its full share at once',
     'shutdown-sessions': 'Apache has no way to cut the sessions of a member marked in error',

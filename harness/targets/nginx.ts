@@ -17,6 +17,7 @@ export const nginxTarget: TargetKind = {
   bundledConfigName: 'nginx.conf',
   dialect: nginxDialect,
   unsupported: {
+    'runtime-map': 'nginx OSS reads a map only at start and on reload; lbdrill does not drive a reload for this check yet',
     'server-queue': 'nginx OSS has max_conns but no queue (the upstream `queue` directive is nginx Plus only): requests over the limit go to the next server or fail at once',
     'sticky-cookie': 'nginx OSS cannot insert a sticky cookie (`sticky cookie` is nginx Plus only)',
     'active-health-checks': 'nginx OSS has only passive health checks (`health_check` is nginx Plus only)',

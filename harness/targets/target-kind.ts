@@ -29,6 +29,7 @@ export type Feature =
   | 'source-hash'
   | 'rate-limit'
   | 'server-queue'
+  | 'runtime-map'
   | 'runtime-api';
 
 /** A config rendered into its run directory, ready for the proxy's checker and start. */
