@@ -56,7 +56,7 @@ export const routeMapRuntimeUpdate: Check = {
       const after = samples.filter((x) => x.sentAtMs > changeAtMs);
       const firstNew = after.find((x) => byBackend(x.backend) === addressOf(to));
       const lastOld = after.filter((x) => byBackend(x.backend) === addressOf(from!)).at(-1);
-      const droppedSamples = samples.filter((x) => x.sentAtMs > changeAtMs - 1000 && isClientError(x));
+      const droppedSamples = samples.filter((x) => x.sentAtMs >= changeAtMs && isClientError(x));
       const dropped = droppedSamples.length;
       // Traffic has followed once no request goes to the old master any more: the switch is
       // the last old answer (requests in flight while the change spreads may take either way).
