@@ -72,7 +72,7 @@ describe('node-map-gateway bundled configs: what each dialect reads', () => {
       const file = join(DIR, FILES[proxy]);
       return (DIALECTS[proxy].analyze(readFileSync(file, 'utf8'), file).files ?? []).map((f) => `${f.kind} ${f.path} @${f.line} <- ${f.foundAt.slice(DIR.length)}`);
     };
-    expect(seen('haproxy')).toEqual(['map /etc/haproxy/maps/nodes.map @31 <- nodes.map']);
+    expect(seen('haproxy')).toEqual(['map /etc/haproxy/maps/nodes.map @33 <- nodes.map']);
     expect(seen('nginx')).toEqual(['include /etc/nginx/nodes-nginx.map @24 <- nodes-nginx.map']);
     expect(seen('apache')).toEqual(['map /etc/apache2/nodes.map @33 <- nodes.map']);
   });
