@@ -1,6 +1,6 @@
 import { fail, pass, type Check } from './check.ts';
 import { DrillProblem } from './failover-sequence.ts';
-import { sourceClients } from './source-clients.ts';
+import { countAnswers, sourceClients } from './source-clients.ts';
 
 const REQUESTS = 300;
 const SOURCES = 60;
@@ -27,20 +27,9 @@ export const balanceLeastconn: Check = {
       const share = (weights[slow.upstream.address] ?? 1) / total;
       await ctx.faults.apply({ type: 'slow', attributes: { delayMs: SLOW_MS, healthToo: false } }, ctx.site(slow));
       const { clients, close } = sourceClients(ctx, SOURCES, 130);
-      const counts: Record<string, number> = {};
-      let next = 0;
+      let counts: Record<string, number>;
       try {
-        await Promise.all(
-          Array.from({ length: CONCURRENCY }, async () => {
-            while (next < REQUESTS) {
-              const i = next++;
-              const res = await clients[i % SOURCES]!.send(ctx.app, { path: `${pool.probePath}?lc=${i}`, headers: ctx.tag(ctx.nextId()) });
-              const b = res.headers['x-lbdrill-backend'];
-              const key = typeof b === 'string' ? b : `status ${res.status ?? res.error?.kind}`;
-              counts[key] = (counts[key] ?? 0) + 1;
-            }
-          }),
-        );
+        counts = await countAnswers(ctx, clients, { requests: REQUESTS, concurrency: CONCURRENCY, path: (i) => `${pool.probePath}?lc=${i}` });
       } finally {
         await close();
       }

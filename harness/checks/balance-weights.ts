@@ -1,6 +1,6 @@
 import { fail, pass, type Check } from './check.ts';
 import { DrillProblem } from './failover-sequence.ts';
-import { sourceClients } from './source-clients.ts';
+import { countAnswers, sourceClients } from './source-clients.ts';
 
 /** Requests, from this many distinct addresses (per-address rate limits must not bite). */
 const REQUESTS = 600;
@@ -26,20 +26,9 @@ export const balanceWeights: Check = {
     try {
       if (total === 0) throw new DrillProblem(`no primary of ${pool.configName} has a weight in the profile`);
       const { clients, close } = sourceClients(ctx, SOURCES, 100);
-      const counts: Record<string, number> = {};
-      let next = 0;
+      let counts: Record<string, number>;
       try {
-        await Promise.all(
-          Array.from({ length: CONCURRENCY }, async () => {
-            while (next < REQUESTS) {
-              const i = next++;
-              const res = await clients[i % SOURCES]!.send(ctx.app, { path: `${pool.probePath}?w=${i}`, headers: ctx.tag(ctx.nextId(), { 'x-lbdrill-delay-ms': String(HOLD_MS) }) });
-              const b = res.headers['x-lbdrill-backend'];
-              const key = typeof b === 'string' ? b : `status ${res.status ?? res.error?.kind}`;
-              counts[key] = (counts[key] ?? 0) + 1;
-            }
-          }),
-        );
+        counts = await countAnswers(ctx, clients, { requests: REQUESTS, concurrency: CONCURRENCY, path: (i) => `${pool.probePath}?w=${i}`, headers: { 'x-lbdrill-delay-ms': String(HOLD_MS) } });
       } finally {
         await close();
       }

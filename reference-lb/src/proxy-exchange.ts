@@ -17,6 +17,7 @@ import {
   toUpstreamError,
   upstreamErrorStatus,
   type RetryFacts,
+  reportUpstreamError,
 } from './upstream-errors.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
 import { ALL_BUSY, type AllBusy, type QueuedRequest } from './upstream-queue.ts';
@@ -565,18 +566,7 @@ export class ProxyExchange implements LiveSession, QueuedRequest {
   }
 
   private report(server: UpstreamServer | undefined, error: LbError, retry: boolean, status: number | null): void {
-    this.ctx.onEvent?.({
-      event: 'upstream-error',
-      listener: this.ctx.listenerName,
-      upstream: this.pool.name,
-      server: server?.address ?? '',
-      code: error.code,
-      message: error.message,
-      method: this.req.method ?? '',
-      url: this.req.url ?? '',
-      retry,
-      status,
-    });
+    reportUpstreamError(this.ctx, this.pool.name, this.req, server, error, retry, status);
   }
 
   /**

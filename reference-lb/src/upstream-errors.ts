@@ -1,3 +1,6 @@
+import type { IncomingMessage } from 'node:http';
+import type { ListenerContext } from './proxy-handler.ts';
+import type { UpstreamServer } from './upstream-server.ts';
 import { LbError, isLbError, type LbErrorCode } from './errors.ts';
 
 /*
@@ -174,4 +177,28 @@ export function isServerFailure(err: LbError, facts: RetryFacts): boolean {
     default:
       return false;
   }
+}
+
+/** Emits the `upstream-error` event of one failed attempt (README.md, "Process protocol"); HTTP and Upgrade exchanges share it. */
+export function reportUpstreamError(
+  ctx: Pick<ListenerContext, 'onEvent' | 'listenerName'>,
+  upstream: string,
+  req: Pick<IncomingMessage, 'method' | 'url'>,
+  server: Pick<UpstreamServer, 'address'> | undefined,
+  error: LbError,
+  retry: boolean,
+  status: number | null,
+): void {
+  ctx.onEvent?.({
+    event: 'upstream-error',
+    listener: ctx.listenerName,
+    upstream,
+    server: server?.address ?? '',
+    code: error.code,
+    message: error.message,
+    method: req.method ?? '',
+    url: req.url ?? '',
+    retry,
+    status,
+  });
 }
