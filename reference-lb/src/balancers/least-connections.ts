@@ -1,16 +1,6 @@
 import type { UpstreamServer } from '../upstream-server.ts';
 import type { Balancer } from './balancer.ts';
-import { anyFull } from './weighted-round-robin.ts';
-
-/** Servers of one tier (primary or backup) with their smooth-WRR running weights for ties. */
-interface Tier {
-  servers: readonly UpstreamServer[];
-  current: Float64Array;
-}
-
-function tier(servers: readonly UpstreamServer[]): Tier {
-  return { servers, current: new Float64Array(servers.length) };
-}
+import { pickTiered, splitTiers, type Tier, type Tiers } from './weighted-round-robin.ts';
 
 /**
  * `balance: least_conn`, nginx's ngx_http_upstream_least_conn_module: the server with the
@@ -22,19 +12,14 @@ function tier(servers: readonly UpstreamServer[]): Tier {
  * left (not when primaries are merely at max_conn). `active` is per process.
  */
 export class LeastConnections implements Balancer {
-  private readonly primary: Tier;
-  private readonly backup: Tier | undefined;
+  private readonly tiers: Tiers;
 
   constructor(servers: readonly UpstreamServer[]) {
-    this.primary = tier(servers.filter((s) => !s.backup));
-    const backups = servers.filter((s) => s.backup);
-    this.backup = backups.length > 0 ? tier(backups) : undefined;
+    this.tiers = splitTiers(servers);
   }
 
   pick(exclude: ReadonlySet<UpstreamServer> | undefined): UpstreamServer | undefined {
-    const server = pickFrom(this.primary, exclude);
-    if (server !== undefined || this.backup === undefined || anyFull(this.primary.servers, exclude)) return server;
-    return pickFrom(this.backup, exclude);
+    return pickTiered(this.tiers, exclude, pickFrom);
   }
 }
 

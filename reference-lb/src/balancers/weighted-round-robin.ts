@@ -2,13 +2,31 @@ import type { UpstreamServer } from '../upstream-server.ts';
 import type { Balancer } from './balancer.ts';
 
 /** Servers of one tier (primary or backup) with their smooth-WRR running weights. */
-interface Tier {
+export interface Tier {
   servers: readonly UpstreamServer[];
   current: Float64Array;
 }
 
+/** Primary and backup tiers of an upstream, shared by the weighted balancers. */
+export interface Tiers {
+  primary: Tier;
+  backup: Tier | undefined;
+}
+
 function tier(servers: readonly UpstreamServer[]): Tier {
   return { servers, current: new Float64Array(servers.length) };
+}
+
+export function splitTiers(servers: readonly UpstreamServer[]): Tiers {
+  const backups = servers.filter((s) => s.backup);
+  return { primary: tier(servers.filter((s) => !s.backup)), backup: backups.length > 0 ? tier(backups) : undefined };
+}
+
+/** Picks from the primaries; the backups only when no primary is left (not when they are merely at max_conn). */
+export function pickTiered(tiers: Tiers, exclude: ReadonlySet<UpstreamServer> | undefined, pickFrom: (t: Tier, exclude: ReadonlySet<UpstreamServer> | undefined) => UpstreamServer | undefined): UpstreamServer | undefined {
+  const server = pickFrom(tiers.primary, exclude);
+  if (server !== undefined || tiers.backup === undefined || anyFull(tiers.primary.servers, exclude)) return server;
+  return pickFrom(tiers.backup, exclude);
 }
 
 /**
@@ -22,19 +40,14 @@ function tier(servers: readonly UpstreamServer[]): Tier {
  * (HAProxy queues then: backups are for servers that are down, not busy).
  */
 export class WeightedRoundRobin implements Balancer {
-  private readonly primary: Tier;
-  private readonly backup: Tier | undefined;
+  private readonly tiers: Tiers;
 
   constructor(servers: readonly UpstreamServer[]) {
-    this.primary = tier(servers.filter((s) => !s.backup));
-    const backups = servers.filter((s) => s.backup);
-    this.backup = backups.length > 0 ? tier(backups) : undefined;
+    this.tiers = splitTiers(servers);
   }
 
   pick(exclude: ReadonlySet<UpstreamServer> | undefined): UpstreamServer | undefined {
-    const server = pickFrom(this.primary, exclude);
-    if (server !== undefined || this.backup === undefined || anyFull(this.primary.servers, exclude)) return server;
-    return pickFrom(this.backup, exclude);
+    return pickTiered(this.tiers, exclude, pickFrom);
   }
 }
 
