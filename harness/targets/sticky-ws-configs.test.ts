@@ -314,6 +314,12 @@ describe('sticky-ws bundled configs: what each dialect reads', () => {
 for (const target of TARGETS) {
   describe.skipIf(!HAVE(target.binary))(`sticky-ws ${target.file} under the real ${target.name}, time scale 0.1`, () => {
     it('routes the three pools, pins by cookie, upgrades WebSockets on /ws/ and /api/v1/ws, and keeps an idle one open only by its tunnel timeout', async () => {
+      // The previous target's last health checks may still be in flight: records start once
+      // every connection it held to a backend is closed (the backend has read all it sent).
+      await eventually(async () => {
+        const held = [...backends.values()].filter((b) => b.openConnections > 0).map((b) => b.id);
+        if (held.length > 0) throw new Error(`connections still open at ${held.join(', ')}`);
+      }, WAIT_MS);
       for (const b of backends.values()) b.clearRecords();
       const source = readFileSync(join(DIR, target.file), 'utf8');
       const bareSource = target.withoutTunnelTimeout(source);
