@@ -1,17 +1,12 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runLbdrill } from './run-lbdrill.ts';
+import { brokenConfigs, ROOT, runLbdrill } from './run-lbdrill.ts';
 
-const BROKEN_DIR = join(ROOT, 'fixtures', 'configs', 'haproxy-role', 'broken');
 /** CI runs the seed's 5 s intervals ten times faster; budgets scale with them. */
 const FAST = ['--time-scale', '0.1'];
 
-const broken = readdirSync(BROKEN_DIR).flatMap((target) =>
-  readdirSync(join(BROKEN_DIR, target))
-    .filter((f) => !f.startsWith('.'))
-    .map((file) => ({ target, file, check: file.replace(/\.(conf|cfg|yaml)$/, '') })),
-);
+const broken = brokenConfigs('haproxy-role');
 
 function mustFailures(report: NonNullable<Awaited<ReturnType<typeof runLbdrill>>['report']>): string[] {
   return report.results.filter((r) => r.severity === 'must' && r.status !== 'pass' && r.status !== 'unsupported').map((r) => `${r.target}:${r.check}:${r.status}: ${r.observed}`);
@@ -68,10 +63,10 @@ describe('profile haproxy-role on HAProxy', () => {
     expect(run.code).toBe(0);
   }, 150_000);
 
-  for (const { target, file, check } of broken) {
+  for (const { target, file, path, check } of broken) {
     it(`${target}: ${file} fails ${check}`, async () => {
       // the bundled configs pass every check (above); a broken file is judged on its own check
-      const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', `${target}=${join(BROKEN_DIR, target, file)}`, '--only', check, ...FAST]);
+      const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', `${target}=${path}`, '--only', check, ...FAST]);
       expect(run.report, run.stderr).toBeDefined();
       const result = run.report!.results.find((r) => r.check === check);
       expect(result?.status, JSON.stringify(result)).toBe('fail');

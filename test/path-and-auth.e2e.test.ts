@@ -1,17 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runLbdrill } from './run-lbdrill.ts';
+import { brokenConfigs, runLbdrill } from './run-lbdrill.ts';
 
-const BROKEN_DIR = join(ROOT, 'fixtures', 'configs', 'path-and-auth', 'broken');
-
-const broken = existsSync(BROKEN_DIR)
-  ? readdirSync(BROKEN_DIR).flatMap((target) =>
-      readdirSync(join(BROKEN_DIR, target))
-        .filter((f) => /\.(conf|cfg|yaml)$/.test(f))
-        .map((file) => ({ target, file, check: file.replace(/\.(conf|cfg|yaml)$/, '') })),
-    )
-  : [];
+const broken = brokenConfigs('path-and-auth');
 
 describe('profile path-and-auth (seed 003), bundled configs', () => {
   it('passes every check on all four targets', async () => {
@@ -24,9 +14,9 @@ describe('profile path-and-auth (seed 003), bundled configs', () => {
 });
 
 describe('configs broken for exactly one path-and-auth check fail it', () => {
-  for (const { target, file, check } of broken) {
+  for (const { target, file, path, check } of broken) {
     it(`${target}: ${file} fails ${check}`, async () => {
-      const run = await runLbdrill(['run', '--profile', 'path-and-auth', '--target', `${target}=${join(BROKEN_DIR, target, file)}`]);
+      const run = await runLbdrill(['run', '--profile', 'path-and-auth', '--target', `${target}=${path}`]);
       expect(run.report, run.stderr).toBeDefined();
       expect(run.report!.results.find((r) => r.check === check)?.status).toBe('fail');
       // and only that check

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { RunReport } from '../harness/report/run-report.ts';
@@ -29,4 +29,24 @@ export async function runLbdrill(args: string[]): Promise<{ code: number | null;
     report = undefined;
   }
   return { code, stdout, stderr, report, reportDir };
+}
+
+/** A config broken for exactly one check: `fixtures/configs/<profile>/broken/<target>/<check-id>[~variant].<ext>`. */
+export interface BrokenConfig {
+  target: string;
+  file: string;
+  /** absolute path, for `--target <target>=<path>`. */
+  path: string;
+  check: string;
+}
+
+/** The broken configs of a profile; companion files next to them (maps, user lists) are not configs. */
+export function brokenConfigs(profile: string): BrokenConfig[] {
+  const dir = join(ROOT, 'fixtures', 'configs', profile, 'broken');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((target) =>
+    readdirSync(join(dir, target))
+      .filter((f) => /\.(conf|cfg|yaml)$/.test(f))
+      .map((file) => ({ target, file, path: join(dir, target, file), check: file.replace(/\.(conf|cfg|yaml)$/, '').replace(/~.*$/, '') })),
+  );
 }

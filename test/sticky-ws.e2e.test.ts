@@ -1,19 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runLbdrill } from './run-lbdrill.ts';
+import { brokenConfigs, runLbdrill } from './run-lbdrill.ts';
 
-const BROKEN_DIR = join(ROOT, 'fixtures', 'configs', 'sticky-ws', 'broken');
 const FAST = ['--time-scale', '0.1'];
 
-/** broken/<target>/<check-id>[~variant].<ext>: a config broken for exactly that check. */
-const broken = existsSync(BROKEN_DIR)
-  ? readdirSync(BROKEN_DIR).flatMap((target) =>
-      readdirSync(join(BROKEN_DIR, target))
-        .filter((f) => !f.startsWith('.'))
-        .map((file) => ({ target, file, check: file.replace(/\.(conf|cfg|yaml)$/, '').replace(/~.*$/, '') })),
-    )
-  : [];
+const broken = brokenConfigs('sticky-ws');
 
 /** What each cell of the bundled matrix must say: the reader's trust rests on these. */
 const EXPECTED: Record<string, Record<string, 'pass' | 'fail' | 'unsupported'>> = {
@@ -60,9 +50,9 @@ describe('lbdrill drill failover --profile sticky-ws', () => {
 });
 
 describe('configs broken for exactly one sticky-ws check fail it', () => {
-  for (const { target, file, check } of broken) {
+  for (const { target, file, path, check } of broken) {
     it(`${target}: ${file} fails ${check}`, async () => {
-      const run = await runLbdrill(['run', '--profile', 'sticky-ws', '--target', `${target}=${join(BROKEN_DIR, target, file)}`, '--only', check, ...FAST]);
+      const run = await runLbdrill(['run', '--profile', 'sticky-ws', '--target', `${target}=${path}`, '--only', check, ...FAST]);
       expect(run.report, run.stderr).toBeDefined();
       const result = run.report!.results.find((r) => r.check === check);
       expect(result?.status, JSON.stringify(result)).toBe('fail');
