@@ -110,6 +110,8 @@ export interface CheckContext {
   sticky: { cookie: string; wsPath: string } | undefined;
   /** the header-map contract (seed 002). */
   nodeMap: NodeMapContract | undefined;
+  /** the server queue contract (seed 002's maxconn/maxqueue). */
+  queue: QueueContract | undefined;
   /** the contract's server weights of the first pool, by upstream address as written. */
   weights: Readonly<Record<string, number>> | undefined;
   /** the profile's basic-auth contract: user -> password and the pool the user must reach. */
@@ -130,6 +132,16 @@ export interface NodeMapContract {
   referenceMap?: string;
   /** the rendered copy of the map file the LB loaded (HAProxy `set map` needs its path). */
   renderedFile?: string;
+}
+
+/** Seed 002's `maxconn M maxqueue Q` per server, and how the check exercises it. */
+export interface QueueContract {
+  maxConn: number;
+  maxQueue: number;
+  /** how long each request holds its server. */
+  holdMs: number;
+  /** a request beyond the queue must be refused within this. */
+  refuseWithinMs: number;
 }
 
 /** A drill's live state, for the terminal view. */

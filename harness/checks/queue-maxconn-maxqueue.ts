@@ -1,53 +1,90 @@
+import type { LbResponse } from '../client/lb-client.ts';
+import { formatMs } from '../duration.ts';
 import { fail, pass, type Check } from './check.ts';
 import { DrillProblem } from './failover-sequence.ts';
 import { answeredBy, nodeMap } from './node-map-support.ts';
 
-/** Seed 002 in small numbers (the bundled configs: maxconn 4, maxqueue 4). */
-const MAX_CONN = 4;
-const MAX_QUEUE = 4;
-const EXTRA = 4;
-/** Each request holds its server this long, so the slots stay full while the extras arrive. */
-const HOLD_MS = 1500;
-/** An extra request beyond the queue must be refused quickly, well before a slot frees. */
-const FAST_REFUSAL_MS = 1000;
+/** Requests sent beyond the gateway's capacity, one per master in turn. */
+const EXTRA_PER_MASTER = 2;
+/** Once every slot is held, the queued requests (sent at the same moment) have this long to reach the LB's queue. */
+const QUEUE_SETTLE_MS = 200;
 
 /**
- * Seed 002 (`server ... maxconn M maxqueue Q`): M+Q slow concurrent requests for one master
- * are all served (M at once, Q queued and never lost); the ones beyond get a 503 quickly.
+ * Seed 002 (`server ... maxconn M maxqueue Q`): M+Q slow concurrent requests per master are
+ * all served (M at once, Q queued and never lost); the ones beyond get a 503 quickly. Every
+ * master is filled, because with redispatch an overflow may go to another master: the
+ * gateway as a whole must be at capacity before anything may be refused.
  */
 export const queueMaxconnMaxqueue: Check = {
   id: 'queue.maxconn-maxqueue',
-  title: 'maxconn + maxqueue: M+Q slow requests are served, the rest get a quick 503',
+  title: 'maxconn + maxqueue: M+Q slow requests per server are served, the rest get a quick 503',
   severity: 'must',
   needs: ['server-queue'],
   async run(ctx) {
-    const expected = `(${MAX_CONN} + ${MAX_QUEUE}) concurrent slow requests per master all 200 (in slots or queued, none lost); ${EXTRA} more get 503 within ${FAST_REFUSAL_MS} ms`;
+    const q = ctx.queue;
+    const expected = q
+      ? `per master ${q.maxConn} in slots + ${q.maxQueue} queued, each held ${formatMs(q.holdMs)}: all answered 200 (none lost); ${EXTRA_PER_MASTER} more per master get 503 within ${formatMs(q.refuseWithinMs)}`
+      : 'the profile declares the maxconn/maxqueue contract';
     try {
+      if (!q) throw new DrillProblem('the profile declares no queue contract (queue: max_conn, max_queue)');
       const map = nodeMap(ctx);
-      // Every master full: with redispatch an overflow may go to another master, so the
-      // gateway as a whole must be at capacity before anything is refused.
       const masters = [...new Set(Object.values(map.entries))];
       const nodeFor = (master: string) => Object.entries(map.entries).find(([, m]) => m === master)![0];
-      const capacity = masters.length * (MAX_CONN + MAX_QUEUE);
-      const send = (i: number, node: string) =>
-        ctx.client.send(ctx.app, { path: `/puppet/v3/catalog/${node}?q=${i}`, headers: ctx.tag(ctx.nextId(), { [map.header]: node, 'x-lbdrill-delay-ms': String(HOLD_MS) }), timeoutMs: 30_000 }, { fresh: true });
-      const first = Array.from({ length: capacity }, (_, i) => send(i, nodeFor(masters[i % masters.length]!)));
-      // let the first batch occupy the slots and the queue before the extras arrive
-      await new Promise((r) => setTimeout(r, 300));
-      const extras = Array.from({ length: EXTRA }, (_, i) => send(100 + i, nodeFor(masters[i % masters.length]!)));
+      const backendOf = (master: string) => ctx.backends.find((b) => b.upstream.address === map.targets[master])?.backend;
+      const run = `${ctx.nextId()}-q`;
+      const send = (i: number, master: string): Promise<LbResponse> =>
+        ctx.client.send(
+          ctx.app,
+          { path: `/puppet/v3/catalog/${nodeFor(master)}?q=${i}`, headers: ctx.tag(`${run}-${i}`, { [map.header]: nodeFor(master), 'x-lbdrill-delay-ms': String(q.holdMs) }), timeoutMs: 4 * q.holdMs + 10_000 },
+          { fresh: true },
+        );
+      const perMaster = q.maxConn + q.maxQueue;
+      const first = masters.flatMap((master, m) => Array.from({ length: perMaster }, (_, i) => send(m * perMaster + i, master)));
+      // Synchronise on the backends: each master holds its maxConn requests of this run.
+      const held = (master: string) => backendOf(master)?.requests.filter((r) => r.lbdrillId?.startsWith(`${run}-`) && r.responseStatus === undefined).length ?? 0;
+      const deadline = Date.now() + q.holdMs;
+      while (masters.some((m) => held(m) < q.maxConn) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const heldAtExtras = Object.fromEntries(masters.map((m) => [m, held(m)]));
+      if (masters.some((m) => held(m) < q.maxConn)) {
+        await Promise.all(first);
+        throw new DrillProblem(`the masters never held ${q.maxConn} requests each at once (held: ${JSON.stringify(heldAtExtras)})`);
+      }
+      await new Promise((r) => setTimeout(r, QUEUE_SETTLE_MS));
+      const extras = masters.flatMap((master, m) => Array.from({ length: EXTRA_PER_MASTER }, (_, i) => send(1000 + m * EXTRA_PER_MASTER + i, master)));
       const [a, b] = await Promise.all([Promise.all(first), Promise.all(extras)]);
+      const describe = (r: LbResponse) => ({ status: r.status ?? r.error?.kind, ms: Math.round(r.durationMs), by: answeredBy(ctx, map, r) });
+      const evidence = { contract: q, masters, heldAtExtras, first: a.map(describe), extras: b.map(describe) };
+      const capacity = masters.length * perMaster;
       const served = a.filter((r) => r.status === 200).length;
-      const refused = b.filter((r) => r.status === 503 && r.durationMs < FAST_REFUSAL_MS).length;
-      const evidence = {
-        first: a.map((r) => ({ status: r.status ?? r.error?.kind, ms: Math.round(r.durationMs), by: answeredBy(ctx, map, r) })),
-        extras: b.map((r) => ({ status: r.status ?? r.error?.kind, ms: Math.round(r.durationMs), by: answeredBy(ctx, map, r) })),
-      };
-      if (served < capacity) return fail(expected, `only ${served} of ${capacity} slot+queue requests were served`, evidence);
-      if (refused < EXTRA) return fail(expected, `${EXTRA - refused} of ${EXTRA} requests beyond the queue were not refused quickly (${b.map((r) => `${r.status ?? r.error?.kind} in ${Math.round(r.durationMs)} ms`).join(', ')})`, evidence);
-      return pass(expected, `${served}/${capacity} served across ${masters.length} masters (queued ones waited), ${refused}/${EXTRA} extras refused with 503 in under ${FAST_REFUSAL_MS} ms`, evidence);
+      const queued = a.filter((r) => r.status === 200 && r.durationMs >= 1.5 * q.holdMs).length;
+      const refused = b.filter((r) => r.status === 503 && r.durationMs < q.refuseWithinMs);
+      if (served < capacity) {
+        return fail(expected, `only ${served} of ${capacity} requests within maxconn+maxqueue were served (${summarise(a.filter((r) => r.status !== 200))})`, evidence);
+      }
+      if (refused.length < b.length) {
+        const late = b.filter((r) => !(r.status === 503 && r.durationMs < q.refuseWithinMs));
+        return fail(expected, `${late.length} of ${b.length} requests beyond the queues were not refused within ${formatMs(q.refuseWithinMs)}: ${summarise(late)}`, evidence);
+      }
+      return pass(expected, `${served}/${capacity} served across ${masters.length} masters (${queued} waited in a queue), ${refused.length}/${b.length} beyond the queues refused with 503 in at most ${formatMs(Math.max(...refused.map((r) => r.durationMs)))}`, evidence);
     } catch (err) {
       if (err instanceof DrillProblem) return fail(expected, err.message);
       throw err;
     }
   },
 };
+
+/** "200 in 4.1-4.3 s ×3, 503 in 5 s" : answers grouped by status, with the range of their times. */
+function summarise(answers: LbResponse[]): string {
+  const byStatus = new Map<string, number[]>();
+  for (const r of answers) {
+    const key = String(r.status ?? r.error?.kind);
+    byStatus.set(key, [...(byStatus.get(key) ?? []), r.durationMs]);
+  }
+  return [...byStatus]
+    .map(([status, ms]) => {
+      const [lo, hi] = [Math.min(...ms), Math.max(...ms)];
+      const range = hi - lo < 50 ? formatMs(hi) : `${formatMs(lo)}-${formatMs(hi)}`;
+      return `${status} in ${range}${ms.length > 1 ? ` ×${ms.length}` : ''}`;
+    })
+    .join(', ');
+}

@@ -82,6 +82,18 @@ const profileSchema = z
       })
       .strict()
       .optional(),
+    /** server queue contract (seed 002: `maxconn M maxqueue Q` per server): M+Q concurrent slow requests per server are served, more get a quick 503. */
+    queue: z
+      .object({
+        max_conn: z.number().int().min(1).max(500),
+        max_queue: z.number().int().min(0).max(500),
+        /** how long each request holds its server (the backend answers after this delay). */
+        hold: duration.default('1500ms'),
+        /** a request beyond the queue must be refused within this. */
+        refuse_within: duration.default('1s'),
+      })
+      .strict()
+      .optional(),
     /** basic-auth contract: user -> password, and which pool each user must reach. */
     auth: z
       .object({

@@ -3,6 +3,7 @@ import { join, relative, resolve } from 'node:path';
 import { CHECKS } from '../checks/registry.ts';
 import type { Check, CheckResult, ModeSettings, RunMode } from '../checks/check.ts';
 import { LbdrillError } from '../errors.ts';
+import { parseDurationMs } from '../duration.ts';
 import { trackTempDir } from '../process/cleanup.ts';
 import { LBDRILL_VERSION } from '../paths.ts';
 import type { Profile } from '../profiles/profile.ts';
@@ -161,6 +162,16 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
                 default: options.profile.node_map.default,
                 targets: options.profile.node_map.targets,
                 ...(options.profile.node_map.reference_map ? { referenceMap: options.profile.node_map.reference_map } : {}),
+              },
+            }
+          : {}),
+        ...(options.profile.queue
+          ? {
+              queue: {
+                maxConn: options.profile.queue.max_conn,
+                maxQueue: options.profile.queue.max_queue,
+                holdMs: parseDurationMs(options.profile.queue.hold)!,
+                refuseWithinMs: parseDurationMs(options.profile.queue.refuse_within)!,
               },
             }
           : {}),

@@ -1,7 +1,7 @@
 import { startBackend, type StartedBackend } from '../../fixtures/backend/index.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BackendBinding, Check, CheckContext, NodeMapContract, CheckOutcome, CheckResult, DrillStatus, FailoverSettings, ModeSettings, PoolBinding, Severity } from '../checks/check.ts';
+import type { BackendBinding, Check, CheckContext, NodeMapContract, QueueContract, CheckOutcome, CheckResult, DrillStatus, FailoverSettings, ModeSettings, PoolBinding, Severity } from '../checks/check.ts';
 import { FaultController } from '../faults/fault-controller.ts';
 import type { FaultProxy } from '../faults/fault-proxy.ts';
 import type { FaultSite } from '../faults/fault.ts';
@@ -69,6 +69,8 @@ export async function runTarget(options: {
   sticky?: { cookie: string; wsPath: string };
   /** seed 002's header-map contract. */
   nodeMap?: Omit<NodeMapContract, 'renderedFile'>;
+  /** seed 002's server queue contract. */
+  queue?: QueueContract;
   /** the contract's server weights of the first pool. */
   weights?: Record<string, number>;
   /** the profile's basic-auth contract. */
@@ -213,6 +215,7 @@ export async function runTarget(options: {
         sticky: options.sticky,
         auth: options.auth,
         weights: options.weights,
+        queue: options.queue,
         nodeMap: options.nodeMap ? { ...options.nodeMap, ...(companionCopy(prepared.mapped, options.nodeMap.file) ? { renderedFile: companionCopy(prepared.mapped, options.nodeMap.file)! } : {}) } : undefined,
         caPem: options.caPem,
         wsFleet: async (o) => {
