@@ -55,7 +55,7 @@ describe('profile haproxy-role, bundled configs', () => {
   }, 150_000);
 });
 
-describe('profile haproxy-role on HAProxy', () => {
+describe('profile haproxy-role: HAProxy with the bundled config, and configs broken for one check on every target', () => {
   it('passes every must-check with the bundled config', async () => {
     const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', 'haproxy', ...FAST]);
     expect(run.report, run.stderr).toBeDefined();

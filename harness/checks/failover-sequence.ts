@@ -135,12 +135,14 @@ export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill
         const down = await ctx.runtime.waitForState(pool.configName, serverName, 'down', faultAtMs, waitMs);
         if (!down) problem = `${ctx.runtime.title} did not report ${serverName} DOWN within ${formatMs(waitMs)}`;
       }
-      // Keep the server down at least as long as the detect budget (a target without a DOWN
-      // report shows its behaviour in the traffic), then until the others carry it all.
+      // A target without a DOWN report shows its behaviour in the traffic only: keep the server
+      // down twice the detect budget, so that a passive check re-trying the dead server once
+      // its failure window has passed (nginx fail_timeout, Apache retry=) shows in the probes.
+      // Then wait until the others carry it all.
       const survivors = pool.primaries.filter((b) => b !== victim).map((b) => b.backend.id);
       await waitForProbe(
         probe,
-        (s) => nowMs() - faultAtMs >= (ctx.runtime ? 0 : detectBudget) && steady(s.filter((x) => x.sentAtMs > faultAtMs), SETTLE_SUCCESSES, survivors),
+        (s) => nowMs() - faultAtMs >= (ctx.runtime ? 0 : 2 * detectBudget) && steady(s.filter((x) => x.sentAtMs > faultAtMs), SETTLE_SUCCESSES, survivors),
         waitMs,
         ctx.signal,
       );
@@ -168,6 +170,7 @@ export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill
       ...(undoAtMs !== undefined ? { undoAtMs } : {}),
       resolutionMs: probe.intervalMs,
       lbEvents,
+      detectBudgetMs: detectBudget,
     });
     const timeline = {
       target: ctx.target,

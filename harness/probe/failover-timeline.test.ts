@@ -32,6 +32,15 @@ describe('measureFailover', () => {
     expect(m.rejoinMs).toBe(310);
   });
 
+  it('without an LB report, counts errors later than the detect budget (the last error cannot define detection then)', () => {
+    const within = measureFailover({ samples: drill(), victim: 'b', pool: 'p', serverName: 'b', faultAtMs: 1000, undoAtMs: 2000, resolutionMs: 10, detectBudgetMs: 500 });
+    expect(within.errorsAfterDetect).toBe(0);
+    // a budget of 100 ms: errors sent after 1110 ms count (1130, 1150, 1170, 1190)
+    const late = measureFailover({ samples: drill(), victim: 'b', pool: 'p', serverName: 'b', faultAtMs: 1000, undoAtMs: 2000, resolutionMs: 10, detectBudgetMs: 100 });
+    expect(late.detectMs).toBe(200);
+    expect(late.errorsAfterDetect).toBe(4);
+  });
+
   it("prefers the LB's own DOWN and UP reports and counts errors after them", () => {
     const m = measureFailover({
       samples: drill(),

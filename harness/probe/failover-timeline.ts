@@ -22,7 +22,11 @@ export interface FailoverMeasurement {
   detectSource: 'lb-event' | 'traffic' | null;
   /** the LB's own DOWN report, when it has a runtime view. */
   lbDownMs: number | null;
-  /** errors among probes sent after detection (plus one resolution step). */
+  /**
+   * Errors among probes sent after detection (plus one resolution step). With `traffic`
+   * detection (no LB report) detection is taken to have happened by the detect budget at the
+   * latest: the last error would otherwise define detection, and no error could come after it.
+   */
   errorsAfterDetect: number;
   /** after the undo: first probe the victim answered again. */
   rejoinMs: number | null;
@@ -48,6 +52,8 @@ export function measureFailover(options: {
   undoAtMs?: number;
   resolutionMs: number;
   lbEvents?: readonly LbStateEvent[];
+  /** the detect budget: without an LB report, errors later than this after the fault count as after detection. */
+  detectBudgetMs?: number;
 }): FailoverMeasurement {
   const { samples, victim, faultAtMs, undoAtMs, resolutionMs } = options;
   const during = samples.filter((s) => s.sentAtMs >= faultAtMs && (undoAtMs === undefined || s.sentAtMs < undoAtMs));
@@ -61,7 +67,8 @@ export function measureFailover(options: {
   const touched = during.filter((s) => s.backend === victim || isClientError(s)).at(-1);
   const detectAt = down?.atMs ?? (touched ? touched.sentAtMs + resolutionMs : faultAtMs);
   const detectSource = down ? 'lb-event' : 'traffic';
-  const errorsAfterDetect = during.filter((s) => s.sentAtMs > detectAt + resolutionMs && isClientError(s)).length;
+  const judgedFrom = down || options.detectBudgetMs === undefined ? detectAt : Math.min(detectAt, faultAtMs + options.detectBudgetMs);
+  const errorsAfterDetect = during.filter((s) => s.sentAtMs > judgedFrom + resolutionMs && isClientError(s)).length;
 
   let rejoinMs: number | null = null;
   let lbUpMs: number | null = null;
