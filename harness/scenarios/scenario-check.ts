@@ -111,6 +111,10 @@ export function scenarioCheck(scenario: LoadedScenario): Check {
       for (const s of samples) if (!isClientError(s)) histogram.recordValue(Math.max(1, Math.round(s.latencyMs * 1000)));
       const pct = (p: number) => Math.round(histogram.getValueAtPercentile(p)) / 1000;
       const errors = samples.filter(isClientError).length;
+      const detectBound = (fault: number): { detectBudgetMs?: number } => {
+        const bound = scenario.assertions.find((a) => a.metric === 'detect_ms' && a.fault === fault)?.max ?? ctx.failover.budgetsMs['detect'];
+        return bound === undefined ? {} : { detectBudgetMs: bound };
+      };
       const perFault: Array<FailoverMeasurement | null> = scenario.timeline.map((step, i) => {
         const a = applied[i]!;
         const b = byId.get(step.backend)!;
@@ -124,6 +128,8 @@ export function scenarioCheck(scenario: LoadedScenario): Check {
           ...(a.undoneAtMs !== undefined ? { undoAtMs: a.undoneAtMs } : {}),
           resolutionMs: probe.intervalMs,
           ...(ctx.runtime ? { lbEvents: ctx.runtime.events } : {}),
+          // without an LB report, errors after the fault's detect_ms bound (else the profile's budget) count as after detection
+          ...detectBound(i),
         });
       });
       const overall: Partial<Record<Metric, number>> = {
