@@ -1,14 +1,22 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterAll } from 'vitest';
 import type { RunReport } from '../harness/report/run-report.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 
+/** Report dirs of this test file's runs: read by its tests, removed when the file is done. */
+const reportDirs: string[] = [];
+afterAll(() => {
+  for (const dir of reportDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 /** Runs the real CLI the way a user does, and returns exit code, output and report. */
 export async function runLbdrill(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; report?: RunReport; reportDir: string }> {
   const reportDir = mkdtempSync(join(tmpdir(), 'lbdrill-test-'));
+  reportDirs.push(reportDir);
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'lbdrill.mjs'), ...args, '--report-dir', reportDir], {
     cwd: ROOT,
     env: { ...process.env, CI: 'true', NO_COLOR: '1' },
