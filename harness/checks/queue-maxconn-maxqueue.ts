@@ -42,10 +42,9 @@ export const queueMaxconnMaxqueue: Check = {
       const first = masters.flatMap((master, m) => Array.from({ length: perMaster }, (_, i) => send(m * perMaster + i, master)));
       // Synchronise on the backends: each master holds its maxConn requests of this run.
       const held = (master: string) => backendOf(master)?.requests.filter((r) => r.lbdrillId?.startsWith(`${run}-`) && r.responseStatus === undefined).length ?? 0;
-      const deadline = Date.now() + q.holdMs;
-      while (masters.some((m) => held(m) < q.maxConn) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      const full = await Promise.all(masters.map((m) => backendOf(m)?.waitForRequest(() => held(m) >= q.maxConn, q.holdMs).then(() => true, () => false)));
       const heldAtExtras = Object.fromEntries(masters.map((m) => [m, held(m)]));
-      if (masters.some((m) => held(m) < q.maxConn)) {
+      if (!full.every(Boolean)) {
         await Promise.all(first);
         throw new DrillProblem(`the masters never held ${q.maxConn} requests each at once (held: ${JSON.stringify(heldAtExtras)})`);
       }
