@@ -5,6 +5,7 @@ import type { PoolHealth, UpstreamRef } from '../targets/config-plan.ts';
 import type { FaultController } from '../faults/fault-controller.ts';
 import type { FaultSite } from '../faults/fault.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
+import type { MapUpdater } from '../runtime/map-updater.ts';
 import type { ProbeOptions, ProbeStream } from '../probe/probe-stream.ts';
 import type { StartedWsFleet, WsFleetOptions } from '../ws/ws-fleet.ts';
 
@@ -110,6 +111,8 @@ export interface CheckContext {
   sticky: { cookie: string; wsPath: string } | undefined;
   /** the header-map contract (seed 002). */
   nodeMap: NodeMapContract | undefined;
+  /** changes the node map at run time the way an operator does on this target; undefined when the config does not name the profile's map. */
+  mapUpdater: MapUpdater | undefined;
   /** the server queue contract (seed 002's maxconn/maxqueue). */
   queue: QueueContract | undefined;
   /** the contract's server weights of the first pool, by upstream address as written. */
@@ -125,13 +128,11 @@ export interface CheckContext {
 /** Seed 002's header map: header, entries, default, and the server address each value stands for. */
 export interface NodeMapContract {
   header: string;
-  file: string;
+  /** the map as the profile names it for this target: the file its config reads (path as written), or the reference LB's map name. */
+  map: string | undefined;
   entries: Readonly<Record<string, string>>;
   default: string;
   targets: Readonly<Record<string, string>>;
-  referenceMap?: string;
-  /** the rendered copy of the map file the LB loaded (HAProxy `set map` needs its path). */
-  renderedFile?: string;
 }
 
 /** Seed 002's `maxconn M maxqueue Q` per server, and how the check exercises it. */

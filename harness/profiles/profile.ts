@@ -7,6 +7,7 @@ import { LbdrillError } from '../errors.ts';
 import { describeZodError } from '../zod-message.ts';
 import { REPO_ROOT } from '../paths.ts';
 import { parseDurationMs } from '../duration.ts';
+import { TARGET_NAMES } from '../targets/target-kind.ts';
 
 const PROFILE_DIR = join(REPO_ROOT, 'scenarios', 'profiles');
 
@@ -71,14 +72,16 @@ const profileSchema = z
     node_map: z
       .object({
         header: z.string().min(1),
-        /** the map file's path as the configs name it (HAProxy `map(<path>)`), for runtime updates. */
-        file: z.string().min(1),
+        /**
+         * the map as each target's config names it, for runtime updates: the file it reads (HAProxy
+         * `map(<path>)`, an `include` in nginx's `map` block, Apache `RewriteMap txt:<path>`), or the
+         * reference LB's map name.
+         */
+        maps: z.record(z.enum(TARGET_NAMES), z.string().min(1)),
         entries: z.record(z.string()),
         default: z.string(),
         /** map value -> the server address it stands for, as written in the configs. */
         targets: z.record(z.string()),
-        /** the reference LB's map name. */
-        reference_map: z.string().optional(),
       })
       .strict()
       .optional(),

@@ -157,11 +157,10 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
           ? {
               nodeMap: {
                 header: options.profile.node_map.header,
-                file: options.profile.node_map.file,
+                map: options.profile.node_map.maps[target.spec.name],
                 entries: options.profile.node_map.entries,
                 default: options.profile.node_map.default,
                 targets: options.profile.node_map.targets,
-                ...(options.profile.node_map.reference_map ? { referenceMap: options.profile.node_map.reference_map } : {}),
               },
             }
           : {}),

@@ -6,7 +6,6 @@ import { FaultController } from '../faults/fault-controller.ts';
 import type { FaultProxy } from '../faults/fault-proxy.ts';
 import type { FaultSite } from '../faults/fault.ts';
 import { ProbeStream } from '../probe/probe-stream.ts';
-import { companionCopy } from '../targets/config-text.ts';
 import { WsFleet, type StartedWsFleet } from '../ws/ws-fleet.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import { LbClient } from '../client/lb-client.ts';
@@ -68,7 +67,7 @@ export async function runTarget(options: {
   /** the profile's sticky-cookie contract. */
   sticky?: { cookie: string; wsPath: string };
   /** seed 002's header-map contract. */
-  nodeMap?: Omit<NodeMapContract, 'renderedFile'>;
+  nodeMap?: NodeMapContract;
   /** seed 002's server queue contract. */
   queue?: QueueContract;
   /** the contract's server weights of the first pool. */
@@ -122,6 +121,8 @@ export async function runTarget(options: {
       if (started.unexpectedExit) crashed = `${started.label} exited unexpectedly (code ${started.exitCode}, signal ${started.exitSignal}): ${started.tail(3).join(' | ')}`;
     });
     runtime = prepared.kind.runtime?.(started, prepared.target);
+    const map = options.nodeMap?.map;
+    const mapUpdater = map === undefined ? undefined : prepared.kind.mapUpdater?.(map, { process: started, target: prepared.target, runtime });
     const artifactDir = prepared.target.runDir;
     await mkdir(artifactDir, { recursive: true });
 
@@ -216,7 +217,8 @@ export async function runTarget(options: {
         auth: options.auth,
         weights: options.weights,
         queue: options.queue,
-        nodeMap: options.nodeMap ? { ...options.nodeMap, ...(companionCopy(prepared.mapped, options.nodeMap.file) ? { renderedFile: companionCopy(prepared.mapped, options.nodeMap.file)! } : {}) } : undefined,
+        nodeMap: options.nodeMap,
+        mapUpdater,
         caPem: options.caPem,
         wsFleet: async (o) => {
           const fleet = await WsFleet.start({

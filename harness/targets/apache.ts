@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.ts';
+import { FileMapUpdater } from '../runtime/file-map-updater.ts';
+import { companionCopy } from './config-text.ts';
 import { apacheDialect } from './apache-config.ts';
 import { rejectedConfig, versionFrom } from './proxy-messages.ts';
 import type { RenderedTarget, TargetKind } from './target-kind.ts';
@@ -20,7 +22,6 @@ export const apacheTarget: TargetKind = {
   bundledConfigName: 'apache.conf',
   dialect: apacheDialect,
   unsupported: {
-    'runtime-map': 'Apache has no API for maps; a RewriteMap txt: file is re-read when its mtime changes, which lbdrill does not drive yet',
     'server-queue': 'Apache BalancerMember max= caps connections per child process and has no queue with a length limit',
     slowstart: 'Apache mod_proxy_balancer has no slow start: a recovered member takes its full share at once',
     'shutdown-sessions': 'Apache has no way to cut the sessions of a member marked in error',
@@ -49,5 +50,12 @@ export const apacheTarget: TargetKind = {
       label: 'apache2',
       logFile: join(target.runDir, 'process.log'),
     });
+  },
+  // Apache has no API for maps; mod_rewrite stats a txt: RewriteMap on every lookup and drops its
+  // cached entries when the mtime changed, so rewriting the file is the whole update (no reload).
+  mapUpdater(map, { target }) {
+    const file = companionCopy(target.rendered.mapped, map);
+    if (file === undefined) return undefined;
+    return new FileMapUpdater({ file, syntax: 'plain', title: `rewrite of ${file} (temp file + rename, new mtime; mod_rewrite re-reads a txt: RewriteMap when its mtime changes, no reload)` });
   },
 };

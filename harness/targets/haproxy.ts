@@ -2,6 +2,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.ts';
 import { HaproxyRuntime } from '../runtime/haproxy-runtime.ts';
+import { RuntimeMapUpdater } from '../runtime/runtime-map-updater.ts';
+import { companionCopy } from './config-text.ts';
 import { haproxyDialect } from './haproxy-config.ts';
 import { rejectedConfig, versionFrom } from './proxy-messages.ts';
 import type { TargetKind } from './target-kind.ts';
@@ -29,6 +31,12 @@ export const haproxyTarget: TargetKind = {
   },
   runtime(process, target) {
     return new HaproxyRuntime(process, haproxySocketPath(target.runDir));
+  },
+  mapUpdater(map, { target, runtime }) {
+    // `set map` names the map by the path HAProxy loaded it from: the run-dir copy.
+    const file = companionCopy(target.rendered.mapped, map);
+    if (file === undefined || runtime === undefined) return undefined;
+    return new RuntimeMapUpdater(runtime, file, `set map ${file}, no reload`);
   },
   spawn(target) {
     return new ManagedProcess({

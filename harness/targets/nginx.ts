@@ -1,5 +1,8 @@
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.ts';
+import { FileMapUpdater } from '../runtime/file-map-updater.ts';
+import { reloadNginx } from '../runtime/nginx-reload.ts';
+import { companionCopy } from './config-text.ts';
 import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-config.ts';
 import { rejectedConfig, versionFrom } from './proxy-messages.ts';
 import type { RenderedTarget, TargetKind } from './target-kind.ts';
@@ -17,7 +20,6 @@ export const nginxTarget: TargetKind = {
   bundledConfigName: 'nginx.conf',
   dialect: nginxDialect,
   unsupported: {
-    'runtime-map': 'nginx OSS reads a map only at start and on reload; lbdrill does not drive a reload for this check yet',
     'server-queue': 'nginx OSS has max_conns but no queue (the upstream `queue` directive is nginx Plus only): requests over the limit go to the next server or fail at once',
     'sticky-cookie': 'nginx OSS cannot insert a sticky cookie (`sticky cookie` is nginx Plus only)',
     'active-health-checks': 'nginx OSS has only passive health checks (`health_check` is nginx Plus only)',
@@ -41,4 +43,16 @@ export const nginxTarget: TargetKind = {
   spawn(target) {
     return new ManagedProcess({ command: BINARY, args: args(target), label: 'nginx', logFile: join(target.runDir, 'process.log') });
   },
+  // nginx OSS reads a map only at start and on reload: the updater rewrites the included map file and reloads.
+  mapUpdater(map, { process, target }) {
+    const file = companionCopy(target.rendered.mapped, map);
+    if (file === undefined) return undefined;
+    return new FileMapUpdater({ file, syntax: 'nginx', title: `graceful reload (SIGHUP) after rewriting ${file}`, reload: () => reloadNginx(process, errorLog(target)) });
+  },
 };
+
+/** Where the running nginx writes its error log: the generated main config's or `-g`'s, else the config's own, mapped into the run dir. */
+function errorLog(target: RenderedTarget): string {
+  const own = target.rendered.mapped.find((m) => m.kind === 'path' && m.companion === undefined && /^error.*\.log$/.test(basename(m.to)));
+  return own?.to ?? join(target.runDir, 'error.log');
+}

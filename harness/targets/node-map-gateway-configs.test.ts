@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeMapEntry } from '../runtime/map-file.ts';
+import { reloadNginx } from '../runtime/nginx-reload.ts';
 import { companionCopy } from './config-text.ts';
 import { DIALECTS, haveProxy, runConfig, runtimeCommand, send, startBackend, type Backend, type ProxyName } from './live-proxy-kit.ts';
 
@@ -10,7 +12,9 @@ import { DIALECTS, haveProxy, runConfig, runtimeCommand, send, startBackend, typ
  * The bundled configs of the node-map-gateway profile (seed 002): each one rendered with its
  * node map copied into the run dir and run under the real proxy against one test backend per
  * Puppet master, proving the header -> map -> master routing, the default master, failover to
- * the other master, and (HAProxy) a map change through the runtime API and the full-queue spill.
+ * the other master, a map change the way each one takes it (HAProxy `set map` on the runtime API,
+ * nginx a rewritten include and a graceful reload, Apache a rewritten RewriteMap file) and the
+ * full-queue spill.
  */
 
 const DIR = fileURLToPath(new URL('../../fixtures/configs/node-map-gateway/', import.meta.url));
@@ -107,11 +111,22 @@ describe.skipIf(!haveProxy('haproxy'))('node-map-gateway haproxy.cfg under HAPro
 });
 
 describe.skipIf(!haveProxy('nginx'))('node-map-gateway nginx.conf under nginx 1.22', () => {
-  it('routes by the included node map, and a full or dead master hands over to its backup', async () => {
+  it('routes by the included node map, follows a rewrite of the copy after a graceful reload, and a full or dead master hands over to its backup', async () => {
     const masters = await startMasters();
     const run = await runConfig('nginx', join(DIR, FILES.nginx), join(dir, 'nginx'), new Map([...masters].map(([a, b]) => [a, b.address])));
     try {
       await expectMapRouting(run.port);
+
+      const copy = companionCopy(run.rendered.mapped, '/etc/nginx/nodes-nginx.map');
+      expect(copy).toBe(join(run.runDir, 'files/nodes-nginx.map'));
+      await writeMapEntry(copy!, 'node-c.example.com', 'master2', 'nginx');
+      // nginx read the map at start: the rewrite alone changes nothing
+      expect(await masterFor(run.port, 'node-c.example.com')).toBe('master1');
+      const master = { pid: Number(readFileSync(join(run.runDir, 'nginx.pid'), 'utf8')), running: true };
+      const reload = await reloadNginx(master, join(run.runDir, 'error.log'));
+      expect(reload.newWorkers.length).toBeGreaterThan(0);
+      expect(await masterFor(run.port, 'node-c.example.com')).toBe('master2');
+      expect(await masterFor(run.port, 'node-a.example.com')).toBe('master1');
       // max_conns=4 on master1: a 5th request at once goes to the backup, master2 (no queue in OSS).
       const held = Array.from({ length: 4 }, () => masterFor(run.port, 'node-a.example.com', '/slow/held'));
       await new Promise((r) => setTimeout(r, 300));
@@ -126,11 +141,19 @@ describe.skipIf(!haveProxy('nginx'))('node-map-gateway nginx.conf under nginx 1.
 });
 
 describe.skipIf(!haveProxy('apache'))('node-map-gateway apache.conf under Apache 2.4', () => {
-  it('routes by the RewriteMap and a dead master hands over to its hot standby', async () => {
+  it('routes by the RewriteMap, follows a rewrite of the copy without a reload, and a dead master hands over to its hot standby', async () => {
     const masters = await startMasters();
     const run = await runConfig('apache', join(DIR, FILES.apache), join(dir, 'apache'), new Map([...masters].map(([a, b]) => [a, b.address])));
     try {
       await expectMapRouting(run.port);
+
+      const copy = companionCopy(run.rendered.mapped, '/etc/apache2/nodes.map');
+      expect(copy).toBe(join(run.runDir, 'files/nodes.map'));
+      // mod_rewrite stats the file on every lookup: the next request of every child sees it
+      await writeMapEntry(copy!, 'node-c.example.com', 'master2', 'plain');
+      for (let i = 0; i < 5; i++) expect(await masterFor(run.port, 'node-c.example.com')).toBe('master2');
+      await writeMapEntry(copy!, 'node-c.example.com', 'master1', 'plain');
+      for (let i = 0; i < 5; i++) expect(await masterFor(run.port, 'node-c.example.com')).toBe('master1');
       await expectFailover(run.port, masters);
     } finally {
       await run.stop();

@@ -5,6 +5,7 @@ import { LbdrillError } from '../errors.ts';
 import { LBDRILL_VERSION, REPO_ROOT } from '../paths.ts';
 import { ManagedProcess } from '../process/managed-process.ts';
 import { ReferenceRuntime } from '../runtime/reference-runtime.ts';
+import { RuntimeMapUpdater } from '../runtime/runtime-map-updater.ts';
 import { referenceDialect } from './reference-config.ts';
 import type { TargetKind } from './target-kind.ts';
 
@@ -42,6 +43,11 @@ export const referenceTarget: TargetKind = {
     if (!config.admin) return undefined;
     const colon = config.admin.bind.lastIndexOf(':');
     return new ReferenceRuntime(proc, { host: config.admin.bind.slice(0, colon), port: Number(config.admin.bind.slice(colon + 1)), token: config.admin.token });
+  },
+  mapUpdater(map, { target, runtime }) {
+    const config = parseConfig(readFileSync(target.mainFile, 'utf8'), target.sourceFile);
+    if (runtime === undefined || config.maps[map] === undefined) return undefined;
+    return new RuntimeMapUpdater(runtime, map, `PUT /v1/maps/${map}/entries/<key>`);
   },
   async waitReady(proc) {
     try {

@@ -1,5 +1,6 @@
 import type { ConfigAnalysis, ConfigDialect, RenderedConfig } from './config-plan.ts';
 import type { ManagedProcess } from '../process/managed-process.ts';
+import type { MapUpdater } from '../runtime/map-updater.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 
 /** The load balancers lbdrill can put under test. */
@@ -65,6 +66,12 @@ export interface TargetKind {
   spawn(target: RenderedTarget): ManagedProcess;
   /** The LB's runtime API (state events, drain), when the target has one; reads the started process's output. */
   runtime?(process: ManagedProcess, target: RenderedTarget): RuntimeApi | undefined;
+  /**
+   * Changes the node map at run time the way an operator's map updater does on this LB; `map` is
+   * the map as the profile names it for this target (the file path as the config writes it, or the
+   * reference LB's map name). Undefined when the config does not name that map.
+   */
+  mapUpdater?(map: string, started: { process: ManagedProcess; target: RenderedTarget; runtime: RuntimeApi | undefined }): MapUpdater | undefined;
   /** Resolves once the process is ready to serve (default: every mapped port accepts). */
   waitReady?(process: ManagedProcess, target: RenderedTarget): Promise<void>;
 }
