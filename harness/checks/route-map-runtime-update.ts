@@ -21,9 +21,11 @@ const UNDO_POLL_MS = 20;
  * time until traffic for that node follows, and requests dropped during the change (must be 0).
  * The entry is then put back the same way, after the measurement.
  *
- * A probe that meets a keep-alive connection the LB closes (nginx's old workers close their idle
- * client connections on a graceful reload) counts as dropped: RFC 9112 §9.3.1 lets a client retry
- * an idempotent request then, but lbdrill's client (undici 7) does not, and not every client does.
+ * A probe that meets a reused keep-alive connection the LB closes before answering (nginx's old
+ * workers close their idle client connections on a graceful reload, and a request may be on its
+ * way just then) is sent once more, as RFC 9112 §9.3.1 allows for idempotent requests and as
+ * browsers do; it is not dropped, but counted and shown (`retried`). A request that fails
+ * otherwise, or again, is dropped.
  */
 export const routeMapRuntimeUpdate: Check = {
   id: 'route.map-runtime-update',
@@ -44,7 +46,7 @@ export const routeMapRuntimeUpdate: Check = {
       const to = Object.keys(map.targets).find((m) => m !== from)!;
       const addressOf = (master: string) => map.targets[master];
       const byBackend = (id: string | null) => ctx.backends.find((b) => b.backend.id === id)?.upstream.address;
-      const probe = ctx.probe({ path: (seq) => `/puppet/v3/catalog/${node}?lbdrill-probe=${seq}`, headers: { [map.header]: node } });
+      const probe = ctx.probe({ path: (seq) => `/puppet/v3/catalog/${node}?lbdrill-probe=${seq}`, headers: { [map.header]: node }, retryOnKeepAliveClose: true });
       const steadyOk = await waitForProbe(probe, (s) => s.length >= STEADY && s.slice(-STEADY).every((x) => !isClientError(x) && byBackend(x.backend) === addressOf(from!)), 10_000, ctx.signal);
       if (!steadyOk) {
         await probe.stop();
@@ -76,6 +78,7 @@ export const routeMapRuntimeUpdate: Check = {
       const lastOld = after.filter((x) => byBackend(x.backend) === addressOf(from!)).at(-1);
       const droppedSamples = samples.filter((x) => x.sentAtMs >= changeAtMs && isClientError(x));
       const dropped = droppedSamples.length;
+      const retried = samples.filter((x) => x.sentAtMs >= changeAtMs && x.retried);
       // Traffic has followed once no request goes to the old master any more: the switch is
       // the last old answer (requests in flight while the change spreads may take either way).
       const followMs = firstNew ? (lastOld && lastOld.sentAtMs > firstNew.sentAtMs ? lastOld.sentAtMs : firstNew.sentAtMs) - changeAtMs : null;
@@ -91,6 +94,8 @@ export const routeMapRuntimeUpdate: Check = {
         followMs: followMs === null ? null : Math.round(followMs),
         lastOldMs: lastOld ? Math.round(lastOld.sentAtMs - changeAtMs) : null,
         dropped,
+        retried: retried.length,
+        retriedRequests: retried.slice(0, 10).map((x) => ({ atMs: Math.round(x.sentAtMs - changeAtMs), latencyMs: Math.round(x.latencyMs), status: x.status })),
         backslid,
         probes: samples.length,
         resolutionMs: probe.intervalMs,
@@ -104,7 +109,7 @@ export const routeMapRuntimeUpdate: Check = {
       if ('error' in undo) return fail(expected, `the change worked, but putting ${node} back on ${from} the same way failed: ${undo.error}`, evidence);
       const reloadMs = (change['reload'] as { reloadMs?: number } | undefined)?.reloadMs;
       const applied = reloadMs === undefined ? `change applied in ${formatMs(appliedMs)}` : `change applied in ${formatMs(appliedMs)}, of which reload ${formatMs(reloadMs)}`;
-      return pass(expected, `${node}: ${from} -> ${to} by ${updater.title}; traffic followed after ${formatMs(followMs)} (${applied}, ±${formatMs(probe.intervalMs)}), 0 dropped of ${samples.length}`, evidence);
+      return pass(expected, `${node}: ${from} -> ${to} by ${updater.title}; traffic followed after ${formatMs(followMs)} (${applied}, ±${formatMs(probe.intervalMs)}), 0 dropped of ${samples.length}${retried.length > 0 ? ` (${retried.length} sent again after the LB closed their keep-alive connection unanswered, as RFC 9112 §9.3.1 allows)` : ''}`, evidence);
     } catch (err) {
       if (err instanceof DrillProblem) return fail(expected, err.message);
       throw err;

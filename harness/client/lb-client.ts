@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 
@@ -32,7 +33,27 @@ export interface LbResponse {
   text: string;
   error?: { kind: ErrorKind; code: string; message: string };
   durationMs: number;
+  /** the request was sent again after its keep-alive connection closed unanswered (see `retryOnKeepAliveClose`). */
+  retriedAfter?: { kind: ErrorKind; connectionUse: number };
 }
+
+/**
+ * Which request of its connection each tracked request was (1 = a new connection), by
+ * X-Lbdrill-Id, from undici's diagnostics channel: the only place that knows the socket.
+ */
+const connectionUses = new Map<string, number>();
+const usesBySocket = new WeakMap<object, number>();
+diagnosticsChannel.subscribe('undici:client:sendHeaders', (message) => {
+  const { request, socket } = message as { request: { headers?: unknown }; socket: object };
+  const use = (usesBySocket.get(socket) ?? 0) + 1;
+  usesBySocket.set(socket, use);
+  const headers = Array.isArray(request.headers) ? (request.headers as string[]) : [];
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() === 'x-lbdrill-id' && connectionUses.has(headers[i + 1]!)) connectionUses.set(headers[i + 1]!, use);
+  }
+});
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 /** How a request failed, in words a report reader understands. */
 export type ErrorKind = 'closed-without-response' | 'reset' | 'refused' | 'timeout' | 'tls' | 'other';
@@ -95,8 +116,33 @@ export class LbClient implements AsyncDisposable {
     return client;
   }
 
-  /** Sends a request and reads a capped text body. Network failures are returned, not thrown. */
-  async send(endpoint: Endpoint, req: LbRequest, options: { fresh?: boolean } = {}): Promise<LbResponse> {
+  /**
+   * Sends a request and reads a capped text body. Network failures are returned, not thrown.
+   * `retryOnKeepAliveClose`: an idempotent request without a streamed body, sent on a reused
+   * keep-alive connection that the server closed before any answer, is sent once more, as
+   * RFC 9112 §9.3.1 allows and browsers do (the server may close an idle connection just as
+   * the request leaves: a graceful reload does). The response says so in `retriedAfter`.
+   */
+  async send(endpoint: Endpoint, req: LbRequest, options: { fresh?: boolean; retryOnKeepAliveClose?: boolean } = {}): Promise<LbResponse> {
+    const id = req.headers?.['x-lbdrill-id'];
+    const retryable = options.retryOnKeepAliveClose === true && id !== undefined && IDEMPOTENT.has(req.method ?? 'GET') && (req.body === undefined || typeof req.body === 'string' || Buffer.isBuffer(req.body));
+    if (!retryable) return this.#sendOnce(endpoint, req, options);
+    connectionUses.set(id, 0);
+    let res: LbResponse;
+    let use: number;
+    try {
+      res = await this.#sendOnce(endpoint, req, options);
+    } finally {
+      use = connectionUses.get(id) ?? 0;
+      connectionUses.delete(id);
+    }
+    const closedUnanswered = res.error && (res.error.kind === 'closed-without-response' || res.error.kind === 'reset');
+    if (!closedUnanswered || use < 2) return res;
+    const again = await this.#sendOnce(endpoint, req, options);
+    return { ...again, durationMs: res.durationMs + again.durationMs, retriedAfter: { kind: res.error!.kind, connectionUse: use } };
+  }
+
+  async #sendOnce(endpoint: Endpoint, req: LbRequest, options: { fresh?: boolean }): Promise<LbResponse> {
     const started = performance.now();
     const client = this.clientFor(endpoint, options);
     const timeout = AbortSignal.timeout(req.timeoutMs ?? DEFAULT_TIMEOUT_MS);

@@ -16,6 +16,8 @@ export interface ProbeSample {
   status: number | null;
   /** set when no response arrived. */
   error: ErrorKind | null;
+  /** sent a second time: its reused keep-alive connection closed unanswered (only with `retryOnKeepAliveClose`). */
+  retried?: true;
 }
 
 export interface ProbeOptions {
@@ -34,6 +36,8 @@ export interface ProbeOptions {
   /** extra request headers (the probe's own id header is always sent). */
   headers?: Record<string, string>;
   onSample?: (sample: ProbeSample) => void;
+  /** resend a request whose reused keep-alive connection closed before any answer, once (RFC 9112 §9.3.1; see LbClient.send). */
+  retryOnKeepAliveClose?: boolean;
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 512;
@@ -96,7 +100,7 @@ export class ProbeStream {
     const { endpoint, path, timeoutMs, headers, clients } = this.#options;
     const client = clients && clients.length > 0 ? clients[seq % clients.length]! : this.#options.client;
     const sentAtMs = nowMs();
-    const res = await client.send(endpoint, { path: path(seq), timeoutMs, headers: { 'x-lbdrill-id': `probe-${seq}`, ...headers } });
+    const res = await client.send(endpoint, { path: path(seq), timeoutMs, headers: { 'x-lbdrill-id': `probe-${seq}`, ...headers } }, { retryOnKeepAliveClose: this.#options.retryOnKeepAliveClose === true });
     const backend = res.headers['x-lbdrill-backend'];
     const sample: ProbeSample = {
       seq,
@@ -105,6 +109,7 @@ export class ProbeStream {
       backend: typeof backend === 'string' ? backend : null,
       status: res.status ?? null,
       error: res.error?.kind ?? null,
+      ...(res.retriedAfter ? { retried: true as const } : {}),
     };
     this.samples.push(sample);
     this.#options.onSample?.(sample);
