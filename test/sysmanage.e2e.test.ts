@@ -1,8 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runLbdrill } from './run-lbdrill.ts';
+import { parse as parseYaml } from 'yaml';
+import { brokenConfigs, ROOT, runLbdrill } from './run-lbdrill.ts';
 
 const PUBLISHED = join(ROOT, '..', 'shared', 'real-configs', 'sysmanage');
+
+const broken = brokenConfigs('sysmanage');
 
 /** Cells that are not `pass` on the bundled configs, and why they are what they are. */
 const EXPECTED: Record<string, Record<string, 'fail' | 'unsupported'>> = {
@@ -26,6 +30,27 @@ describe('profile sysmanage (seed 004), bundled configs', () => {
     }
     expect(run.report!.results).toHaveLength(32);
   }, 170_000);
+});
+
+describe('configs broken for exactly one sysmanage check fail it', () => {
+  it('cover every cell that passes on the bundled configs', () => {
+    const cells = new Set(broken.map((b) => `${b.target} ${b.check}`));
+    const profile = parseYaml(readFileSync(join(ROOT, 'scenarios', 'profiles', 'sysmanage.yaml'), 'utf8')) as { checks: Array<{ id: string }> };
+    const checks = profile.checks.map((c) => c.id);
+    expect(checks).toHaveLength(8);
+    const missing = ['reference', 'haproxy', 'nginx', 'apache'].flatMap((t) => checks.filter((c) => EXPECTED[t]?.[c] === undefined && !cells.has(`${t} ${c}`)).map((c) => `${t} ${c}`));
+    expect(missing).toEqual([]);
+  });
+
+  for (const { target, file, path, check } of broken) {
+    it(`${target}: ${file} fails ${check}`, async () => {
+      const run = await runLbdrill(['run', '--profile', 'sysmanage', '--target', `${target}=${path}`, '--only', check]);
+      expect(run.report, run.stderr).toBeDefined();
+      const result = run.report!.results.find((r) => r.check === check);
+      expect(result?.status, JSON.stringify(result)).toBe('fail');
+      expect(run.code).toBe(1);
+    }, 120_000);
+  }
 });
 
 describe('the published seed 004 files, as they are', () => {
