@@ -2,7 +2,7 @@ import type { FailoverSettings } from '../checks/check.ts';
 import { formatMs, parseDurationMs } from '../duration.ts';
 import { LbdrillError } from '../errors.ts';
 import { BUDGET_NAMES, type BudgetName, type Profile } from '../profiles/profile.ts';
-import type { ConfigAnalysis } from '../targets/config-plan.ts';
+import type { ConfigAnalysis, Mapping } from '../targets/config-plan.ts';
 
 /** What the command line may say about failover timing. */
 export interface FailoverOverrides {
@@ -44,6 +44,31 @@ export function failoverSettings(profile: Profile, overrides: FailoverOverrides)
     budgetSources[name] = `--budget ${name}=${formatMs(ms)}`;
   }
   return { timeScale, budgetsMs, budgetSources, probeRatePerSec: overrides.probeRatePerSec ?? profile.failover.probe_rate, probeSources: profile.failover.probe_sources };
+}
+
+/** Budgets that wait on a passive retry window (nginx fail_timeout, Apache retry=): a longer window delays them one for one. */
+const WINDOW_BOUND_BUDGETS: readonly string[] = ['detect', 'rejoin', 'reconnect'];
+
+/**
+ * One target's budgets. Time scaling may have to lengthen a timing of its config (nginx
+ * fail_timeout and Apache retry= take whole seconds: 1.5 s becomes 2 s); the budgets that
+ * wait on such a window are widened by exactly what lbdrill added, and say so. Budgets set
+ * on the command line stay as given.
+ */
+export function targetFailoverSettings(failover: FailoverSettings, mapped: readonly Mapping[]): FailoverSettings {
+  const lengthened = mapped.filter((m) => (m.lengthenedMs ?? 0) > 0);
+  const slackMs = Math.max(0, ...lengthened.map((m) => m.lengthenedMs!));
+  if (slackMs === 0) return failover;
+  const budgetsMs = { ...failover.budgetsMs };
+  const budgetSources = { ...failover.budgetSources };
+  const why = [...new Set(lengthened.map((m) => m.to))].join('; ');
+  for (const name of WINDOW_BOUND_BUDGETS) {
+    const source = budgetSources[name];
+    if (budgetsMs[name] === undefined || source === undefined || source.startsWith('--budget')) continue;
+    budgetsMs[name] += slackMs;
+    budgetSources[name] = `${source}, + ${formatMs(slackMs)} lbdrill's scaling added to the config's timings (${why}) = ${formatMs(budgetsMs[name]!)}`;
+  }
+  return { ...failover, budgetsMs, budgetSources };
 }
 
 /** Matches the profile's pools to the config's by name, or by --pool; exit 2 with the pools the config has when one is missing. */

@@ -15,7 +15,7 @@ import { CertificateAuthority } from '../tls/certificate-authority.ts';
 import { prepareTarget, type PreparedTarget, type TargetSpec } from './prepare-target.ts';
 import { TestHosts } from '../netns/test-hosts.ts';
 import { runTarget, type PlannedCheck, type RunEvent } from './run-target.ts';
-import { bindPools, failoverSettings, type FailoverOverrides } from './failover-settings.ts';
+import { bindPools, failoverSettings, targetFailoverSettings, type FailoverOverrides } from './failover-settings.ts';
 
 const MiB = 1024 * 1024;
 
@@ -150,7 +150,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
         settings: MODES[options.mode],
         seed: options.seed,
         caPem: ca.certPem,
-        failover,
+        failover: targetFailoverSettings(failover, target.mapped),
         pools: target.pools,
         healthPaths: options.profile.pools.map((p) => p.health_path),
         ...(options.profile.node_map

@@ -512,17 +512,18 @@ function healthPools(s: Scan): PoolHealth[] {
 /** hcinterval= and retry= multiplied by the time scale, written or defaulted, in the units Apache accepts for each. */
 function scaleWorkerDurations(s: Scan, scale: number, edits: TextEdit[], mapped: Mapping[]): void {
   /** The parameter as written into the config, and what the report says about it. */
-  type Scaled = { text: string; note: string };
+  type Scaled = { text: string; note: string; lengthenedMs: number };
   const hcInterval = (ms: number): Scaled => {
     const scaled = scaleMs(ms, scale, 1);
     const clamped = Math.max(MIN_HC_INTERVAL_MS, scaled);
-    return { text: `hcinterval=${formatMs(clamped)}`, note: clamped === scaled ? '' : ` (${scaled} ms raised to mod_proxy_hcheck's ${MIN_HC_INTERVAL_MS} ms minimum)` };
+    return { text: `hcinterval=${formatMs(clamped)}`, note: clamped === scaled ? '' : ` (${scaled} ms raised to mod_proxy_hcheck's ${MIN_HC_INTERVAL_MS} ms minimum)`, lengthenedMs: clamped - scaled };
   };
   const retry = (seconds: number): Scaled => {
     const exact = scaleMs(seconds * 1000, scale, 1) / 1000;
     const whole = exact === 0 ? 0 : Math.max(1, Math.ceil(exact));
-    return { text: `retry=${whole}`, note: whole === exact ? '' : ` (${exact} s rounded up: Apache reads retry= in whole seconds)` };
+    return { text: `retry=${whole}`, note: whole === exact ? '' : ` (${exact} s rounded up: Apache reads retry= in whole seconds)`, lengthenedMs: Math.round((whole - exact) * 1000) };
   };
+  const timing = (from: string, to: Scaled, line: number): Mapping => ({ kind: 'timing', from, to: to.text + to.note, line, ...(to.lengthenedMs > 0 ? { lengthenedMs: to.lengthenedMs } : {}) });
   for (const { directive, params } of s.timed) {
     for (const word of params) {
       const eq = word.value.indexOf('=');
@@ -539,13 +540,13 @@ function scaleWorkerDurations(s: Scan, scale: number, edits: TextEdit[], mapped:
       // An unchanged value is still reported when rounding is the reason it did not shrink.
       if (to === null || (to.text.toLowerCase() === word.value.toLowerCase() && to.note === '')) continue;
       edits.push({ start: word.start, end: word.end, text: word.quote === '' ? to.text : requote(word, to.text) });
-      mapped.push({ kind: 'timing', from: word.value, to: to.text + to.note, line: directive.line });
+      mapped.push(timing(word.value, to, directive.line));
     }
   }
   // What is left at Apache's defaults must shrink too: said on the line that would otherwise inherit it.
   const add = (directive: Directive, from: string, to: Scaled): void => {
     edits.push({ start: directive.end, end: directive.end, text: ` ${to.text}` });
-    mapped.push({ kind: 'timing', from, to: to.text + to.note, line: directive.line });
+    mapped.push(timing(from, to, directive.line));
   };
   for (const { directive, params } of s.members) {
     const own = new Map(keyValues(params));

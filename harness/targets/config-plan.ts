@@ -118,6 +118,8 @@ export interface Mapping {
   line?: number;
   /** set when the change points the config at lbdrill's copy of a companion file; `to` is that copy's absolute path. */
   companion?: CompanionKind;
+  /** `timing`: how much longer than the exact scaled value the proxy had to be given (whole seconds, a minimum), in ms. */
+  lengthenedMs?: number;
 }
 
 /** Files written into the run directory; `main` is what the proxy is started with. */

@@ -165,11 +165,11 @@ describe('haproxy-role bundled configs: what each dialect reads', () => {
     ]);
   });
 
-  it('nginx.conf: passive ejection only (3 failures, 15 s) and redispatch via proxy_next_upstream', () => {
+  it('nginx.conf: passive ejection only (3 failures, 10 s) and redispatch via proxy_next_upstream', () => {
     const analysis = nginxDialect.analyze(readFileSync(join(DIR, 'nginx.conf'), 'utf8'), 'nginx.conf');
     expect(analysis.pools).toEqual([
-      { pool: 'api_pool', passive: { maxFails: 3, failTimeoutMs: 15_000 }, redispatch: true },
-      { pool: 'stream_pool', passive: { maxFails: 3, failTimeoutMs: 15_000 }, redispatch: true },
+      { pool: 'api_pool', passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true },
+      { pool: 'stream_pool', passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true },
     ]);
     expect(analysis.upstreams.filter((u) => u.backup).map((u) => u.address)).toEqual([BACKUP]);
   });
@@ -219,7 +219,7 @@ describe.skipIf(!HAVE('nginx'))('haproxy-role nginx.conf under nginx 1.22, time 
     clearBackends();
     const { analysis, rendered, runDir, port } = await renderBundled('nginx.conf', nginxDialect);
     expect(timingMappings(rendered)).toEqual(
-      [10, 11, 12, 19, 20].map((line) => `fail_timeout=15s -> fail_timeout=2s (1.5 s rounded up: nginx reads fail_timeout in whole seconds) @${line}`),
+      [12, 13, 14, 21, 22].map((line) => `fail_timeout=10s -> fail_timeout=1s @${line}`),
     );
     for (const d of nginxTempDirs(runDir)) mkdirSync(d, { recursive: true });
     const args = ['-p', runDir, '-c', join(runDir, rendered.main), '-g', nginxGlobalDirectives(analysis, runDir)];

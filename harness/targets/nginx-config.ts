@@ -449,11 +449,11 @@ function healthPools(s: Scan): HealthPool[] {
 }
 
 /** fail_timeout multiplied by the time scale; nginx reads it in whole seconds (a "500ms" fails `nginx -t`), so it rounds up to at least 1 s. */
-function scaledFailTimeout(ms: number, scale: number): { text: string; note: string } {
+function scaledFailTimeout(ms: number, scale: number): { text: string; note: string; lengthenedMs: number } {
   const exact = scaleMs(ms, scale, 1);
   const seconds = exact === 0 ? 0 : Math.max(1, Math.ceil(exact / 1000));
   const note = seconds * 1000 === exact ? '' : ` (${exact / 1000} s rounded up: nginx reads fail_timeout in whole seconds)`;
-  return { text: `${seconds}s`, note };
+  return { text: `${seconds}s`, note, lengthenedMs: seconds * 1000 - exact };
 }
 
 /** Every upstream server's fail_timeout, written or nginx's 10 s default, multiplied by the time scale. */
@@ -463,18 +463,18 @@ function scaleFailTimeouts(s: Scan, scale: number, edits: TextEdit[], mapped: Ma
       const written = serverParam(server, 'fail_timeout');
       const ms = written === undefined ? DEFAULT_FAIL_TIMEOUT_MS : nginxTimeMs(written.value);
       if (ms === null) continue;
-      const { text, note } = scaledFailTimeout(ms, scale);
+      const { text, note, lengthenedMs } = scaledFailTimeout(ms, scale);
       if (written !== undefined) {
         if (written.word.value === `fail_timeout=${text}` && note === '') continue;
         edits.push({ start: written.word.start, end: written.word.end, text: `fail_timeout=${text}` });
-        mapped.push({ kind: 'timing', from: written.word.value, to: `fail_timeout=${text}${note}`, line: server.line });
+        mapped.push({ kind: 'timing', from: written.word.value, to: `fail_timeout=${text}${note}`, line: server.line, ...(lengthenedMs > 0 ? { lengthenedMs } : {}) });
         continue;
       }
       // Only where nginx would eject the server: a pool of two or more, max_fails not 0.
       if (pool.health?.passive === undefined || serverParam(server, 'max_fails')?.value === '0') continue;
       const last = server.args[server.args.length - 1] as Word;
       edits.push({ start: last.end, end: last.end, text: ` fail_timeout=${text}` });
-      mapped.push({ kind: 'timing', from: `fail_timeout=10s (default)`, to: `fail_timeout=${text}${note}`, line: server.line });
+      mapped.push({ kind: 'timing', from: `fail_timeout=10s (default)`, to: `fail_timeout=${text}${note}`, line: server.line, ...(lengthenedMs > 0 ? { lengthenedMs } : {}) });
     }
   }
 }

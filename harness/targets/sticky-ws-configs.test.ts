@@ -224,7 +224,7 @@ const TARGETS: Target[] = [
     uriHash: true,
     sourceAffinity: true,
     activeChecks: false,
-    pools: (['api_pool', 'stream_pool', 'ws_pool'] as const).map((pool) => ({ pool, passive: { maxFails: 3, failTimeoutMs: 15_000 }, redispatch: true })),
+    pools: (['api_pool', 'stream_pool', 'ws_pool'] as const).map((pool) => ({ pool, passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true })),
     withoutTunnelTimeout: (source) => without(source, '        proxy_read_timeout 1h;\n        proxy_send_timeout 1h;\n', 2),
   },
   {
