@@ -36,13 +36,19 @@ export function renderFailoverSummary(report: RunReport): string {
     return color(r.status === 'unsupported' ? `unsupported: ${r.observed}` : r.status);
   };
   const budgets = report.failover?.budgetsMs ?? {};
+  /** " (budget 2.4 s)" where this target's budget differs from the run's (widened for what scaling added to its config). */
+  const ownBudget = (target: string, name: string): string => {
+    const r = report.results.find((x) => x.target === target && DRILL_CHECKS.includes(x.check as (typeof DRILL_CHECKS)[number]) && x.evidence['budgetsMs']);
+    const own = (r?.evidence['budgetsMs'] as Record<string, number> | undefined)?.[name];
+    return own === undefined || own === budgets[name] ? '' : pc.dim(` (budget ${ms(own)})`);
+  };
   table.push(
     ['victim', ...targets.map((t) => cell(t, (m) => m.victim))],
-    [`detect (budget ${ms(budgets['detect'])})`, ...targets.map((t) => cell(t, (m) => `${ms(m.detectMs)} ${pc.dim(m.detectSource === 'lb-event' ? 'LB DOWN report' : 'from traffic')}`))],
+    [`detect (budget ${ms(budgets['detect'])})`, ...targets.map((t) => cell(t, (m) => `${ms(m.detectMs)} ${pc.dim(m.detectSource === 'lb-event' ? 'LB DOWN report' : 'from traffic')}${ownBudget(t, 'detect')}`))],
     ['LB DOWN report', ...targets.map((t) => cell(t, (m) => ms(m.lbDownMs)))],
     ['client errors (first..last)', ...targets.map((t) => cell(t, (m) => (m.clientErrors === 0 ? '0' : `${m.clientErrors} (${ms(m.firstErrorMs)}..${ms(m.lastErrorMs)}) ${Object.entries(m.errorsByKind).map(([k, n]) => `${n}x${k}`).join(' ')}`)))],
     ['errors after detect', ...targets.map((t) => cell(t, (m) => String(m.errorsAfterDetect)))],
-    [`rejoin (budget ${ms(budgets['rejoin'])})`, ...targets.map((t) => cell(t, (m) => ms(m.rejoinMs)))],
+    [`rejoin (budget ${ms(budgets['rejoin'])})`, ...targets.map((t) => cell(t, (m) => `${ms(m.rejoinMs)}${ownBudget(t, 'rejoin')}`))],
     ['LB UP report', ...targets.map((t) => cell(t, (m) => ms(m.lbUpMs)))],
     ['resolution', ...targets.map((t) => cell(t, (m) => `±${ms(m.resolutionMs)}`))],
     ...DRILL_CHECKS.map((id) => [id, ...targets.map((t) => status(t, id))]),

@@ -311,19 +311,19 @@ describe('nginxDialect health and failover settings', () => {
       'upstream unused { server 127.0.10.9:41008 fail_timeout=1s; server 127.0.10.10:41009 fail_timeout=1s; }',
     ]);
     expect(rendered.mapped.filter((m) => m.kind === 'timing' && m.line !== 9).map((m) => `${m.from} -> ${m.to} @${m.line}`)).toEqual([
-      'fail_timeout=10s (default) -> fail_timeout=1s @1',
-      'fail_timeout=10s (default) -> fail_timeout=1s @1',
-      'fail_timeout=1m30s -> fail_timeout=9s @3',
-      'fail_timeout=90 -> fail_timeout=9s @4',
-      'fail_timeout=10s (default) -> fail_timeout=1s @5',
+      "fail_timeout=10s (default) -> fail_timeout=1s (nginx's 1 s clock does not scale: up to +900 ms) @1",
+      "fail_timeout=10s (default) -> fail_timeout=1s (nginx's 1 s clock does not scale: up to +900 ms) @1",
+      "fail_timeout=1m30s -> fail_timeout=9s (nginx's 1 s clock does not scale: up to +900 ms) @3",
+      "fail_timeout=90 -> fail_timeout=9s (nginx's 1 s clock does not scale: up to +900 ms) @4",
+      "fail_timeout=10s (default) -> fail_timeout=1s (nginx's 1 s clock does not scale: up to +900 ms) @5",
     ]);
     const odd = 'upstream u { server 10.0.0.1:80 fail_timeout=15s; server 10.0.0.2:80 fail_timeout=3; }';
     const oddAnalysis = nginxDialect.analyze(odd, 'site.conf');
     const out = nginxDialect.render(odd, 'site.conf', oddAnalysis, { ...plan(oddAnalysis), timeScale: 0.1 });
     expect(out.files['site.conf']).toBe('upstream u { server 127.0.10.1:41000 fail_timeout=2s; server 127.0.10.2:41001 fail_timeout=1s; }');
     expect(out.mapped.filter((m) => m.kind === 'timing').map((m) => m.to)).toEqual([
-      'fail_timeout=2s (1.5 s rounded up: nginx reads fail_timeout in whole seconds)',
-      'fail_timeout=1s (0.3 s rounded up: nginx reads fail_timeout in whole seconds)',
+      'fail_timeout=2s (1.5 s rounded up: nginx reads fail_timeout in whole seconds; nginx\'s 1 s clock does not scale: up to +900 ms)',
+      'fail_timeout=1s (0.3 s rounded up: nginx reads fail_timeout in whole seconds; nginx\'s 1 s clock does not scale: up to +900 ms)',
     ]);
   });
 });

@@ -452,8 +452,14 @@ function healthPools(s: Scan): HealthPool[] {
 function scaledFailTimeout(ms: number, scale: number): { text: string; note: string; lengthenedMs: number } {
   const exact = scaleMs(ms, scale, 1);
   const seconds = exact === 0 ? 0 : Math.max(1, Math.ceil(exact / 1000));
-  const note = seconds * 1000 === exact ? '' : ` (${exact / 1000} s rounded up: nginx reads fail_timeout in whole seconds)`;
-  return { text: `${seconds}s`, note, lengthenedMs: seconds * 1000 - exact };
+  const rounded = seconds * 1000 === exact ? '' : `${exact / 1000} s rounded up: nginx reads fail_timeout in whole seconds`;
+  // nginx compares fail_timeout against its clock in whole seconds (ngx_time()), so a failed
+  // server stays out up to 1 s longer than fail_timeout: at time scale 1 a budget covers that
+  // second, scaled it does not shrink with the rest.
+  const clockMs = scale < 1 && seconds > 0 ? Math.round(1000 * (1 - scale)) : 0;
+  const clock = clockMs > 0 ? `nginx's 1 s clock does not scale: up to +${clockMs} ms` : '';
+  const note = [rounded, clock].filter((x) => x !== '').join('; ');
+  return { text: `${seconds}s`, note: note === '' ? '' : ` (${note})`, lengthenedMs: seconds * 1000 - exact + clockMs };
 }
 
 /** Every upstream server's fail_timeout, written or nginx's 10 s default, multiplied by the time scale. */
@@ -465,7 +471,7 @@ function scaleFailTimeouts(s: Scan, scale: number, edits: TextEdit[], mapped: Ma
       if (ms === null) continue;
       const { text, note, lengthenedMs } = scaledFailTimeout(ms, scale);
       if (written !== undefined) {
-        if (written.word.value === `fail_timeout=${text}` && note === '') continue;
+        if (written.word.value === `fail_timeout=${text}` && lengthenedMs === 0) continue;
         edits.push({ start: written.word.start, end: written.word.end, text: `fail_timeout=${text}` });
         mapped.push({ kind: 'timing', from: written.word.value, to: `fail_timeout=${text}${note}`, line: server.line, ...(lengthenedMs > 0 ? { lengthenedMs } : {}) });
         continue;
