@@ -1,6 +1,5 @@
 import { LbClient } from '../client/lb-client.ts';
 import { fail, pass, type Check } from './check.ts';
-import { DrillProblem } from './failover-sequence.ts';
 import { backendOf, poolNamed } from './sticky-support.ts';
 
 /** Distinct client addresses; 127.0.0.0/8 gives each one its own source. */
@@ -19,13 +18,7 @@ export const affinitySourceIp: Check = {
   needs: ['source-hash', 'websocket'],
   async run(ctx) {
     const expected = `${SOURCES} client addresses x ${REQUESTS} requests on new connections, then a WebSocket upgrade: each address on one backend, more than one backend in use`;
-    let pool;
-    try {
-      pool = poolNamed(ctx, 'ws_pool');
-    } catch (err) {
-      if (err instanceof DrillProblem) return fail(expected, err.message);
-      throw err;
-    }
+    const pool = poolNamed(ctx, 'ws_pool');
     const rows: Array<{ source: string; http: string[]; ws?: string }> = [];
     for (let i = 0; i < SOURCES; i++) {
       const client = new LbClient({ ca: ctx.caPem, localAddress: sourceAddress(i) });

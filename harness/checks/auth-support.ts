@@ -1,5 +1,5 @@
 import type { CheckContext, PoolBinding } from './check.ts';
-import { DrillProblem } from './failover-sequence.ts';
+import { DrillProblem } from './check.ts';
 
 /** `Authorization: Basic ...` for a user and password. */
 export function basicAuth(user: string, password: string): string {

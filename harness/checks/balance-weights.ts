@@ -1,5 +1,4 @@
-import { fail, pass, type Check } from './check.ts';
-import { DrillProblem } from './failover-sequence.ts';
+import { DrillProblem, fail, pass, type Check } from './check.ts';
 import { countAnswers, sourceClients } from './source-clients.ts';
 
 /** Requests, from this many distinct addresses (per-address rate limits must not bite). */
@@ -23,29 +22,24 @@ export const balanceWeights: Check = {
     if (!pool || !weights) return fail('weights declared by the profile', 'the profile declares no weights');
     const total = pool.primaries.reduce((a, b) => a + (weights[b.upstream.address] ?? 0), 0);
     const expected = `${REQUESTS} concurrent requests: each primary's share = weight/${total} ± ${TOLERANCE} (${pool.primaries.map((b) => `${b.upstream.address}: ${weights[b.upstream.address] ?? '?'}`).join(', ')}), backups none`;
+    if (total === 0) throw new DrillProblem(`no primary of ${pool.configName} has a weight in the profile`);
+    const { clients, close } = sourceClients(ctx, SOURCES, 100);
+    let counts: Record<string, number>;
     try {
-      if (total === 0) throw new DrillProblem(`no primary of ${pool.configName} has a weight in the profile`);
-      const { clients, close } = sourceClients(ctx, SOURCES, 100);
-      let counts: Record<string, number>;
-      try {
-        counts = await countAnswers(ctx, clients, { requests: REQUESTS, concurrency: CONCURRENCY, path: (i) => `${pool.probePath}?w=${i}`, headers: { 'x-lbdrill-delay-ms': String(HOLD_MS) } });
-      } finally {
-        await close();
-      }
-      const rows = [...pool.primaries, ...pool.backups].map((b) => {
-        const want = b.upstream.backup ? 0 : (weights[b.upstream.address] ?? 0) / total;
-        const share = (counts[b.backend.id] ?? 0) / REQUESTS;
-        return { backend: b.backend.id, address: b.upstream.address, backup: b.upstream.backup, want: Math.round(want * 1000) / 1000, share: Math.round(share * 1000) / 1000 };
-      });
-      const off = rows.filter((r) => Math.abs(r.share - r.want) > TOLERANCE);
-      const errors = Object.entries(counts).filter(([k]) => k.startsWith('status'));
-      const observed = rows.map((r) => `${r.backend} ${(r.share * 100).toFixed(1)}% (want ${(r.want * 100).toFixed(1)}%)`).join(', ');
-      if (errors.length > 0) return fail(expected, `${errors.map(([k, n]) => `${n}x ${k}`).join(', ')}; ${observed}`, { rows, counts });
-      if (off.length > 0) return fail(expected, `${observed}: ${off[0]!.backend} off by more than ${TOLERANCE}`, { rows, counts });
-      return pass(expected, observed, { rows, counts });
-    } catch (err) {
-      if (err instanceof DrillProblem) return fail(expected, err.message);
-      throw err;
+      counts = await countAnswers(ctx, clients, { requests: REQUESTS, concurrency: CONCURRENCY, path: (i) => `${pool.probePath}?w=${i}`, headers: { 'x-lbdrill-delay-ms': String(HOLD_MS) } });
+    } finally {
+      await close();
     }
+    const rows = [...pool.primaries, ...pool.backups].map((b) => {
+      const want = b.upstream.backup ? 0 : (weights[b.upstream.address] ?? 0) / total;
+      const share = (counts[b.backend.id] ?? 0) / REQUESTS;
+      return { backend: b.backend.id, address: b.upstream.address, backup: b.upstream.backup, want: Math.round(want * 1000) / 1000, share: Math.round(share * 1000) / 1000 };
+    });
+    const off = rows.filter((r) => Math.abs(r.share - r.want) > TOLERANCE);
+    const errors = Object.entries(counts).filter(([k]) => k.startsWith('status'));
+    const observed = rows.map((r) => `${r.backend} ${(r.share * 100).toFixed(1)}% (want ${(r.want * 100).toFixed(1)}%)`).join(', ');
+    if (errors.length > 0) return fail(expected, `${errors.map(([k, n]) => `${n}x ${k}`).join(', ')}; ${observed}`, { rows, counts });
+    if (off.length > 0) return fail(expected, `${observed}: ${off[0]!.backend} off by more than ${TOLERANCE}`, { rows, counts });
+    return pass(expected, observed, { rows, counts });
   },
 };

@@ -9,6 +9,14 @@ import type { MapUpdater } from '../runtime/map-updater.ts';
 import type { ProbeOptions, ProbeStream } from '../probe/probe-stream.ts';
 import type { StartedWsFleet, WsFleetOptions } from '../ws/ws-fleet.ts';
 
+
+/**
+ * What keeps a check from judging the config (no steady state, no pool, a contract the
+ * profile lacks, a config that names no map): thrown anywhere in a check, the runner records
+ * it as the check's `fail` with this message.
+ */
+export class DrillProblem extends Error {}
+
 export type Severity = 'must' | 'should';
 export type CheckStatus = 'pass' | 'fail' | 'unsupported' | 'error' | 'skipped';
 export type RunMode = 'quick' | 'thorough';

@@ -4,7 +4,7 @@ import { formatMs } from '../duration.ts';
 import { measureFailover, samplesCsv, type FailoverMeasurement } from '../probe/failover-timeline.ts';
 import { isClientError, nowMs, type ProbeSample, type ProbeStream } from '../probe/probe-stream.ts';
 import type { LbStateEvent } from '../runtime/lb-state-event.ts';
-import type { BackendBinding, CheckContext, PoolBinding } from './check.ts';
+import { DrillProblem, type BackendBinding, type CheckContext, type PoolBinding } from './check.ts';
 
 /** Consecutive successful probes, with every primary answering, before a fault is injected. */
 export const STEADY_SUCCESSES = 50;
@@ -13,8 +13,6 @@ const SETTLE_SUCCESSES = 50;
 /** Longest wait for a steady state at time scale 1; scaled like the intervals, never below 5 s. */
 const STEADY_TIMEOUT_MS = 60_000;
 
-/** A failure of the drill itself (no steady state, no pool): the checks report it as their verdict. */
-export class DrillProblem extends Error {}
 
 /** A path of the pool's probe route, unique per request. */
 export function probePath(pool: PoolBinding): (seq: number) => string {

@@ -1,6 +1,6 @@
 import type { LbResponse } from '../client/lb-client.ts';
 import type { CheckContext, NodeMapContract } from './check.ts';
-import { DrillProblem } from './failover-sequence.ts';
+import { DrillProblem } from './check.ts';
 
 export function nodeMap(ctx: CheckContext): NodeMapContract {
   if (!ctx.nodeMap) throw new DrillProblem('the profile declares no header map');

@@ -1,7 +1,6 @@
 import type { LbResponse } from '../client/lb-client.ts';
 import { formatMs } from '../duration.ts';
-import { fail, pass, type Check } from './check.ts';
-import { DrillProblem } from './failover-sequence.ts';
+import { DrillProblem, fail, pass, type Check } from './check.ts';
 import { answeredBy, nodeMap } from './node-map-support.ts';
 
 /** Requests sent beyond the gateway's capacity, one per master in turn. */
@@ -25,50 +24,45 @@ export const queueMaxconnMaxqueue: Check = {
     const expected = q
       ? `per master ${q.maxConn} in slots + ${q.maxQueue} queued, each held ${formatMs(q.holdMs)}: all answered 200 (none lost); ${EXTRA_PER_MASTER} more per master get 503 within ${formatMs(q.refuseWithinMs)}`
       : 'the profile declares the maxconn/maxqueue contract';
-    try {
-      if (!q) throw new DrillProblem('the profile declares no queue contract (queue: max_conn, max_queue)');
-      const map = nodeMap(ctx);
-      const masters = [...new Set(Object.values(map.entries))];
-      const nodeFor = (master: string) => Object.entries(map.entries).find(([, m]) => m === master)![0];
-      const backendOf = (master: string) => ctx.backends.find((b) => b.upstream.address === map.targets[master])?.backend;
-      const run = `${ctx.nextId()}-q`;
-      const send = (i: number, master: string): Promise<LbResponse> =>
-        ctx.client.send(
-          ctx.app,
-          { path: `/puppet/v3/catalog/${nodeFor(master)}?q=${i}`, headers: ctx.tag(`${run}-${i}`, { [map.header]: nodeFor(master), 'x-lbdrill-delay-ms': String(q.holdMs) }), timeoutMs: 4 * q.holdMs + 10_000 },
-          { fresh: true },
-        );
-      const perMaster = q.maxConn + q.maxQueue;
-      const first = masters.flatMap((master, m) => Array.from({ length: perMaster }, (_, i) => send(m * perMaster + i, master)));
-      // Synchronise on the backends: each master holds its maxConn requests of this run.
-      const held = (master: string) => backendOf(master)?.requests.filter((r) => r.lbdrillId?.startsWith(`${run}-`) && r.responseStatus === undefined).length ?? 0;
-      const full = await Promise.all(masters.map((m) => backendOf(m)?.waitForRequest(() => held(m) >= q.maxConn, q.holdMs).then(() => true, () => false)));
-      const heldAtExtras = Object.fromEntries(masters.map((m) => [m, held(m)]));
-      if (!full.every(Boolean)) {
-        await Promise.all(first);
-        throw new DrillProblem(`the masters never held ${q.maxConn} requests each at once (held: ${JSON.stringify(heldAtExtras)})`);
-      }
-      await new Promise((r) => setTimeout(r, QUEUE_SETTLE_MS));
-      const extras = masters.flatMap((master, m) => Array.from({ length: EXTRA_PER_MASTER }, (_, i) => send(1000 + m * EXTRA_PER_MASTER + i, master)));
-      const [a, b] = await Promise.all([Promise.all(first), Promise.all(extras)]);
-      const describe = (r: LbResponse) => ({ status: r.status ?? r.error?.kind, ms: Math.round(r.durationMs), by: answeredBy(ctx, map, r) });
-      const evidence = { contract: q, masters, heldAtExtras, first: a.map(describe), extras: b.map(describe) };
-      const capacity = masters.length * perMaster;
-      const served = a.filter((r) => r.status === 200).length;
-      const queued = a.filter((r) => r.status === 200 && r.durationMs >= 1.5 * q.holdMs).length;
-      const refused = b.filter((r) => r.status === 503 && r.durationMs < q.refuseWithinMs);
-      if (served < capacity) {
-        return fail(expected, `only ${served} of ${capacity} requests within maxconn+maxqueue were served (${summarise(a.filter((r) => r.status !== 200))})`, evidence);
-      }
-      if (refused.length < b.length) {
-        const late = b.filter((r) => !(r.status === 503 && r.durationMs < q.refuseWithinMs));
-        return fail(expected, `${late.length} of ${b.length} requests beyond the queues were not refused within ${formatMs(q.refuseWithinMs)}: ${summarise(late)}`, evidence);
-      }
-      return pass(expected, `${served}/${capacity} served across ${masters.length} masters (${queued} waited in a queue), ${refused.length}/${b.length} beyond the queues refused with 503 in at most ${formatMs(Math.max(...refused.map((r) => r.durationMs)))}`, evidence);
-    } catch (err) {
-      if (err instanceof DrillProblem) return fail(expected, err.message);
-      throw err;
+    if (!q) throw new DrillProblem('the profile declares no queue contract (queue: max_conn, max_queue)');
+    const map = nodeMap(ctx);
+    const masters = [...new Set(Object.values(map.entries))];
+    const nodeFor = (master: string) => Object.entries(map.entries).find(([, m]) => m === master)![0];
+    const backendOf = (master: string) => ctx.backends.find((b) => b.upstream.address === map.targets[master])?.backend;
+    const run = `${ctx.nextId()}-q`;
+    const send = (i: number, master: string): Promise<LbResponse> =>
+      ctx.client.send(
+        ctx.app,
+        { path: `/puppet/v3/catalog/${nodeFor(master)}?q=${i}`, headers: ctx.tag(`${run}-${i}`, { [map.header]: nodeFor(master), 'x-lbdrill-delay-ms': String(q.holdMs) }), timeoutMs: 4 * q.holdMs + 10_000 },
+        { fresh: true },
+      );
+    const perMaster = q.maxConn + q.maxQueue;
+    const first = masters.flatMap((master, m) => Array.from({ length: perMaster }, (_, i) => send(m * perMaster + i, master)));
+    // Synchronise on the backends: each master holds its maxConn requests of this run.
+    const held = (master: string) => backendOf(master)?.requests.filter((r) => r.lbdrillId?.startsWith(`${run}-`) && r.responseStatus === undefined).length ?? 0;
+    const full = await Promise.all(masters.map((m) => backendOf(m)?.waitForRequest(() => held(m) >= q.maxConn, q.holdMs).then(() => true, () => false)));
+    const heldAtExtras = Object.fromEntries(masters.map((m) => [m, held(m)]));
+    if (!full.every(Boolean)) {
+      await Promise.all(first);
+      throw new DrillProblem(`the masters never held ${q.maxConn} requests each at once (held: ${JSON.stringify(heldAtExtras)})`);
     }
+    await new Promise((r) => setTimeout(r, QUEUE_SETTLE_MS));
+    const extras = masters.flatMap((master, m) => Array.from({ length: EXTRA_PER_MASTER }, (_, i) => send(1000 + m * EXTRA_PER_MASTER + i, master)));
+    const [a, b] = await Promise.all([Promise.all(first), Promise.all(extras)]);
+    const describe = (r: LbResponse) => ({ status: r.status ?? r.error?.kind, ms: Math.round(r.durationMs), by: answeredBy(ctx, map, r) });
+    const evidence = { contract: q, masters, heldAtExtras, first: a.map(describe), extras: b.map(describe) };
+    const capacity = masters.length * perMaster;
+    const served = a.filter((r) => r.status === 200).length;
+    const queued = a.filter((r) => r.status === 200 && r.durationMs >= 1.5 * q.holdMs).length;
+    const refused = b.filter((r) => r.status === 503 && r.durationMs < q.refuseWithinMs);
+    if (served < capacity) {
+      return fail(expected, `only ${served} of ${capacity} requests within maxconn+maxqueue were served (${summarise(a.filter((r) => r.status !== 200))})`, evidence);
+    }
+    if (refused.length < b.length) {
+      const late = b.filter((r) => !(r.status === 503 && r.durationMs < q.refuseWithinMs));
+      return fail(expected, `${late.length} of ${b.length} requests beyond the queues were not refused within ${formatMs(q.refuseWithinMs)}: ${summarise(late)}`, evidence);
+    }
+    return pass(expected, `${served}/${capacity} served across ${masters.length} masters (${queued} waited in a queue), ${refused.length}/${b.length} beyond the queues refused with 503 in at most ${formatMs(Math.max(...refused.map((r) => r.durationMs)))}`, evidence);
   },
 };
 

@@ -1,5 +1,4 @@
-import { fail, pass, type Check } from './check.ts';
-import { DrillProblem } from './failover-sequence.ts';
+import { DrillProblem, fail, pass, type Check } from './check.ts';
 import { sourceClients } from './source-clients.ts';
 
 const REQUESTS = 30;
@@ -14,29 +13,24 @@ export const retryNextUpstream: Check = {
   async run(ctx) {
     const pool = ctx.pools[0];
     const expected = `with one primary answering every request 503, all ${REQUESTS} GETs succeed from the others`;
+    if (!pool || pool.primaries.length < 2) throw new DrillProblem('needs a pool with at least 2 primaries');
+    const victim = pool.primaries[0]!;
+    await ctx.faults.apply({ type: 'errors', attributes: { rate: 1, status: 503 } }, ctx.site(victim));
+    const { clients, close } = sourceClients(ctx, 10, 160);
+    const rows: Array<{ status: number | string; backend: string | null }> = [];
     try {
-      if (!pool || pool.primaries.length < 2) throw new DrillProblem('needs a pool with at least 2 primaries');
-      const victim = pool.primaries[0]!;
-      await ctx.faults.apply({ type: 'errors', attributes: { rate: 1, status: 503 } }, ctx.site(victim));
-      const { clients, close } = sourceClients(ctx, 10, 160);
-      const rows: Array<{ status: number | string; backend: string | null }> = [];
-      try {
-        for (let i = 0; i < REQUESTS; i++) {
-          const res = await clients[i % 10]!.send(ctx.app, { path: `${pool.probePath}?retry=${i}`, headers: ctx.tag(ctx.nextId()) });
-          const b = res.headers['x-lbdrill-backend'];
-          rows.push({ status: res.status ?? res.error?.kind ?? 'none', backend: typeof b === 'string' ? b : null });
-        }
-      } finally {
-        await close();
+      for (let i = 0; i < REQUESTS; i++) {
+        const res = await clients[i % 10]!.send(ctx.app, { path: `${pool.probePath}?retry=${i}`, headers: ctx.tag(ctx.nextId()) });
+        const b = res.headers['x-lbdrill-backend'];
+        rows.push({ status: res.status ?? res.error?.kind ?? 'none', backend: typeof b === 'string' ? b : null });
       }
-      const tried = victim.backend.requests.filter((r) => !r.health && r.injectedStatus !== undefined).length;
-      const failed = rows.filter((r) => r.status !== 200);
-      const evidence = { victim: victim.backend.id, requests: rows, answeredWith503ByVictim: tried };
-      if (failed.length > 0) return fail(expected, `${failed.length} of ${REQUESTS} reached the client as ${[...new Set(failed.map((r) => r.status))].join(', ')}`, evidence);
-      return pass(expected, `${REQUESTS}/${REQUESTS} succeeded; ${victim.backend.id} answered ${tried} of them with 503 first and they were retried`, evidence);
-    } catch (err) {
-      if (err instanceof DrillProblem) return fail(expected, err.message);
-      throw err;
+    } finally {
+      await close();
     }
+    const tried = victim.backend.requests.filter((r) => !r.health && r.injectedStatus !== undefined).length;
+    const failed = rows.filter((r) => r.status !== 200);
+    const evidence = { victim: victim.backend.id, requests: rows, answeredWith503ByVictim: tried };
+    if (failed.length > 0) return fail(expected, `${failed.length} of ${REQUESTS} reached the client as ${[...new Set(failed.map((r) => r.status))].join(', ')}`, evidence);
+    return pass(expected, `${REQUESTS}/${REQUESTS} succeeded; ${victim.backend.id} answered ${tried} of them with 503 first and they were retried`, evidence);
   },
 };

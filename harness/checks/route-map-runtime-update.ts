@@ -2,7 +2,7 @@ import { formatMs } from '../duration.ts';
 import { isClientError, nowMs } from '../probe/probe-stream.ts';
 import type { MapChangeDetails, MapUpdater } from '../runtime/map-updater.ts';
 import { fail, pass, type Check, type CheckContext, type NodeMapContract } from './check.ts';
-import { DrillProblem, waitForProbe } from './failover-sequence.ts';
+import { waitForProbe } from './failover-sequence.ts';
 import { answeredBy, askFor, nodeMap } from './node-map-support.ts';
 
 /** How long traffic may take to follow a map change before the check gives up. */
@@ -35,85 +35,80 @@ export const routeMapRuntimeUpdate: Check = {
   disruptive: true,
   async run(ctx) {
     const expected = `a node moved to another master the way the map updater does it on this LB: its traffic follows within ${formatMs(FOLLOW_TIMEOUT_MS)}, then stays; 0 requests dropped`;
+    const map = nodeMap(ctx);
+    const updater = ctx.mapUpdater;
+    if (!updater) {
+      const named = map.map === undefined ? 'the profile names no node map for this target' : `the config names no ${map.map}${ctx.target.name === 'reference' ? ' map with an admin API' : ''}`;
+      return fail(expected, `nothing for the map updater to change: ${named}`, { map: map.map ?? null });
+    }
+    const [node, from] = Object.entries(map.entries)[0]!;
+    const to = Object.keys(map.targets).find((m) => m !== from)!;
+    const addressOf = (master: string) => map.targets[master];
+    const byBackend = (id: string | null) => ctx.backends.find((b) => b.backend.id === id)?.upstream.address;
+    const probe = ctx.probe({ path: (seq) => `/puppet/v3/catalog/${node}?lbdrill-probe=${seq}`, headers: { [map.header]: node }, retryOnKeepAliveClose: true });
+    const steadyOk = await waitForProbe(probe, (s) => s.length >= STEADY && s.slice(-STEADY).every((x) => !isClientError(x) && byBackend(x.backend) === addressOf(from!)), 10_000, ctx.signal);
+    if (!steadyOk) {
+      await probe.stop();
+      return fail(expected, `${node} was not steadily on ${from} before the change`);
+    }
+    const changeAtMs = nowMs();
+    let change: MapChangeDetails;
+    let appliedMs: number;
+    let samples;
     try {
-      const map = nodeMap(ctx);
-      const updater = ctx.mapUpdater;
-      if (!updater) {
-        const named = map.map === undefined ? 'the profile names no node map for this target' : `the config names no ${map.map}${ctx.target.name === 'reference' ? ' map with an admin API' : ''}`;
-        return fail(expected, `nothing for the map updater to change: ${named}`, { map: map.map ?? null });
-      }
-      const [node, from] = Object.entries(map.entries)[0]!;
-      const to = Object.keys(map.targets).find((m) => m !== from)!;
-      const addressOf = (master: string) => map.targets[master];
-      const byBackend = (id: string | null) => ctx.backends.find((b) => b.backend.id === id)?.upstream.address;
-      const probe = ctx.probe({ path: (seq) => `/puppet/v3/catalog/${node}?lbdrill-probe=${seq}`, headers: { [map.header]: node }, retryOnKeepAliveClose: true });
-      const steadyOk = await waitForProbe(probe, (s) => s.length >= STEADY && s.slice(-STEADY).every((x) => !isClientError(x) && byBackend(x.backend) === addressOf(from!)), 10_000, ctx.signal);
-      if (!steadyOk) {
-        await probe.stop();
-        return fail(expected, `${node} was not steadily on ${from} before the change`);
-      }
-      const changeAtMs = nowMs();
-      let change: MapChangeDetails;
-      let appliedMs: number;
-      let samples;
-      try {
-        change = await updater.set(node, to);
-        appliedMs = nowMs() - changeAtMs;
-        await waitForProbe(probe, (s) => {
-          const after = s.filter((x) => x.sentAtMs > changeAtMs);
-          const firstNew = after.findIndex((x) => byBackend(x.backend) === addressOf(to));
-          return firstNew >= 0 && after.length - firstNew >= SETTLED;
-        }, FOLLOW_TIMEOUT_MS, ctx.signal);
-        // stop measuring before the entry is put back
-        samples = await probe.stop();
-      } catch (err) {
-        // the LB refused the change (nginx rejected the reload, HAProxy the command): leave the map as the config had it
-        await probe.stop();
-        await updater.set(node, from!).catch(() => undefined);
-        throw err;
-      }
-      const undo = await putBack(ctx, map, updater, node, from!);
-      const after = samples.filter((x) => x.sentAtMs > changeAtMs);
-      const firstNew = after.find((x) => byBackend(x.backend) === addressOf(to));
-      const lastOld = after.filter((x) => byBackend(x.backend) === addressOf(from!)).at(-1);
-      const droppedSamples = samples.filter((x) => x.sentAtMs >= changeAtMs && isClientError(x));
-      const dropped = droppedSamples.length;
-      const retried = samples.filter((x) => x.sentAtMs >= changeAtMs && x.retried);
-      // Traffic has followed once no request goes to the old master any more: the switch is
-      // the last old answer (requests in flight while the change spreads may take either way).
-      const followMs = firstNew ? (lastOld && lastOld.sentAtMs > firstNew.sentAtMs ? lastOld.sentAtMs : firstNew.sentAtMs) - changeAtMs : null;
-      const backslid = after.slice(-SETTLED).filter((x) => byBackend(x.backend) !== addressOf(to)).length;
-      const evidence = {
-        node,
-        from,
-        to,
-        how: updater.title,
-        map: updater.map,
-        applyMs: Math.round(appliedMs),
-        change,
-        followMs: followMs === null ? null : Math.round(followMs),
-        lastOldMs: lastOld ? Math.round(lastOld.sentAtMs - changeAtMs) : null,
-        dropped,
-        retried: retried.length,
-        retriedRequests: retried.slice(0, 10).map((x) => ({ atMs: Math.round(x.sentAtMs - changeAtMs), latencyMs: Math.round(x.latencyMs), status: x.status })),
-        backslid,
-        probes: samples.length,
-        resolutionMs: probe.intervalMs,
-        backendsSeen: [...new Set(after.map((x) => x.backend))],
-        droppedRequests: droppedSamples.slice(0, 10).map((x) => ({ atMs: Math.round(x.sentAtMs - changeAtMs), latencyMs: Math.round(x.latencyMs), status: x.status, error: x.error })),
-        undo,
-      };
-      if (followMs === null) return fail(expected, `${node}'s traffic never reached ${to} within ${formatMs(FOLLOW_TIMEOUT_MS)} (change made by ${updater.title})`, evidence);
-      if (dropped > 0) return fail(expected, `${dropped} requests dropped during the change (${updater.title}): ${describeDrops(droppedSamples)}`, evidence);
-      if (backslid > 0) return fail(expected, `${backslid} of the last ${SETTLED} requests still went to ${from}`, evidence);
-      if ('error' in undo) return fail(expected, `the change worked, but putting ${node} back on ${from} the same way failed: ${undo.error}`, evidence);
-      const reloadMs = (change['reload'] as { reloadMs?: number } | undefined)?.reloadMs;
-      const applied = reloadMs === undefined ? `change applied in ${formatMs(appliedMs)}` : `change applied in ${formatMs(appliedMs)}, of which reload ${formatMs(reloadMs)}`;
-      return pass(expected, `${node}: ${from} -> ${to} by ${updater.title}; traffic followed after ${formatMs(followMs)} (${applied}, ±${formatMs(probe.intervalMs)}), 0 dropped of ${samples.length}${retried.length > 0 ? ` (${retried.length} sent again after the LB closed their keep-alive connection unanswered, as RFC 9112 §9.3.1 allows)` : ''}`, evidence);
+      change = await updater.set(node, to);
+      appliedMs = nowMs() - changeAtMs;
+      await waitForProbe(probe, (s) => {
+        const after = s.filter((x) => x.sentAtMs > changeAtMs);
+        const firstNew = after.findIndex((x) => byBackend(x.backend) === addressOf(to));
+        return firstNew >= 0 && after.length - firstNew >= SETTLED;
+      }, FOLLOW_TIMEOUT_MS, ctx.signal);
+      // stop measuring before the entry is put back
+      samples = await probe.stop();
     } catch (err) {
-      if (err instanceof DrillProblem) return fail(expected, err.message);
+      // the LB refused the change (nginx rejected the reload, HAProxy the command): leave the map as the config had it
+      await probe.stop();
+      await updater.set(node, from!).catch(() => undefined);
       throw err;
     }
+    const undo = await putBack(ctx, map, updater, node, from!);
+    const after = samples.filter((x) => x.sentAtMs > changeAtMs);
+    const firstNew = after.find((x) => byBackend(x.backend) === addressOf(to));
+    const lastOld = after.filter((x) => byBackend(x.backend) === addressOf(from!)).at(-1);
+    const droppedSamples = samples.filter((x) => x.sentAtMs >= changeAtMs && isClientError(x));
+    const dropped = droppedSamples.length;
+    const retried = samples.filter((x) => x.sentAtMs >= changeAtMs && x.retried);
+    // Traffic has followed once no request goes to the old master any more: the switch is
+    // the last old answer (requests in flight while the change spreads may take either way).
+    const followMs = firstNew ? (lastOld && lastOld.sentAtMs > firstNew.sentAtMs ? lastOld.sentAtMs : firstNew.sentAtMs) - changeAtMs : null;
+    const backslid = after.slice(-SETTLED).filter((x) => byBackend(x.backend) !== addressOf(to)).length;
+    const evidence = {
+      node,
+      from,
+      to,
+      how: updater.title,
+      map: updater.map,
+      applyMs: Math.round(appliedMs),
+      change,
+      followMs: followMs === null ? null : Math.round(followMs),
+      lastOldMs: lastOld ? Math.round(lastOld.sentAtMs - changeAtMs) : null,
+      dropped,
+      retried: retried.length,
+      retriedRequests: retried.slice(0, 10).map((x) => ({ atMs: Math.round(x.sentAtMs - changeAtMs), latencyMs: Math.round(x.latencyMs), status: x.status })),
+      backslid,
+      probes: samples.length,
+      resolutionMs: probe.intervalMs,
+      backendsSeen: [...new Set(after.map((x) => x.backend))],
+      droppedRequests: droppedSamples.slice(0, 10).map((x) => ({ atMs: Math.round(x.sentAtMs - changeAtMs), latencyMs: Math.round(x.latencyMs), status: x.status, error: x.error })),
+      undo,
+    };
+    if (followMs === null) return fail(expected, `${node}'s traffic never reached ${to} within ${formatMs(FOLLOW_TIMEOUT_MS)} (change made by ${updater.title})`, evidence);
+    if (dropped > 0) return fail(expected, `${dropped} requests dropped during the change (${updater.title}): ${describeDrops(droppedSamples)}`, evidence);
+    if (backslid > 0) return fail(expected, `${backslid} of the last ${SETTLED} requests still went to ${from}`, evidence);
+    if ('error' in undo) return fail(expected, `the change worked, but putting ${node} back on ${from} the same way failed: ${undo.error}`, evidence);
+    const reloadMs = (change['reload'] as { reloadMs?: number } | undefined)?.reloadMs;
+    const applied = reloadMs === undefined ? `change applied in ${formatMs(appliedMs)}` : `change applied in ${formatMs(appliedMs)}, of which reload ${formatMs(reloadMs)}`;
+    return pass(expected, `${node}: ${from} -> ${to} by ${updater.title}; traffic followed after ${formatMs(followMs)} (${applied}, ±${formatMs(probe.intervalMs)}), 0 dropped of ${samples.length}${retried.length > 0 ? ` (${retried.length} sent again after the LB closed their keep-alive connection unanswered, as RFC 9112 §9.3.1 allows)` : ''}`, evidence);
   },
 };
 

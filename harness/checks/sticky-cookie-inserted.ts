@@ -1,5 +1,4 @@
 import { fail, pass, type Check } from './check.ts';
-import { DrillProblem } from './failover-sequence.ts';
 import { backendOf, cookieHeaderHas, setCookieValue, stickyContract } from './sticky-support.ts';
 
 /** Requests sent with the issued cookie, each checked at the backend for a leak. */
@@ -15,13 +14,7 @@ export const stickyCookieInserted: Check = {
   severity: 'must',
   needs: ['sticky-cookie'],
   async run(ctx) {
-    let contract;
-    try {
-      contract = stickyContract(ctx);
-    } catch (err) {
-      if (err instanceof DrillProblem) return fail('a sticky-cookie contract', err.message);
-      throw err;
-    }
+    const contract = stickyContract(ctx);
     const { pool, cookie } = contract;
     const expected = `the first response sets ${cookie}; requests carrying it reach the backend without it (other cookies intact)`;
     const first = await ctx.client.send(ctx.app, { path: `${pool.probePath}?sticky=first`, headers: ctx.tag(ctx.nextId()) }, { fresh: true });

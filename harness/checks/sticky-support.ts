@@ -1,6 +1,6 @@
 import type { LbResponse } from '../client/lb-client.ts';
 import type { CheckContext, PoolBinding } from './check.ts';
-import { DrillProblem } from './failover-sequence.ts';
+import { DrillProblem } from './check.ts';
 
 /** The cookie-sticky pool (the profile's first) and the sticky contract. */
 export function stickyContract(ctx: CheckContext): { pool: PoolBinding; cookie: string; wsPath: string } {

@@ -1,5 +1,4 @@
 import { fail, pass, type Check } from './check.ts';
-import { DrillProblem } from './failover-sequence.ts';
 import { backendOf, setCookieValue, stickyContract } from './sticky-support.ts';
 
 /** Logged-in users, each pinned by an HTTP request, then upgrading to a WebSocket. */
@@ -12,13 +11,7 @@ export const stickyWsSameBackend: Check = {
   severity: 'must',
   needs: ['websocket'],
   async run(ctx) {
-    let contract;
-    try {
-      contract = stickyContract(ctx);
-    } catch (err) {
-      if (err instanceof DrillProblem) return fail('a sticky-cookie contract', err.message);
-      throw err;
-    }
+    const contract = stickyContract(ctx);
     const { pool, cookie, wsPath } = contract;
     const expected = `${USERS} users: the WebSocket upgrade on ${wsPath} with ${cookie} reaches the backend that answered their HTTP request`;
     const users: Array<{ cookie: string; http: string | null; ws?: string }> = [];

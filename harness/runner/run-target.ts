@@ -1,7 +1,6 @@
 import { startBackend, type StartedBackend } from '../../fixtures/backend/index.ts';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { BackendBinding, Check, CheckContext, NodeMapContract, QueueContract, CheckOutcome, CheckResult, DrillStatus, FailoverSettings, ModeSettings, PoolBinding, Severity } from '../checks/check.ts';
+import { DrillProblem, fail, type BackendBinding, type Check, type CheckContext, type CheckOutcome, type CheckResult, type DrillStatus, type FailoverSettings, type ModeSettings, type NodeMapContract, type PoolBinding, type QueueContract, type Severity } from '../checks/check.ts';
 import { FaultController } from '../faults/fault-controller.ts';
 import type { FaultProxy } from '../faults/fault-proxy.ts';
 import type { FaultSite } from '../faults/fault.ts';
@@ -239,7 +238,8 @@ export async function runTarget(options: {
       try {
         outcome = await withTimeout(check.run(ctx), CHECK_TIMEOUT_MS, check.id);
       } catch (err) {
-        error = (err as Error).message;
+        if (err instanceof DrillProblem) outcome = fail(check.title, err.message);
+        else error = (err as Error).message;
       } finally {
         controller.abort();
         await Promise.allSettled([...probes.map((p) => p.stop()), ...fleets.map((f) => f.close())]);
