@@ -1,11 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { parseDurationMs } from '../harness/duration.ts';
-import { EXIT_CANNOT_RUN, isLbdrillError } from '../harness/errors.ts';
+import { exitOnCliFailure } from '../harness/cli-failure.ts';
 import { REPO_ROOT } from '../harness/paths.ts';
-import { killEverythingNow } from '../harness/process/cleanup.ts';
 import { TARGET_NAMES, type TargetName } from '../harness/targets/target-kind.ts';
 import { BENCH_METRICS, DIRECT, type BenchMetric } from './bench-report.ts';
 import { runBench } from './run-bench.ts';
@@ -142,15 +141,5 @@ try {
   // Stray sockets of aborted transfers must not keep the process alive.
   process.stdout.write('', () => process.exit(outcome.exitCode));
 } catch (err) {
-  killEverythingNow();
-  if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
-    process.exit(EXIT_CANNOT_RUN);
-  }
-  if (isLbdrillError(err)) {
-    process.stderr.write(`bench: ${err.message}\n`);
-    process.exit(err.cannotRun ? EXIT_CANNOT_RUN : 1);
-  }
-  process.stderr.write(`bench: internal error: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(EXIT_CANNOT_RUN);
+  exitOnCliFailure(err, 'bench');
 }

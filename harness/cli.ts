@@ -1,9 +1,9 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
 import { CHECKS } from './checks/registry.ts';
-import { EXIT_CANNOT_RUN, isLbdrillError, LbdrillError } from './errors.ts';
+import { exitOnCliFailure } from './cli-failure.ts';
+import { LbdrillError } from './errors.ts';
 import { LBDRILL_VERSION, REPO_ROOT } from './paths.ts';
-import { killEverythingNow } from './process/cleanup.ts';
 import { loadProfile, profileNames } from './profiles/profile.ts';
 import { renderMatrix, TerminalView } from './report/terminal-view.ts';
 import { MODES, runProfile } from './runner/run-profile.ts';
@@ -272,17 +272,6 @@ try {
   // aborted transfer keep the process alive. Exit once stdout has drained.
   if (process.argv[2] === 'run' || process.argv[2] === 'drill') process.stdout.write('', () => process.exit());
 } catch (err) {
-  killEverythingNow();
-  if (err instanceof CommanderError) {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
-    // commander already printed its one-line message
-    process.exit(EXIT_CANNOT_RUN);
-  }
-  if (isLbdrillError(err)) {
-    process.stderr.write(`lbdrill: ${err.message}\n`);
-    process.exit(err.cannotRun ? EXIT_CANNOT_RUN : 1);
-  }
-  process.stderr.write(`lbdrill: internal error: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(EXIT_CANNOT_RUN);
+  exitOnCliFailure(err, 'lbdrill');
 }
 export { LbdrillError };
