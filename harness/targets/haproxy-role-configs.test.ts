@@ -219,7 +219,7 @@ describe.skipIf(!HAVE('nginx'))('haproxy-role nginx.conf under nginx 1.22, time 
     clearBackends();
     const { analysis, rendered, runDir, port } = await renderBundled('nginx.conf', nginxDialect);
     expect(timingMappings(rendered)).toEqual(
-      [12, 13, 14, 21, 22].map((line) => `fail_timeout=10s -> fail_timeout=1s (nginx's 1 s clock does not scale: up to +900 ms) @${line}`),
+      [14, 15, 16, 25, 26].map((line) => `fail_timeout=10s -> fail_timeout=1s (nginx's 1 s clock does not scale: up to +900 ms) @${line}`),
     );
     for (const d of nginxTempDirs(runDir)) mkdirSync(d, { recursive: true });
     const args = ['-p', runDir, '-c', join(runDir, rendered.main), '-g', nginxGlobalDirectives(analysis, runDir)];
