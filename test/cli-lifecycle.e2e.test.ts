@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../harness/report/run-report.ts';
 import { ROOT, runLbdrill } from './run-lbdrill.ts';
 
@@ -42,8 +42,15 @@ describe('bad input: one line naming what to fix, exit 2, nothing left running',
   }
 });
 
+/** Report dirs of this file's runs, removed when it is done. */
+const reportDirs: string[] = [];
+afterAll(() => {
+  for (const dir of reportDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
 function startRun(args: string[]): { reportDir: string; child: ReturnType<typeof spawn>; done: Promise<number | null>; output: () => string } {
   const reportDir = mkdtempSync(join(tmpdir(), 'lbdrill-life-'));
+  reportDirs.push(reportDir);
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'lbdrill.mjs'), ...args, '--report-dir', reportDir], { cwd: ROOT, env: { ...process.env, CI: 'true', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
