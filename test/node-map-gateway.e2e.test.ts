@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { brokenConfigs, runLbdrill } from './run-lbdrill.ts';
+import { brokenConfigs, expectCells, runLbdrill } from './run-lbdrill.ts';
 
 /** Cells that are not `pass` on the bundled configs, and why. */
 const EXPECTED: Record<string, Record<string, 'fail' | 'unsupported'>> = {
@@ -19,10 +19,7 @@ describe('profile node-map-gateway (seed 002), bundled configs', () => {
   it('routes by the header map, updates it at run time, defaults unknown nodes, survives a stale map and bounds the queues', async () => {
     const run = await runLbdrill(['run', '--profile', 'node-map-gateway', '--target', 'reference', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
     expect(run.report, run.stderr).toBeDefined();
-    for (const r of run.report!.results) {
-      const want = EXPECTED[r.target]?.[r.check] ?? 'pass';
-      expect(`${r.target} ${r.check} ${r.status}`, r.observed).toBe(`${r.target} ${r.check} ${want}`);
-    }
+    expectCells(run.report!, EXPECTED);
     expect(run.report!.results).toHaveLength(20);
     expect(run.code).toBe(0);
   }, 150_000);

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import type { RunReport } from '../harness/report/run-report.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -57,4 +57,12 @@ export function brokenConfigs(profile: string): BrokenConfig[] {
       .filter((f) => /\.(conf|cfg|yaml)$/.test(f))
       .map((file) => ({ target, file, path: join(dir, target, file), check: file.replace(/\.(conf|cfg|yaml)$/, '').replace(/~.*$/, '') })),
   );
+}
+
+/** Asserts every cell of a matrix run: the status `expected` names for it, `pass` where it names none. */
+export function expectCells(report: RunReport, expected: Readonly<Record<string, Readonly<Record<string, string>>>>): void {
+  for (const r of report.results) {
+    const want = expected[r.target]?.[r.check] ?? 'pass';
+    expect(`${r.target} ${r.check} ${r.status}`, r.observed).toBe(`${r.target} ${r.check} ${want}`);
+  }
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { brokenConfigs, ROOT, runLbdrill } from './run-lbdrill.ts';
+import { brokenConfigs, expectCells, ROOT, runLbdrill } from './run-lbdrill.ts';
 
 const PUBLISHED = join(ROOT, '..', 'shared', 'real-configs', 'sysmanage');
 
@@ -24,10 +24,7 @@ describe('profile sysmanage (seed 004), bundled configs', () => {
   it('the reference LB, HAProxy and nginx pass every check; Apache shows what it cannot do', async () => {
     const run = await runLbdrill(['run', '--profile', 'sysmanage', '--target', 'reference', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
     expect(run.report, run.stderr).toBeDefined();
-    for (const r of run.report!.results) {
-      const want = EXPECTED[r.target]?.[r.check] ?? 'pass';
-      expect(`${r.target} ${r.check} ${r.status}`, r.observed).toBe(`${r.target} ${r.check} ${want}`);
-    }
+    expectCells(run.report!, EXPECTED);
     expect(run.report!.results).toHaveLength(32);
   }, 170_000);
 });
