@@ -1,6 +1,6 @@
 import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
-import { fail, pass, type Check } from './check.ts';
+import { budgetMs, fail, pass, type Check } from './check.ts';
 import { failoverPool, steadyProbe, waitForProbe } from './failover-sequence.ts';
 
 /** Probes with every primary up that must not reach a backup. */
@@ -14,7 +14,7 @@ export const backupOnlyWhenPrimariesDown: Check = {
   needs: ['backup-servers'],
   disruptive: true,
   async run(ctx) {
-    const detect = ctx.failover.budgetsMs['detect'] ?? 20_000;
+    const detect = budgetMs(ctx, 'detect');
     const expected = `no request reaches a backup while a primary is up; with all primaries killed, the backup serves within ${formatMs(detect)} (detect budget)`;
     const { pool } = failoverPool(ctx);
     const backup = pool.backups[0];

@@ -133,6 +133,14 @@ export interface CheckContext {
   wsFleet(options: Omit<WsFleetOptions, 'endpoint' | 'url' | 'ca' | 'seed' | 'backoff' | 'connectTimeoutMs'> & Partial<Pick<WsFleetOptions, 'backoff' | 'connectTimeoutMs'>>): Promise<StartedWsFleet>;
 }
 
+/** What each failover budget is when neither the profile nor --budget sets it (time scale 1). */
+const DEFAULT_BUDGETS_MS: Readonly<Record<string, number>> = { detect: 20_000, rejoin: 15_000, shutdown: 25_000, drain: 1_000, passive: 5_000, ramp: 30_000, reconnect: 25_000 };
+
+/** The run's budget `name` for this target, or its default. */
+export function budgetMs(ctx: Pick<CheckContext, 'failover'>, name: keyof typeof DEFAULT_BUDGETS_MS & string): number {
+  return ctx.failover.budgetsMs[name] ?? DEFAULT_BUDGETS_MS[name]!;
+}
+
 /** Seed 002's header map: header, entries, default, and the server address each value stands for. */
 export interface NodeMapContract {
   header: string;

@@ -1,6 +1,6 @@
 import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
-import { fail, pass, type Check } from './check.ts';
+import { budgetMs, fail, pass, type Check } from './check.ts';
 import { failoverPool, steadyProbe } from './failover-sequence.ts';
 
 /** Slow requests in flight when the drain starts; round robin puts about half on the victim. */
@@ -19,7 +19,7 @@ export const drainGraceful: Check = {
   needs: ['runtime-api'],
   disruptive: true,
   async run(ctx) {
-    const drainBudget = ctx.failover.budgetsMs['drain'] ?? 1_000;
+    const drainBudget = budgetMs(ctx, 'drain');
     const expected = `after "drain" through the runtime API, no new request reaches the server (from ${formatMs(drainBudget)} on), and its ${IN_FLIGHT / 2}-ish in-flight slow requests complete with 200`;
     const runtime = ctx.runtime!;
     const { pool, victim } = failoverPool(ctx);

@@ -1,5 +1,5 @@
 import { formatMs } from '../duration.ts';
-import { fail, pass, type Check } from './check.ts';
+import { budgetMs, fail, pass, type Check } from './check.ts';
 import { describeDetection, drillEvidence } from './failover-evidence.ts';
 import { runFailoverDrill } from './failover-sequence.ts';
 
@@ -11,7 +11,7 @@ export const failoverDetectWithinBudget: Check = {
   needs: ['active-health-checks'],
   disruptive: true,
   async run(ctx) {
-    const budget = ctx.failover.budgetsMs['detect'] ?? 20_000;
+    const budget = budgetMs(ctx, 'detect');
     const expected = `the LB stops sending traffic to a killed server within ${formatMs(budget)} (${ctx.failover.budgetSources['detect'] ?? 'default'})`;
     const drill = await runFailoverDrill(ctx);
     const m = drill.measurement;

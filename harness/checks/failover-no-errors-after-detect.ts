@@ -1,5 +1,5 @@
 import { formatMs } from '../duration.ts';
-import { fail, pass, type Check } from './check.ts';
+import { budgetMs, fail, pass, type Check } from './check.ts';
 import { describeDetection, drillEvidence } from './failover-evidence.ts';
 import { runFailoverDrill } from './failover-sequence.ts';
 
@@ -22,7 +22,7 @@ export const failoverNoErrorsAfterDetect: Check = {
     if (m.errorsAfterDetect === 0) {
       return pass(expected, `0 errors after detection at ${describeDetection(drill)}; ${before} before it${kinds ? ` (${kinds}${window})` : ''}, of ${m.requests} probes during the outage`, evidence);
     }
-    const at = m.detectSource === 'traffic' ? `the detect budget (${formatMs(ctx.failover.budgetsMs['detect'] ?? 20_000)}; no DOWN report from the LB, detection is judged from traffic)` : `detection at ${formatMs(m.detectMs)}`;
+    const at = m.detectSource === 'traffic' ? `the detect budget (${formatMs(budgetMs(ctx, 'detect'))}; no DOWN report from the LB, detection is judged from traffic)` : `detection at ${formatMs(m.detectMs)}`;
     return fail(expected, `${m.errorsAfterDetect} of ${m.requests} probes failed after ${at} (${kinds}${window})`, evidence);
   },
 };

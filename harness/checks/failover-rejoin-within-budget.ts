@@ -1,5 +1,5 @@
 import { formatMs } from '../duration.ts';
-import { fail, pass, type Check } from './check.ts';
+import { budgetMs, fail, pass, type Check } from './check.ts';
 import { drillEvidence } from './failover-evidence.ts';
 import { runFailoverDrill } from './failover-sequence.ts';
 
@@ -11,7 +11,7 @@ export const failoverRejoinWithinBudget: Check = {
   needs: [],
   disruptive: true,
   async run(ctx) {
-    const budget = ctx.failover.budgetsMs['rejoin'] ?? 15_000;
+    const budget = budgetMs(ctx, 'rejoin');
     const expected = `the restarted server answers probe traffic within ${formatMs(budget)} of its restart (${ctx.failover.budgetSources['rejoin'] ?? 'default'})`;
     const drill = await runFailoverDrill(ctx);
     const m = drill.measurement;

@@ -4,7 +4,7 @@ import { formatMs } from '../duration.ts';
 import { measureFailover, samplesCsv, type FailoverMeasurement } from '../probe/failover-timeline.ts';
 import { isClientError, nowMs, type ProbeSample, type ProbeStream } from '../probe/probe-stream.ts';
 import type { LbStateEvent } from '../runtime/lb-state-event.ts';
-import { DrillProblem, type BackendBinding, type CheckContext, type PoolBinding } from './check.ts';
+import { budgetMs, DrillProblem, type BackendBinding, type CheckContext, type PoolBinding } from './check.ts';
 
 /** Consecutive successful probes, with every primary answering, before a fault is injected. */
 export const STEADY_SUCCESSES = 50;
@@ -99,9 +99,8 @@ export interface FailoverDrill {
 export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill> {
   return ctx.shared('failover-drill', async () => {
     const { pool, victim } = failoverPool(ctx);
-    const budgets = ctx.failover.budgetsMs;
-    const detectBudget = budgets['detect'] ?? 20_000;
-    const rejoinBudget = budgets['rejoin'] ?? 15_000;
+    const detectBudget = budgetMs(ctx, 'detect');
+    const rejoinBudget = budgetMs(ctx, 'rejoin');
     const probe = ctx.probe({ path: probePath(pool) });
     const t0 = probe.startedAtMs;
     const phases: FailoverDrill['phases'] = [];

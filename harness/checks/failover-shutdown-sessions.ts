@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
-import { fail, pass, type Check, type CheckContext } from './check.ts';
+import { budgetMs, fail, pass, type Check, type CheckContext } from './check.ts';
 import { failoverPool, steadyProbe, waitLbState } from './failover-sequence.ts';
 
 /** Long-lived responses on the victim before the fault (and at most this many opened in all to get them). */
@@ -49,7 +49,7 @@ export const failoverShutdownSessions: Check = {
   needs: ['active-health-checks', 'shutdown-sessions'],
   disruptive: true,
   async run(ctx) {
-    const budget = ctx.failover.budgetsMs['shutdown'] ?? 25_000;
+    const budget = budgetMs(ctx, 'shutdown');
     const expected = `a long-lived response from a server that fails its health checks (still alive) is cut within ${formatMs(budget)} of the fault; sessions on healthy servers go on`;
     const { pool, victim } = failoverPool(ctx);
     // The session must outlive the budget by far so only the LB can end it.

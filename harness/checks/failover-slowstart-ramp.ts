@@ -1,7 +1,7 @@
 import { formatMs } from '../duration.ts';
 import { sharesByWindow } from '../probe/failover-timeline.ts';
 import { nowMs } from '../probe/probe-stream.ts';
-import { fail, pass, type Check } from './check.ts';
+import { budgetMs, fail, pass, type Check } from './check.ts';
 import { failoverPool, steadyProbe, waitForProbe, waitLbState } from './failover-sequence.ts';
 
 /** The ramp is cut into this many windows; the share must grow across them. */
@@ -22,12 +22,12 @@ export const failoverSlowstartRamp: Check = {
   needs: ['active-health-checks', 'slowstart'],
   disruptive: true,
   async run(ctx) {
-    const rampMs = ctx.failover.budgetsMs['ramp'] ?? 30_000;
+    const rampMs = budgetMs(ctx, 'ramp');
     const expected = `after recovery the server's share grows over ~${formatMs(rampMs)} (${ctx.failover.budgetSources['ramp'] ?? 'default'}): first ${formatMs(rampMs / WINDOWS_PER_RAMP)} under ${STEP_FRACTION * 100}% of its steady share, the last ramp window at least ${END_FRACTION * 100}%`;
     const { pool, victim } = failoverPool(ctx);
     const probe = await steadyProbe(ctx, pool);
     const steadyShare = 1 / pool.primaries.length;
-    const detectBudget = ctx.failover.budgetsMs['detect'] ?? 20_000;
+    const detectBudget = budgetMs(ctx, 'detect');
     const fault = await ctx.faults.apply({ type: 'stop' }, ctx.site(victim));
     const faultAtMs = nowMs();
     ctx.progress(`${victim.backend.id} stopped; waiting for DOWN`);
@@ -35,8 +35,8 @@ export const failoverSlowstartRamp: Check = {
     await fault.undo();
     const undoAtMs = nowMs();
     ctx.progress(`${victim.backend.id} restarted; watching the ramp`);
-    const upAfter = await waitLbState(ctx, pool, victim, 'up', undoAtMs, (ctx.failover.budgetsMs['rejoin'] ?? 15_000) * 3);
-    const back = await waitForProbe(probe, (s) => s.some((x) => x.sentAtMs >= undoAtMs && x.backend === victim.backend.id), (ctx.failover.budgetsMs['rejoin'] ?? 15_000) * 3, ctx.signal);
+    const upAfter = await waitLbState(ctx, pool, victim, 'up', undoAtMs, (budgetMs(ctx, 'rejoin')) * 3);
+    const back = await waitForProbe(probe, (s) => s.some((x) => x.sentAtMs >= undoAtMs && x.backend === victim.backend.id), (budgetMs(ctx, 'rejoin')) * 3, ctx.signal);
     if (!back) return fail(expected, `${victim.backend.id} got no traffic after its restart`);
     const rampStart = upAfter !== undefined ? undoAtMs + upAfter : probe.samples.find((x) => x.sentAtMs >= undoAtMs && x.backend === victim.backend.id)!.sentAtMs;
     const end = rampStart + rampMs * 1.5;

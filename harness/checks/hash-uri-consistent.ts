@@ -1,5 +1,5 @@
 import { nowMs } from '../probe/probe-stream.ts';
-import { fail, pass, type Check, type CheckContext } from './check.ts';
+import { budgetMs, fail, pass, type Check, type CheckContext } from './check.ts';
 import { steadyProbe, waitLbState } from './failover-sequence.ts';
 import { backendOf, poolNamed } from './sticky-support.ts';
 
@@ -55,7 +55,7 @@ export const hashUriConsistent: Check = {
     const victim = [...pool.primaries].sort((a, b) => (counts[b.backend.id] ?? 0) - (counts[a.backend.id] ?? 0))[0]!;
     const faultAtMs = nowMs();
     await ctx.faults.apply({ type: 'stop' }, ctx.site(victim));
-    const detect = ctx.failover.budgetsMs['detect'] ?? 20_000;
+    const detect = budgetMs(ctx, 'detect');
     const down = await waitLbState(ctx, pool, victim, 'down', faultAtMs, detect * 3);
     if (!ctx.runtime) await new Promise((r) => setTimeout(r, detect));
     ctx.progress(`${victim.backend.id} down (${down === undefined ? 'no LB report' : `${Math.round(down)} ms`}); hashing again`);

@@ -1,6 +1,6 @@
 import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
-import { fail, pass, type Check } from './check.ts';
+import { budgetMs, fail, pass, type Check } from './check.ts';
 import { failoverPool, steadyProbe, waitForProbe } from './failover-sequence.ts';
 
 /** A pause in the victim's application traffic this long, at 200 req/s, means the LB took it out. */
@@ -18,7 +18,7 @@ export const healthPassiveEjection: Check = {
   needs: ['passive-health-checks'],
   disruptive: true,
   async run(ctx) {
-    const budget = ctx.failover.budgetsMs['passive'] ?? 5_000;
+    const budget = budgetMs(ctx, 'passive');
     const expected = `once a server answers every request with 503 (health path still 200), the LB stops sending it application traffic (a gap of ${GAP_MS} ms or more) within ${formatMs(budget)}`;
     const { pool, victim } = failoverPool(ctx);
     const probe = await steadyProbe(ctx, pool);

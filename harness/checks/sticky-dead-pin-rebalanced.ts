@@ -1,6 +1,6 @@
 import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
-import { fail, pass, type Check } from './check.ts';
+import { budgetMs, fail, pass, type Check } from './check.ts';
 import { steadyProbe, waitLbState } from './failover-sequence.ts';
 import { backendOf, setCookieValue, stickyContract } from './sticky-support.ts';
 
@@ -18,7 +18,7 @@ export const stickyDeadPinRebalanced: Check = {
   needs: ['sticky-cookie'],
   disruptive: true,
   async run(ctx) {
-    const detect = ctx.failover.budgetsMs['detect'] ?? 20_000;
+    const detect = budgetMs(ctx, 'detect');
     const expected = `with its pinned server down, a client's ${REQUESTS} requests with the old cookie all succeed on live servers, and it is pinned again by a new cookie`;
     const { pool, cookie } = stickyContract(ctx);
     await (await steadyProbe(ctx, pool)).stop();

@@ -1,6 +1,6 @@
 import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
-import { fail, pass, type Check } from './check.ts';
+import { budgetMs, fail, pass, type Check } from './check.ts';
 import { steadyProbe, waitLbState } from './failover-sequence.ts';
 import { backendOf, setCookieValue, stickyContract } from './sticky-support.ts';
 
@@ -22,7 +22,7 @@ export const stickyWsReconnectAfterFailover: Check = {
   needs: ['websocket', 'sticky-cookie', 'active-health-checks', 'shutdown-sessions'],
   disruptive: true,
   async run(ctx) {
-    const budget = ctx.failover.budgetsMs['reconnect'] ?? 25_000;
+    const budget = budgetMs(ctx, 'reconnect');
     const expected = `of ${CLIENTS} WebSocket clients, all on the failed server are cut and back on a live server, pinned by a new cookie, within ${formatMs(budget)} (${ctx.failover.budgetSources['reconnect'] ?? 'default'}); the others are not cut`;
     const { pool, cookie, wsPath } = stickyContract(ctx);
     // every primary back in rotation first (an earlier check may have stopped one)
