@@ -1,14 +1,21 @@
 import { DrillProblem, fail, pass, type Check } from './check.ts';
 import { countAnswers, sourceClients } from './source-clients.ts';
 
-/** Requests, from this many distinct addresses (per-address rate limits must not bite). */
-const REQUESTS = 600;
+/** Requests, from this many distinct addresses (per-address rate limits must not bite). 1,200 keep the
+ *  start and end of the run (first fill, last drain) under 1% of the share. */
+const REQUESTS = 1200;
 const SOURCES = 120;
 const CONCURRENCY = 24;
-/** Each backend holds its answer this long, so least-connection balancers see load and weigh it. */
-const HOLD_MS = 20;
-/** A server's share may differ from weight / sum(weights) by this much. */
-const TOLERANCE = 0.06;
+/** Each backend holds its answer this long, so least-connection balancers see load and weigh it; long
+ *  enough that scheduling jitter on a loaded box does not bunch completions (which turns Apache's
+ *  tie-breaks into weighting and blurs HAProxy's). */
+const HOLD_MS = 50;
+/** A server's share may differ from weight / sum(weights) by this much. Weighted least-connection and
+ *  weighted round robin (HAProxy, nginx, reference LB) landed within 0.015 of 3:3:2 in every run we
+ *  measured (24 runs, idle and CPU-loaded box); Apache's bybusyness, which uses the load factors only to
+ *  break ties between equally busy members, lands 0.05-0.08 off (about a third each). The old bound,
+ *  0.06 with 20 ms holds, let one loaded CI run of Apache pass (30.2% for the 25% server). */
+const TOLERANCE = 0.03;
 
 /** Seed 004: weights 3:3:2 give the servers 3/8, 3/8 and 2/8 of the traffic (backup none). */
 export const balanceWeights: Check = {
