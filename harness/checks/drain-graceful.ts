@@ -1,6 +1,6 @@
 import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
-import { budgetMs, fail, pass, type Check } from './check.ts';
+import { budgetMs, fail, pass, type BackendBinding, type Check } from './check.ts';
 import { failoverPool, steadyProbe } from './failover-sequence.ts';
 
 /** Slow requests in flight when the drain starts; round robin puts about half on the victim. */
@@ -22,18 +22,21 @@ export const drainGraceful: Check = {
     const drainBudget = budgetMs(ctx, 'drain');
     const expected = `after "drain" through the runtime API, no new request reaches the server (from ${formatMs(drainBudget)} on), and its ${IN_FLIGHT / 2}-ish in-flight slow requests complete with 200`;
     const runtime = ctx.runtime!;
-    const { pool, victim } = failoverPool(ctx);
+    const { pool, victim: preferred } = failoverPool(ctx);
     await (await steadyProbe(ctx, pool)).stop();
     // Slow requests: the backend holds each response head this long after receiving it.
     const holdMs = Math.max(1_500, drainBudget * 3);
     const ids = Array.from({ length: IN_FLIGHT }, () => ctx.nextId());
     const slow = ids.map((id, i) => ctx.client.send(ctx.app, { path: `${pool.probePath}?lbdrill-inflight=${i}`, headers: ctx.tag(id, { 'x-lbdrill-delay-ms': String(holdMs) }), timeoutMs: holdMs + 30_000 }));
     const received = await Promise.all(ids.map((id) => ctx.waitReceived(id, 10_000)));
-    const onVictim = ids.filter((_, i) => received[i]?.backend === victim.backend.id);
-    if (onVictim.length === 0) {
+    // Drain a primary that holds some of them: the profile's first one, unless persistence put them all elsewhere.
+    const holding = (b: BackendBinding): boolean => received.some((r) => r?.backend === b.backend.id);
+    const victim = holding(preferred) ? preferred : pool.primaries.find(holding);
+    if (!victim) {
       await Promise.all(slow);
-      return fail(expected, `none of ${IN_FLIGHT} in-flight requests landed on ${victim.backend.id}`);
+      return fail(expected, `none of ${IN_FLIGHT} in-flight requests landed on a primary of ${pool.configName}`);
     }
+    const onVictim = ids.filter((_, i) => received[i]?.backend === victim.backend.id);
     const drainAtMs = nowMs();
     await runtime.command(pool.configName, ctx.serverName(victim), 'drain');
     try {

@@ -1,10 +1,17 @@
-import { connect, type PeerCertificate } from 'node:tls';
+import { connect, type PeerCertificate, type SecureVersion } from 'node:tls';
 import type { Endpoint } from '../client/lb-client.ts';
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
 import { probeBackendRequest } from './header-probe.ts';
 
 const HANDSHAKE_TIMEOUT_MS = 5000;
+
+/**
+ * Protocol versions the LB must refuse: TLS 1.0 and 1.1 are deprecated (RFC 8996), and seed 004
+ * says so in both of its configs (`ssl_protocols TLSv1.2 TLSv1.3`, `no-tlsv10 no-tlsv11`). The client
+ * offers each alone, with security level 0 ciphers, so only the LB's own settings can refuse it.
+ */
+const LEGACY_VERSIONS: readonly SecureVersion[] = ['TLSv1', 'TLSv1.1'];
 
 interface Handshake {
   protocol: string | null;
@@ -14,10 +21,11 @@ interface Handshake {
   issuer: string;
 }
 
-/** A TLS handshake that trusts lbdrill's CA only and verifies the server name. */
-function handshake(endpoint: Endpoint, ca: string): Promise<Handshake> {
+/** A TLS handshake that trusts lbdrill's CA only and verifies the server name; `only` offers one legacy version alone. */
+function handshake(endpoint: Endpoint, ca: string, only?: SecureVersion): Promise<Handshake> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: endpoint.host, port: endpoint.port, servername: endpoint.serverName, ca, timeout: HANDSHAKE_TIMEOUT_MS });
+    const legacy = only ? { minVersion: only, maxVersion: only, ciphers: 'DEFAULT@SECLEVEL=0' } : {};
+    const socket = connect({ host: endpoint.host, port: endpoint.port, servername: endpoint.serverName, ca, timeout: HANDSHAKE_TIMEOUT_MS, ...legacy });
     socket.once('secureConnect', () => {
       const cert: PeerCertificate = socket.getPeerCertificate();
       resolve({
@@ -34,14 +42,25 @@ function handshake(endpoint: Endpoint, ca: string): Promise<Handshake> {
   });
 }
 
-/** HTTPS to the LB, verified against lbdrill's CA; plain HTTP from the LB to the backend. */
+/** Whether the LB completed a handshake offering only `version`, and how it answered. */
+async function legacyAccepted(endpoint: Endpoint, ca: string, version: SecureVersion): Promise<{ version: SecureVersion; accepted: boolean; detail: string }> {
+  try {
+    const hs = await handshake(endpoint, ca, version);
+    return { version, accepted: true, detail: `accepted: ${hs.protocol} ${hs.cipher}` };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return { version, accepted: false, detail: `refused: ${e.code ?? e.message}` };
+  }
+}
+
+/** HTTPS to the LB, verified against lbdrill's CA, deprecated versions refused; plain HTTP from the LB to the backend. */
 export const tlsTerminate: Check = {
   id: 'tls.terminate',
-  title: 'TLS terminated at the LB, plain HTTP to the backend',
+  title: 'TLS terminated at the LB (TLS 1.0/1.1 refused), plain HTTP to the backend',
   severity: 'must',
   needs: ['tls-termination'],
   async run(ctx) {
-    const expected = `TLS handshake for ${ctx.app.serverName} verified by lbdrill's CA, request reaches the plain-HTTP backend`;
+    const expected = `TLS handshake for ${ctx.app.serverName} verified by lbdrill's CA, ${LEGACY_VERSIONS.join(' and ')} refused (RFC 8996), request reaches the plain-HTTP backend`;
     const tlsEndpoint = ctx.endpoints.find((e) => e.tls);
     if (!tlsEndpoint) return fail(expected, 'the config has no TLS listener', { listeners: ctx.endpoints });
     let hs: Handshake;
@@ -50,9 +69,13 @@ export const tlsTerminate: Check = {
     } catch (err) {
       return fail(expected, `TLS handshake on port ${tlsEndpoint.originalPort} failed: ${(err as Error).message}`, { port: tlsEndpoint.port });
     }
+    const legacy = [];
+    for (const version of LEGACY_VERSIONS) legacy.push(await legacyAccepted(tlsEndpoint, ctx.client.caPem, version));
     const { recorded, status } = await probeBackendRequest(ctx, '/api/tls/terminate');
-    const evidence = { ...hs, originalPort: tlsEndpoint.originalPort, status, backendPath: recorded?.rawPath ?? null };
+    const evidence = { ...hs, legacy, originalPort: tlsEndpoint.originalPort, status, backendPath: recorded?.rawPath ?? null };
+    const accepted = legacy.filter((l) => l.accepted);
+    if (accepted.length > 0) return fail(expected, `the LB completes deprecated handshakes: ${accepted.map((l) => `${l.version} ${l.detail}`).join('; ')}`, evidence);
     if (!recorded) return fail(expected, `handshake ok (${hs.protocol}) but the request did not reach a backend (client got ${status})`, evidence);
-    return pass(expected, `${hs.protocol} ${hs.cipher}, certificate CN=${hs.subject} issued by ${hs.issuer}; backend got plain HTTP ${recorded.method} ${recorded.rawPath}`, evidence);
+    return pass(expected, `${hs.protocol} ${hs.cipher}, certificate CN=${hs.subject} issued by ${hs.issuer}; ${legacy.map((l) => `${l.version} ${l.detail}`).join(', ')}; backend got plain HTTP ${recorded.method} ${recorded.rawPath}`, evidence);
   },
 };

@@ -515,12 +515,22 @@ const routeSchema = z
     }
   });
 
+export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+/** Versions below this need security level 0 ciphers in OpenSSL 3. */
+export const LEGACY_TLS_VERSIONS: readonly string[] = ['TLSv1', 'TLSv1.1'];
+
 const tlsSchema = z
   .object({
     /** PEM certificate chain file; relative paths are relative to the config file. */
     cert: z.string().min(1),
     /** PEM private key file; relative paths are relative to the config file. */
     key: z.string().min(1),
+    /**
+     * Oldest protocol version accepted (nginx `ssl_protocols`, HAProxy `ssl-min-ver`). TLS 1.0 and
+     * 1.1 are deprecated (RFC 8996); choosing them also lowers the cipher security level to 0,
+     * without which OpenSSL 3 refuses them anyway.
+     */
+    min_version: z.enum(TLS_VERSIONS).default('TLSv1.2'),
   })
   .strict();
 

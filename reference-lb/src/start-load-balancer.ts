@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { startAdminApi, type StartedAdminApi } from './admin-api.ts';
-import type { LbConfig, ListenerConfig } from './config-schema.ts';
+import { LEGACY_TLS_VERSIONS, type LbConfig, type ListenerConfig } from './config-schema.ts';
 import { LbError } from './errors.ts';
 import type { AdminInfo, EventSink, ListenerInfo } from './events.ts';
 import { parseHostPort } from './host-port.ts';
@@ -78,7 +78,9 @@ async function createListenerServer(listener: ListenerConfig, index: number, han
       readTlsFile(listener.tls.key, `listeners[${index}].tls.key`),
     ]);
     try {
-      server = https.createServer({ ...options, cert, key, ALPNProtocols: ['http/1.1'] }, handler.handle);
+      const minVersion = listener.tls.min_version;
+      const legacy = LEGACY_TLS_VERSIONS.includes(minVersion) ? { ciphers: 'DEFAULT@SECLEVEL=0' } : {};
+      server = https.createServer({ ...options, cert, key, minVersion, ...legacy, ALPNProtocols: ['http/1.1'] }, handler.handle);
     } catch (err) {
       throw new LbError('LB_ERR_TLS', `reference-lb config: listeners[${index}].tls: ${(err as Error).message}`, { cause: err });
     }

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
+import { connect as tlsConnect, type SecureVersion } from 'node:tls';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -55,6 +56,32 @@ describe('TLS termination', () => {
     });
     expect(res).toEqual({ status: 200, body: `${up.port} GET /auth/namespaces?x=1`, authorized: true });
     expect(rawHeader(up.requests[0]!.rawHeaders, 'x-forwarded-proto')).toBe('https');
+  });
+
+  it('refuses TLS 1.0 and 1.1 by default, and accepts them only with min_version set that low', async () => {
+    const offer = (port: number, version: SecureVersion): Promise<string> =>
+      new Promise((resolve) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port, servername: 'localhost', ca: readFileSync(path.join(dir, 'c.pem')), minVersion: version, maxVersion: version, ciphers: 'DEFAULT@SECLEVEL=0' });
+        socket.once('secureConnect', () => {
+          resolve(String(socket.getProtocol()));
+          socket.destroy();
+        });
+        socket.once('error', (err: NodeJS.ErrnoException) => resolve(`refused ${err.code}`));
+      });
+    const port = lb.listeners[0]!.port;
+    expect([await offer(port, 'TLSv1'), await offer(port, 'TLSv1.1'), await offer(port, 'TLSv1.2')]).toEqual([
+      'refused ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
+      'refused ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION',
+      'TLSv1.2',
+    ]);
+    const legacy = await startLoadBalancer(
+      testConfig({ listeners: [{ name: 'https', bind: '127.0.0.1:0', tls: { cert: path.join(dir, 'c.pem'), key: path.join(dir, 'k.pem'), min_version: 'TLSv1' }, routes: [{ match: { prefix: '/' }, deny: true }] }] }),
+    );
+    try {
+      expect(await offer(legacy.listeners[0]!.port, 'TLSv1.1')).toBe('TLSv1.1');
+    } finally {
+      await legacy.close();
+    }
   });
 
   it('fails to start with LB_ERR_TLS naming the field when a key file is missing', async () => {
