@@ -6,6 +6,7 @@ import type { FaultController } from '../faults/fault-controller.ts';
 import type { FaultSite } from '../faults/fault.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import type { MapUpdater } from '../runtime/map-updater.ts';
+import type { ServerRemover } from '../runtime/server-remover.ts';
 import type { ProbeOptions, ProbeStream } from '../probe/probe-stream.ts';
 import type { StartedWsFleet, WsFleetOptions } from '../ws/ws-fleet.ts';
 
@@ -121,6 +122,8 @@ export interface CheckContext {
   nodeMap: NodeMapContract | undefined;
   /** changes the node map at run time the way an operator does on this target; undefined when the config does not name the profile's map. */
   mapUpdater: MapUpdater | undefined;
+  /** takes a server out of the running config (nginx: line removed, graceful reload); only on targets without a runtime API. */
+  serverRemover: ServerRemover | undefined;
   /** the server queue contract (seed 002's maxconn/maxqueue). */
   queue: QueueContract | undefined;
   /** the contract's server weights of the first pool, by upstream address as written. */

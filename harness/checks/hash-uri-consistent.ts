@@ -2,6 +2,7 @@ import { nowMs } from '../probe/probe-stream.ts';
 import { budgetMs, fail, pass, type Check, type CheckContext } from './check.ts';
 import { steadyProbe, waitLbState } from './failover-sequence.ts';
 import { backendOf, poolNamed } from './sticky-support.ts';
+import type { ServerRemoval } from '../runtime/server-remover.ts';
 
 /** Distinct URIs (track ids) hashed before and after a node leaves. */
 const KEYS = 1000;
@@ -12,13 +13,14 @@ const SHARE_TOLERANCE = 0.1;
 /** Keys of surviving nodes that may move anyway (a ring rebuilt with tiny differences). */
 const SURVIVOR_MOVES_MAX = 0.02;
 
-async function mapKeys(ctx: CheckContext, prefix: string, round: string): Promise<Array<string | null>> {
+/** `afterReload`: the LB just reloaded, so a pooled keep-alive connection may close unanswered (RFC 9112 §9.3.1: sent again). */
+async function mapKeys(ctx: CheckContext, prefix: string, round: string, afterReload = false): Promise<Array<string | null>> {
   const out: Array<string | null> = new Array(KEYS).fill(null);
   let next = 0;
   const worker = async () => {
     while (next < KEYS) {
       const k = next++;
-      const res = await ctx.client.send(ctx.app, { path: `${prefix}track-${ctx.seed}-${k}/segment.ts`, headers: { 'x-lbdrill-id': `hash-${round}-${k}` }, timeoutMs: 10_000 });
+      const res = await ctx.client.send(ctx.app, { path: `${prefix}track-${ctx.seed}-${k}/segment.ts`, headers: { 'x-lbdrill-id': `hash-${round}-${k}` }, timeoutMs: 10_000 }, { retryOnKeepAliveClose: afterReload });
       out[k] = res.status === 200 ? backendOf(res) : null;
     }
   };
@@ -30,6 +32,12 @@ async function mapKeys(ctx: CheckContext, prefix: string, round: string): Promis
  * Seed 001's stream_pool (`balance uri whole` + `hash-type consistent`): the same URI
  * always reaches the same node, and when one of N nodes leaves only its own keys move
  * (about 1/N of them). `hash-type map-based` re-maps most keys and fails.
+ *
+ * "Leaves" is what the LB can be told: HAProxy and the reference LB take a stopped node out on
+ * their own health checks. nginx OSS only skips a failed peer per key (its plain `hash` re-hashes
+ * just the keys that hit it), so there the node also leaves the config the way an operator scales
+ * the pool down: its server line is removed and nginx reloads. That membership change is where
+ * `hash` without `consistent` re-maps most keys.
  */
 export const hashUriConsistent: Check = {
   id: 'hash.uri-consistent',
@@ -57,17 +65,29 @@ export const hashUriConsistent: Check = {
     await ctx.faults.apply({ type: 'stop' }, ctx.site(victim));
     const detect = budgetMs(ctx, 'detect');
     const down = await waitLbState(ctx, pool, victim, 'down', faultAtMs, detect * 3);
-    if (!ctx.runtime) await new Promise((r) => setTimeout(r, detect));
-    ctx.progress(`${victim.backend.id} down (${down === undefined ? 'no LB report' : `${Math.round(down)} ms`}); hashing again`);
-    const after = await mapKeys(ctx, prefix, 'c');
+    const remover = ctx.runtime ? undefined : ctx.serverRemover;
+    let removal: ServerRemoval | undefined;
+    let after: Array<string | null>;
+    try {
+      if (remover) {
+        ctx.progress(`${victim.backend.id} stopped; taking it out of the config (${remover.title})`);
+        removal = await remover.remove(victim.upstream);
+      } else if (!ctx.runtime) {
+        await new Promise((r) => setTimeout(r, detect));
+      }
+      ctx.progress(`${victim.backend.id} ${removal ? 'removed' : 'down'} (${down === undefined ? 'no LB report' : `${Math.round(down)} ms`}); hashing again`);
+      after = await mapKeys(ctx, prefix, 'c', removal !== undefined);
+    } finally {
+      await remover?.restore();
+    }
     const victimKeys = before.filter((b) => b === victim.backend.id).length;
     const survivorKeys = KEYS - victimKeys;
     const survivorsMoved = before.filter((b, k) => b !== victim.backend.id && after[k] !== b).length;
     const victimMovedOk = before.filter((b, k) => b === victim.backend.id && after[k] !== null && after[k] !== victim.backend.id).length;
     const failedAfter = after.filter((a) => a === null).length;
     const movedShare = (survivorsMoved + victimMovedOk) / KEYS;
-    const evidence = { nodes: n, perNodeBefore: counts, victim: victim.backend.id, victimKeys, survivorsMoved, movedShare: Math.round(movedShare * 1000) / 1000, idealShare: Math.round((1 / n) * 1000) / 1000, failedAfter, lbDownAfterMs: down === undefined ? null : Math.round(down) };
-    const observed = `${victim.backend.id} left with ${victimKeys} keys; ${(movedShare * 100).toFixed(1)}% of keys moved (ideal ${(100 / n).toFixed(1)}%), ${survivorsMoved} of ${survivorKeys} keys of surviving nodes moved`;
+    const evidence = { nodes: n, perNodeBefore: counts, victim: victim.backend.id, victimKeys, survivorsMoved, movedShare: Math.round(movedShare * 1000) / 1000, idealShare: Math.round((1 / n) * 1000) / 1000, failedAfter, lbDownAfterMs: down === undefined ? null : Math.round(down), leftBy: removal ? { how: remover!.title, line: removal.line, removed: removal.removed, reload: removal.reload } : 'stopped; the LB took it out' };
+    const observed = `${victim.backend.id} ${removal ? `left the config (line ${removal.line}, reload)` : 'left'} with ${victimKeys} keys; ${(movedShare * 100).toFixed(1)}% of keys moved (ideal ${(100 / n).toFixed(1)}%), ${survivorsMoved} of ${survivorKeys} keys of surviving nodes moved`;
     if (failedAfter > 0) return fail(expected, `${observed}; ${failedAfter} requests failed after the node left`, evidence);
     if (survivorsMoved / survivorKeys > SURVIVOR_MOVES_MAX || Math.abs(movedShare - 1 / n) > SHARE_TOLERANCE) return fail(expected, `${observed}: not consistent hashing`, evidence);
     return pass(expected, observed, evidence);

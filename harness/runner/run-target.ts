@@ -122,6 +122,7 @@ export async function runTarget(options: {
     runtime = prepared.kind.runtime?.(started, prepared.target);
     const map = options.nodeMap?.map;
     const mapUpdater = map === undefined ? undefined : prepared.kind.mapUpdater?.(map, { process: started, target: prepared.target, runtime });
+    const serverRemover = runtime === undefined ? prepared.kind.serverRemover?.({ process: started, target: prepared.target }) : undefined;
     const artifactDir = prepared.target.runDir;
     await mkdir(artifactDir, { recursive: true });
 
@@ -218,6 +219,7 @@ export async function runTarget(options: {
         queue: options.queue,
         nodeMap: options.nodeMap,
         mapUpdater,
+        serverRemover,
         caPem: options.caPem,
         wsFleet: async (o) => {
           const fleet = await WsFleet.start({

@@ -2,6 +2,7 @@ import { basename, join } from 'node:path';
 import { ManagedProcess, runToCompletion } from '../process/managed-process.ts';
 import { FileMapUpdater } from '../runtime/file-map-updater.ts';
 import { reloadNginx } from '../runtime/nginx-reload.ts';
+import { ConfigLineRemover } from '../runtime/server-remover.ts';
 import { companionCopy } from './config-text.ts';
 import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-config.ts';
 import { rejectedConfig, versionFrom } from './proxy-messages.ts';
@@ -48,6 +49,11 @@ export const nginxTarget: TargetKind = {
     const file = companionCopy(target.rendered.mapped, map);
     if (file === undefined) return undefined;
     return new FileMapUpdater({ file, syntax: 'nginx', title: `graceful reload (SIGHUP) after rewriting ${file}`, reload: () => reloadNginx(process, errorLog(target)) });
+  },
+  // nginx OSS has no runtime API for upstream membership: a server leaves by config edit and reload.
+  serverRemover({ process, target }) {
+    const file = target.renderedSourceFile;
+    return new ConfigLineRemover({ file, title: `server line commented out of ${file}, then a graceful reload (SIGHUP)`, reload: () => reloadNginx(process, errorLog(target)) });
   },
 };
 

@@ -2,6 +2,7 @@ import type { ConfigAnalysis, ConfigDialect, RenderedConfig } from './config-pla
 import type { ManagedProcess } from '../process/managed-process.ts';
 import type { MapUpdater } from '../runtime/map-updater.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
+import type { ServerRemover } from '../runtime/server-remover.ts';
 
 /** The load balancers lbdrill can put under test. */
 export const TARGET_NAMES = ['reference', 'nginx', 'haproxy', 'apache'] as const;
@@ -72,6 +73,11 @@ export interface TargetKind {
    * reference LB's map name). Undefined when the config does not name that map.
    */
   mapUpdater?(map: string, started: { process: ManagedProcess; target: RenderedTarget; runtime: RuntimeApi | undefined }): MapUpdater | undefined;
+  /**
+   * Takes servers out of the running config the way an operator scales a pool down, for targets
+   * without a runtime API (nginx: the server line leaves the config, then a graceful reload).
+   */
+  serverRemover?(started: { process: ManagedProcess; target: RenderedTarget }): ServerRemover | undefined;
   /** Resolves once the process is ready to serve (default: every mapped port accepts). */
   waitReady?(process: ManagedProcess, target: RenderedTarget): Promise<void>;
 }
