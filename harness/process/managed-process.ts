@@ -1,10 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { EventEmitter, once } from 'node:events';
 import { trackProcessGroup } from './cleanup.ts';
 
 const TAIL_LINES = 40;
 const STOP_GRACE_MS = 2000;
+
+/**
+ * util-linux `setpriv --pdeathsig TERM -- CMD` sets PR_SET_PDEATHSIG and execs CMD (same pid):
+ * should lbdrill die without cleaning up (SIGKILL, the OOM killer), the kernel sends the child
+ * SIGTERM, and an nginx, HAProxy or Apache master then stops its own workers. Node cannot set it.
+ */
+const SETPRIV = '/usr/bin/setpriv';
+const HAS_SETPRIV = process.platform === 'linux' && existsSync(SETPRIV);
+
+/** The command line that runs `command` with the parent-death signal when the system has setpriv. */
+export function withParentDeathSignal(command: string, args: readonly string[]): [string, string[]] {
+  return HAS_SETPRIV ? [SETPRIV, ['--pdeathsig', 'TERM', '--', command, ...args]] : [command, [...args]];
+}
 
 /** Options for a child process lbdrill owns. */
 export interface ManagedProcessOptions {
@@ -38,7 +51,8 @@ export class ManagedProcess extends EventEmitter implements AsyncDisposable {
   constructor(options: ManagedProcessOptions) {
     super();
     this.label = options.label;
-    this.child = spawn(options.command, options.args, {
+    const [command, args] = withParentDeathSignal(options.command, options.args);
+    this.child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,
       detached: true,
