@@ -517,6 +517,7 @@ const BROKEN: Record<string, { removed: string[]; added: string[] }> = {
     added: ['backend ws_pool > balance roundrobin'],
   },
   'nginx/affinity.source-ip.conf': { removed: ['upstream ws_pool { > ip_hash;'], added: [] },
+  'nginx/hash.uri-consistent.conf': { removed: ['upstream stream_pool { > hash $request_uri consistent;'], added: ['upstream stream_pool { > hash $request_uri;'] },
   'nginx/ws.idle-survives.conf': {
     removed: [`${NGINX_API_WS} > proxy_read_timeout 1h;`, `${NGINX_API_WS} > proxy_send_timeout 1h;`, `${NGINX_WS} > proxy_read_timeout 1h;`, `${NGINX_WS} > proxy_send_timeout 1h;`],
     added: [`${NGINX_API_WS} > proxy_read_timeout 4s;`, `${NGINX_API_WS} > proxy_send_timeout 4s;`, `${NGINX_WS} > proxy_read_timeout 4s;`, `${NGINX_WS} > proxy_send_timeout 4s;`],

@@ -64,7 +64,7 @@ describe('parseConfig', () => {
     expect(cfg.upstreams['sfapi']?.balance).toBe('round_robin');
     expect(cfg.timeouts.client_header_ms).toBe(60_000);
     expect(cfg.workers).toBe(1);
-    expect(cfg.listeners[1]?.tls).toEqual({ cert: '/etc/lb/certs/cert.pem', key: '/abs/key.pem' });
+    expect(cfg.listeners[1]?.tls).toEqual({ cert: '/etc/lb/certs/cert.pem', key: '/abs/key.pem', min_version: 'TLSv1.2' });
     expect(cfg.listeners[1]?.routes[3]?.proxy?.headers).toEqual({ forwarded: false });
   });
 
