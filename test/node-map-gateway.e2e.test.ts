@@ -1,5 +1,8 @@
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { brokenConfigs, expectCells, runLbdrill } from './run-lbdrill.ts';
+import { brokenConfigs, expectCells, ROOT, runLbdrill } from './run-lbdrill.ts';
 
 /** Cells that are not `pass` on the bundled configs, and why. */
 const EXPECTED: Record<string, Record<string, 'fail' | 'unsupported'>> = {
@@ -35,4 +38,24 @@ describe('configs broken for exactly one node-map-gateway check fail it', () => 
       expect(run.code).toBe(1);
     }, 60_000);
   }
+});
+
+describe("a user's config that keeps its node map somewhere else", () => {
+  it('nginx: lbdrill finds the map by its node names, rewrites that file and reloads', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lbdrill-own-map-'));
+    try {
+      const bundled = join(ROOT, 'fixtures', 'configs', 'node-map-gateway');
+      const config = readFileSync(join(bundled, 'nginx.conf'), 'utf8').replaceAll('/etc/nginx/nodes-nginx.map', '/etc/nginx/puppet/puppet-nodes.map');
+      expect(config).toContain('include /etc/nginx/puppet/puppet-nodes.map;');
+      writeFileSync(join(dir, 'nginx.conf'), config);
+      copyFileSync(join(bundled, 'nodes-nginx.map'), join(dir, 'puppet-nodes.map'));
+      const run = await runLbdrill(['run', '--profile', 'node-map-gateway', '--target', `nginx=${join(dir, 'nginx.conf')}`, '--only', 'route.map-runtime-update']);
+      const result = run.report?.results.find((r) => r.check === 'route.map-runtime-update');
+      expect(result?.status, result?.observed ?? run.stderr).toBe('pass');
+      expect(result?.observed).toContain('puppet-nodes.map');
+      expect(run.code).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

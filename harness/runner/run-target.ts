@@ -13,6 +13,7 @@ import type { ManagedProcess } from '../process/managed-process.ts';
 import { freePort, waitForPorts } from './ports.ts';
 import type { PreparedTarget } from './prepare-target.ts';
 import { RequestIndex } from './request-index.ts';
+import { locateNodeMap } from './node-map-file.ts';
 
 /** Address lbdrill's client connects from: distinct from the LB's own, so X-Forwarded-For is provable. */
 export const CLIENT_ADDRESS = '127.0.9.9';
@@ -120,7 +121,8 @@ export async function runTarget(options: {
       if (started.unexpectedExit) crashed = `${started.label} exited unexpectedly (code ${started.exitCode}, signal ${started.exitSignal}): ${started.tail(3).join(' | ')}`;
     });
     runtime = prepared.kind.runtime?.(started, prepared.target);
-    const map = options.nodeMap?.map;
+    const nodeMap = options.nodeMap && locateNodeMap(options.nodeMap, prepared.target.rendered.mapped);
+    const map = nodeMap?.map;
     const mapUpdater = map === undefined ? undefined : prepared.kind.mapUpdater?.(map, { process: started, target: prepared.target, runtime });
     const serverRemover = runtime === undefined ? prepared.kind.serverRemover?.({ process: started, target: prepared.target }) : undefined;
     const artifactDir = prepared.target.runDir;
@@ -217,7 +219,7 @@ export async function runTarget(options: {
         auth: options.auth,
         weights: options.weights,
         queue: options.queue,
-        nodeMap: options.nodeMap,
+        nodeMap,
         mapUpdater,
         serverRemover,
         caPem: options.caPem,
