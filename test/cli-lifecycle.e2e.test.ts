@@ -56,13 +56,16 @@ function startRun(args: string[]): { reportDir: string; child: ReturnType<typeof
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   const done = new Promise<number | null>((r) => child.on('close', (code, signal) => r(code ?? (signal ? 128 : null))));
+  child.on('exit', (code) => (out += `\n[lbdrill exited with code ${code}]`));
   return { reportDir, child, done, output: () => out };
 }
 
-async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<void> {
+/** `context`: what to show when the condition is not met (the run's output so far). */
+async function waitFor(predicate: () => boolean, timeoutMs: number, context?: () => string): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!predicate()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
+    if (context?.().includes('[lbdrill exited')) throw new Error(`lbdrill exited before the condition was met; output:\n${context().split('\n').slice(-30).join('\n')}`);
+    if (Date.now() > end) throw new Error(`condition not met in ${timeoutMs} ms${context ? `; output so far:\n${context().split('\n').slice(-30).join('\n')}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -70,7 +73,7 @@ async function waitFor(predicate: () => boolean, timeoutMs: number): Promise<voi
 describe('nothing leaks', () => {
   it('Ctrl-C mid-run stops the proxy and exits 130', async () => {
     const run = startRun(['run', '--profile', 'shakenfist-api', '--target', 'nginx', '--only', 'stream.idle-gap']);
-    await waitFor(() => run.output().includes('nginx: starting'), 30_000);
+    await waitFor(() => run.output().includes('nginx: starting'), 30_000, run.output);
     await waitFor(() => leftovers(run.reportDir).length > 0, 10_000);
     run.child.kill('SIGINT');
     expect(await run.done).toBe(130);
@@ -79,7 +82,7 @@ describe('nothing leaks', () => {
 
   it('Ctrl-C in the middle of a failover drill, with a backend stopped: exit 130, nothing left', async () => {
     const run = startRun(['drill', 'failover', '--target', 'haproxy', '--time-scale', '0.1']);
-    await waitFor(() => run.output().includes('waiting for detection'), 60_000);
+    await waitFor(() => run.output().includes('waiting for detection'), 60_000, run.output);
     run.child.kill('SIGINT');
     expect(await run.done).toBe(130);
     expect(leftovers(run.reportDir)).toEqual([]);
