@@ -1,17 +1,57 @@
+import { randomInt } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { LbdrillError } from '../errors.ts';
 import type { ManagedProcess } from '../process/managed-process.ts';
 
-/** A free TCP port on host, as the kernel hands it out. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
+/** Ports lbdrill hands to listeners: below the kernel's ephemeral range (read once; Linux's default low end otherwise). */
+function listenPortRange(): { low: number; high: number } {
+  let ephemeralLow = 32_768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: keep the default
+  }
+  return { low: Math.max(1_024, ephemeralLow - 16_384), high: ephemeralLow - 1 };
+}
+let range: { low: number; high: number } | undefined;
+/** Ports this process handed out: free again until their listener binds, so never handed out twice. */
+const handedOut = new Set<number>();
+
+/** Tries to bind host:port; resolves with the port bound (the kernel's choice for 0), or undefined when it is taken. */
+function tryBind(host: string, port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
+    server.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err)));
+    server.listen(port, host, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : undefined));
     });
   });
+}
+
+/**
+ * A free TCP port on host for a listener lbdrill starts (a proxy, a backend). Chosen below the
+ * kernel's ephemeral port range: a port the kernel hands out for listen(0) can meanwhile become
+ * the source port of any outgoing connection on the box (probes, pooled upstream connections),
+ * and the proxy's own bind then fails. Random within that range, checked free; the kernel's
+ * choice after 32 taken ones.
+ */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  range ??= listenPortRange();
+  if (range.high > range.low) {
+    for (let i = 0; i < 32; i++) {
+      const candidate = randomInt(range.low, range.high + 1);
+      if (handedOut.has(candidate)) continue;
+      handedOut.add(candidate);
+      const port = await tryBind(host, candidate);
+      if (port !== undefined) return port;
+    }
+  }
+  const port = await tryBind(host, 0);
+  if (port === undefined) throw new Error(`no free port on ${host}`);
+  handedOut.add(port);
+  return port;
 }
 
 /** True when `port` can be bound on every host. */
