@@ -63,9 +63,10 @@ function startRun(args: string[]): { reportDir: string; child: ReturnType<typeof
 /** `context`: what to show when the condition is not met (the run's output so far). */
 async function waitFor(predicate: () => boolean, timeoutMs: number, context?: () => string): Promise<void> {
   const end = Date.now() + timeoutMs;
+  const tail = (): string => (context ? `; output so far:\n${context().split('\n').slice(-30).join('\n')}` : '');
   while (!predicate()) {
-    if (context?.().includes('[lbdrill exited')) throw new Error(`lbdrill exited before the condition was met; output:\n${context().split('\n').slice(-30).join('\n')}`);
-    if (Date.now() > end) throw new Error(`condition not met in ${timeoutMs} ms${context ? `; output so far:\n${context().split('\n').slice(-30).join('\n')}` : ''}`);
+    if (context?.().includes('[lbdrill exited')) throw new Error(`lbdrill exited before the condition was met${tail()}`);
+    if (Date.now() > end) throw new Error(`condition not met in ${timeoutMs} ms${tail()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -28,7 +28,7 @@ export const balanceWeights: Check = {
     const weights = ctx.weights;
     if (!pool || !weights) return fail('weights declared by the profile', 'the profile declares no weights');
     const total = pool.primaries.reduce((a, b) => a + (weights[b.upstream.address] ?? 0), 0);
-    const expected = `${REQUESTS} concurrent requests: each primary's share = weight/${total} ± ${TOLERANCE} (${pool.primaries.map((b) => `${b.upstream.address}: ${weights[b.upstream.address] ?? '?'}`).join(', ')}), backups none`;
+    const expected = `${REQUESTS} requests, ${CONCURRENCY} in flight: each primary's share = weight/${total} ± ${TOLERANCE} (${pool.primaries.map((b) => `${b.upstream.address}: ${weights[b.upstream.address] ?? '?'}`).join(', ')}), backups none`;
     if (total === 0) throw new DrillProblem(`no primary of ${pool.configName} has a weight in the profile`);
     const { clients, close } = sourceClients(ctx, SOURCES, 100);
     let counts: Record<string, number>;

@@ -10,7 +10,6 @@ import type { ServerRemover } from '../runtime/server-remover.ts';
 import type { ProbeOptions, ProbeStream } from '../probe/probe-stream.ts';
 import type { StartedWsFleet, WsFleetOptions } from '../ws/ws-fleet.ts';
 
-
 /**
  * What keeps a check from judging the config (no steady state, no pool, a contract the
  * profile lacks, a config that names no map): thrown anywhere in a check, the runner records

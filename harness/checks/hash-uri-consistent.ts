@@ -65,7 +65,7 @@ export const hashUriConsistent: Check = {
     await ctx.faults.apply({ type: 'stop' }, ctx.site(victim));
     const detect = budgetMs(ctx, 'detect');
     const down = await waitLbState(ctx, pool, victim, 'down', faultAtMs, detect * 3);
-    const remover = ctx.runtime ? undefined : ctx.serverRemover;
+    const remover = ctx.serverRemover;
     let removal: ServerRemoval | undefined;
     let after: Array<string | null>;
     try {

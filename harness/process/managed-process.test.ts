@@ -2,15 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isProcessAlive as alive } from '../netns/run-names.ts';
 
 describe('ManagedProcess', () => {
   it('a child does not outlive an lbdrill killed with SIGKILL (parent-death signal)', async () => {

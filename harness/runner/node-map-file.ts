@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { NodeMapContract } from '../checks/check.ts';
 import type { Mapping } from '../targets/config-plan.ts';
+import { companionCopy } from '../targets/config-text.ts';
 
 /**
  * The node map a config really reads. The profile names one path per target (the bundled
@@ -12,7 +13,7 @@ import type { Mapping } from '../targets/config-plan.ts';
 export function locateNodeMap(contract: NodeMapContract, mapped: readonly Mapping[]): NodeMapContract {
   const named = contract.map;
   const companions = mapped.filter((m) => m.companion === 'map' || m.companion === 'include');
-  if (named === undefined || companions.length === 0 || companions.some((m) => m.from === named)) return contract;
+  if (named === undefined || companions.length === 0 || companionCopy(mapped, named) !== undefined) return contract;
   const nodes = Object.keys(contract.entries);
   const holding = companions.filter((m) => {
     try {

@@ -17,6 +17,7 @@ import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-conf
  */
 
 import { freePort } from '../runner/ports.ts';
+import { isProcessAlive as alive } from '../netns/run-names.ts';
 
 export { freePort };
 
@@ -126,15 +127,6 @@ function childrenOf(pid: number): number[] {
       return [];
     }
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Starts the proxy, returns its pid and a stop() that SIGTERMs it and proves it and its workers are gone. */

@@ -516,7 +516,7 @@ const routeSchema = z
   });
 
 export const TLS_VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
-/** Versions below this need security level 0 ciphers in OpenSSL 3. */
+/** Deprecated versions (RFC 8996), which OpenSSL 3 accepts only with security level 0 ciphers. */
 export const LEGACY_TLS_VERSIONS: readonly string[] = ['TLSv1', 'TLSv1.1'];
 
 const tlsSchema = z
