@@ -21,6 +21,12 @@ export interface UpstreamRef {
   line: number;
   /** true for a backup server (nginx `backup`, HAProxy `backup`, Apache `status=+H`). */
   backup: boolean;
+  /** absolute path of the file the line is in, when it is not the source file itself (an included file). */
+  file?: string;
+  /** the server's weight as written (nginx `weight=`, HAProxy `weight`, Apache `loadfactor=`, reference `weight`); undefined when the line sets none. */
+  weight?: number;
+  /** the cookie value that pins a client to this server (HAProxy `cookie V`, Apache `route=V`), when the line sets one. */
+  cookieValue?: string;
 }
 
 /** One listening socket as written (nginx `listen`, HAProxy `bind`, Apache `Listen`/`<VirtualHost>`). */
@@ -34,6 +40,24 @@ export interface ListenerRef {
   /** host names configured for this listener (server_name / ServerName / ServerAlias); may be empty. */
   serverNames: string[];
   line: number;
+  /** absolute path of the file the line is in, when it is not the source file itself. */
+  file?: string;
+  /**
+   * What the config itself says about TLS versions for this listener (nginx `ssl_protocols`,
+   * HAProxy `ssl-min-ver`/`no-tlsv1x`/`ssl-default-bind-options`, Apache `SSLProtocol`,
+   * reference `tls.min_version`), as written; undefined when it says nothing (the TLS library's defaults apply).
+   */
+  tlsProtocols?: ConfigStatement;
+}
+
+/** A directive as written in the config, with where it is (for bindings and evidence). */
+export interface ConfigStatement {
+  /** the directive's text as written, trimmed ("ssl_protocols TLSv1.2 TLSv1.3;"). */
+  text: string;
+  /** 1-based line. */
+  line: number;
+  /** absolute path of the file, when it is not the source file itself. */
+  file?: string;
 }
 
 /** What `analyze` found in a config. */
@@ -68,11 +92,28 @@ export interface CompanionFile {
   content: string;
 }
 
-/** What a pool's config says about detecting and recovering failed servers; shown next to the measured numbers. */
+/** What a pool's config says about detecting and recovering failed servers, and about persistence; shown next to the measured numbers. */
 export interface PoolHealth {
   pool: string;
-  /** active checks: HAProxy `check` + `option httpchk`, Apache `hcmethod`, reference `health_check`. */
-  active?: { path?: string; intervalMs: number; fall: number; rise: number };
+  /**
+   * active checks: HAProxy `check` + `option httpchk` / `http-check send|expect`, Apache `hcmethod`/`hcuri`/
+   * `ProxyHCExpr`, reference `health_check`. `method` defaults to what the proxy sends (HAProxy OPTIONS,
+   * Apache/reference GET); `path` undefined = a TCP connect check (no HTTP request); `port` set when the
+   * check goes to another port than the server's traffic port (HAProxy `port`, Apache `hcport`, as written);
+   * `expectStatus` is what the config accepts (HAProxy `http-check expect status 200`, Apache
+   * `ProxyHCExpr ok234 {%{REQUEST_STATUS} =~ /^[234]/}` = [200..499]); undefined = the proxy's default (2xx/3xx).
+   */
+  active?: {
+    path?: string;
+    method?: string;
+    port?: number;
+    expectStatus?: { min: number; max: number };
+    intervalMs: number;
+    fall: number;
+    rise: number;
+    /** where the check is configured. */
+    at?: ConfigStatement;
+  };
   /** passive ejection: nginx `max_fails`/`fail_timeout`, HAProxy `observe layer7` + `error-limit`. */
   passive?: { maxFails: number; failTimeoutMs: number };
   /** slow start of a recovered server (HAProxy `slowstart`). */
@@ -81,6 +122,15 @@ export interface PoolHealth {
   shutdownSessions?: boolean;
   /** a retry may go to another server (HAProxy `option redispatch`, nginx `proxy_next_upstream`). */
   redispatch?: boolean;
+  /**
+   * cookie persistence (HAProxy `cookie NAME insert|rewrite|prefix [indirect] [nocache]`, Apache
+   * `stickysession=NAME`, nginx `hash $cookie_NAME`, reference `sticky.cookie`): the cookie's name, whether
+   * the LB sets it (`insert`) or only honours one the application sets, and whether it is hidden from the
+   * backend (`indirect`).
+   */
+  cookie?: { name: string; mode: 'insert' | 'rewrite' | 'prefix' | 'honour'; indirect: boolean; at: ConfigStatement };
+  /** the tunnel (WebSocket) idle timeout the pool's traffic gets (HAProxy `timeout tunnel`, nginx `proxy_read_timeout`, Apache `ProxyTimeout`/`timeout=`), in ms. */
+  tunnelTimeoutMs?: number;
 }
 
 /** Where things go, decided by the runner. */
@@ -130,6 +180,8 @@ export interface RenderedConfig {
   main: string;
   /** relative name of the rendered copy of the user's file, when it is not `main` (a wrapped fragment). */
   source?: string;
+  /** relative names of further files the proxy is started with after `main` (HAProxy's second and later `-f`). */
+  extraMains?: string[];
   mapped: Mapping[];
 }
 
