@@ -10,6 +10,8 @@ import { MODES, runProfile } from './runner/run-profile.ts';
 import { parseBudget, type FailoverOverrides } from './runner/failover-settings.ts';
 import { renderFailoverSummary } from './report/failover-summary.ts';
 import { loadScenario } from './scenarios/scenario.ts';
+import { planRun } from './runner/plan-run.ts';
+import { renderPlan } from './report/plan-text.ts';
 import { scenarioCheck } from './scenarios/scenario-check.ts';
 import { resolve } from 'node:path';
 import type { TargetSpec } from './runner/prepare-target.ts';
@@ -115,7 +117,7 @@ const runCommand = program
   .command('run')
   .description("Run a profile's conformance checks (and the scenarios it lists), or one scenario file, against one or more load balancers and write a report.")
   .argument('[scenario]', 'a scenario file (scenarios/*.yaml, or a .ts module exporting one): traffic, a fault timeline and assertions; its profile gives pools, configs and budgets')
-  .option('-p, --profile <name>', `contract to check (${profileNames().join(', ')})`)
+  .option('-p, --profile <name|file>', `contract to check: a bundled profile (${profileNames().join(', ')}) or your own profile file (may \`extends:\` a bundled one)`)
   .option(
     '-t, --target <name[=file]>',
     `load balancer to test, repeatable: ${TARGET_NAMES.join(', ')}. NAME alone uses the profile's bundled config; NAME=FILE tests your own config file (default: all four, missing ones skipped)`,
@@ -125,7 +127,8 @@ const runCommand = program
   .addOption(new Option('--quick', 'small sizes and gaps: 256 MiB transfers, 5 s idle gap (default)').conflicts('thorough'))
   .addOption(new Option('--thorough', '2 GiB transfers, 65 s idle gap: past common proxy timeouts'))
   .option('--seed <n>', 'seed for every generated payload and random choice; same seed, same run', parseSeed, 1)
-  .option('--only <check>', 'run only this check (repeatable)', collect);
+  .option('--only <check>', 'run only this check (repeatable); only the pools it needs are required of the config', collect)
+  .option('--skip <check>', 'leave this check out (repeatable)', collect);
 addFailoverOptions(runCommand)
   .addHelpText(
     'after',
@@ -136,11 +139,13 @@ Examples:
   lbdrill run scenarios/api-slow-then-unhealthy.yaml --target haproxy --target reference
   lbdrill run --profile shakenfist-api --target nginx=/etc/nginx/sites-available/shakenfist.conf --report-dir out/
   lbdrill run --profile shakenfist-api --target reference --target haproxy --only stream.idle-gap --thorough
+  lbdrill run --profile ./our-gateway.yaml --target haproxy=deploy/haproxy.cfg     # your own contract (extends: sticky-ws)
+  lbdrill plan --profile sticky-ws --target haproxy=deploy/haproxy.cfg             # what lbdrill reads from the config, nothing run
 
 Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could not run
 (bad flag, unreadable or rejected config, missing binary).`,
   )
-  .action(async (scenarioFile: string | undefined, opts: { profile?: string; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed: number; only?: string[] } & FailoverFlags) => {
+  .action(async (scenarioFile: string | undefined, opts: { profile?: string; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed: number; only?: string[]; skip?: string[] } & FailoverFlags) => {
     if (!scenarioFile && !opts.profile) throw new LbdrillError('LBDRILL_ERR_USAGE', 'give a profile (--profile NAME) or a scenario file (lbdrill run scenarios/FILE.yaml)');
     const scenario = scenarioFile ? await loadScenario(scenarioFile) : undefined;
     if (scenario && opts.profile && opts.profile !== scenario.profile) throw new LbdrillError('LBDRILL_ERR_USAGE', `${scenarioFile} runs on profile ${scenario.profile}, not ${opts.profile}: drop --profile`);
@@ -162,6 +167,7 @@ Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could no
         mode,
         seed: opts.seed,
         ...(opts.only ? { only: opts.only } : {}),
+        ...(opts.skip ? { skip: opts.skip } : {}),
         extraChecks,
         ...(opts.network ? { network: opts.network } : {}),
         failover: failoverOverrides(opts),
@@ -183,7 +189,7 @@ addFailoverOptions(
     .description(
       "Seed 001's failover smoke test as a measured drill: steady traffic, kill the pool's first server, time until the LB stops using it, check no request fails after that, restart it, time until it serves again.",
     )
-    .option('-p, --profile <name>', 'profile whose pools, bundled configs and budgets to use', 'haproxy-role')
+    .option('-p, --profile <name|file>', 'profile (bundled name or your own file) whose pools, bundled configs and budgets to use', 'haproxy-role')
     .option(
       '-t, --target <name[=file]>',
       `load balancer to drill, repeatable (same drill on each, numbers side by side): ${TARGET_NAMES.join(', ')}; NAME=FILE drills your own config (default: all four)`,
@@ -236,9 +242,30 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
 });
 
 program
+  .command('plan')
+  .description("Show what lbdrill reads from each config for the profile's contract (pools, health checks, sticky cookie, weights, each with its file:line) and which checks would run, without running them.")
+  .option('-p, --profile <name|file>', 'bundled profile or your own profile file')
+  .option('-t, --target <name[=file]>', `load balancer and config, repeatable: ${TARGET_NAMES.join(', ')} (NAME=FILE for your own config; default: all four)`, parseTarget)
+  .option('--only <check>', 'plan only this check (repeatable)', collect)
+  .option('--skip <check>', 'leave this check out (repeatable)', collect)
+  .option('--pool <profile=config>', 'match a profile pool to a differently named pool in your config (repeatable)', collectPool)
+  .addHelpText('after', `
+Example:
+  lbdrill plan --profile sticky-ws --target haproxy=/etc/haproxy/haproxy.cfg
+Pools the config names differently are found by traffic when the run starts (the pool whose server
+answers the profile's probe path); plan says so. Exit codes: 0 planned, 2 bad flag, profile or config.`)
+  .action(async (opts: { profile?: string; target?: TargetSpec[]; only?: string[]; skip?: string[]; pool?: Record<string, string> }) => {
+    if (!opts.profile) throw new LbdrillError('LBDRILL_ERR_USAGE', 'give a profile: --profile NAME or --profile FILE');
+    const profile = loadProfile(opts.profile);
+    const plans = await planRun({ profile, targets: opts.target ?? defaultTargets(), ...(opts.only ? { only: opts.only } : {}), ...(opts.skip ? { skip: opts.skip } : {}), ...(opts.pool ? { pools: opts.pool } : {}) });
+    process.stdout.write(renderPlan(profile.name, plans));
+  });
+
+program
   .command('profiles')
   .description('List the profiles and the checks each one runs.')
   .action(() => {
+    process.stdout.write(`Bundled profiles (your own: --profile FILE, see scenarios/profiles/README.md):\n`);
     for (const name of profileNames()) {
       const profile = loadProfile(name);
       process.stdout.write(`${pc.bold(profile.name)}: ${profile.title}\n`);

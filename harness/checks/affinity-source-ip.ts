@@ -1,6 +1,7 @@
 import { LbClient } from '../client/lb-client.ts';
 import { fail, pass, type Check } from './check.ts';
-import { backendOf, poolNamed } from './sticky-support.ts';
+import { backendOf } from './sticky-support.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** Distinct client addresses; 127.0.0.0/8 gives each one its own source. */
 const SOURCES = 24;
@@ -16,9 +17,10 @@ export const affinitySourceIp: Check = {
   title: 'the same client address always reaches the same backend (HTTP and WebSocket on /ws/)',
   severity: 'must',
   needs: ['source-hash', 'websocket'],
+  needsPool: true,
   async run(ctx) {
     const expected = `${SOURCES} client addresses x ${REQUESTS} requests on new connections, then a WebSocket upgrade: each address on one backend, more than one backend in use`;
-    const pool = poolNamed(ctx, 'ws_pool');
+    const pool = contractPool(ctx);
     const rows: Array<{ source: string; http: string[]; ws?: string }> = [];
     for (let i = 0; i < SOURCES; i++) {
       const client = new LbClient({ ca: ctx.caPem, localAddress: sourceAddress(i) });

@@ -1,5 +1,6 @@
 import { fail, pass, type Check } from './check.ts';
-import { authUsers, basicAuth } from './auth-support.ts';
+import { basicAuth } from './auth-support.ts';
+import { authUsers } from '../contracts/auth.ts';
 
 /** How long a refused request is given to (wrongly) show up at a backend. */
 const LEAK_WAIT_MS = 500;

@@ -12,6 +12,7 @@ export const backupOnlyWhenPrimariesDown: Check = {
   title: 'the backup server gets traffic only when all primaries are down',
   severity: 'must',
   needs: ['backup-servers'],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const detect = budgetMs(ctx, 'detect');

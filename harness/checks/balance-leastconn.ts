@@ -1,5 +1,6 @@
 import { DrillProblem, fail, pass, type Check } from './check.ts';
 import { countAnswers, sourceClients } from './source-clients.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 const REQUESTS = 300;
 const SOURCES = 60;
@@ -15,8 +16,9 @@ export const balanceLeastconn: Check = {
   title: 'a slow backend gets fewer requests (least connections)',
   severity: 'must',
   needs: [],
+  needsPool: true,
   async run(ctx) {
-    const pool = ctx.pools[0];
+    const pool = contractPool(ctx);
     const weights = ctx.weights ?? {};
     const expected = `${REQUESTS} requests, ${CONCURRENCY} in flight, one primary ${SLOW_MS} ms slower: it gets under ${MAX_FRACTION_OF_SHARE * 100}% of its weighted share`;
     if (!pool || pool.primaries.length < 2) throw new DrillProblem('needs a pool with at least 2 primaries');

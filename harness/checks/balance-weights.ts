@@ -1,5 +1,6 @@
 import { DrillProblem, fail, pass, type Check } from './check.ts';
 import { countAnswers, sourceClients } from './source-clients.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** Requests, from this many distinct addresses (per-address rate limits must not bite). 1,200 keep the
  *  start and end of the run (first fill, last drain) under 1% of the share. */
@@ -23,8 +24,9 @@ export const balanceWeights: Check = {
   title: 'traffic follows the server weights (3:3:2), within a stated tolerance',
   severity: 'must',
   needs: [],
+  needsPool: true,
   async run(ctx) {
-    const pool = ctx.pools[0];
+    const pool = contractPool(ctx);
     const weights = ctx.weights;
     if (!pool || !weights) return fail('weights declared by the profile', 'the profile declares no weights');
     const total = pool.primaries.reduce((a, b) => a + (weights[b.upstream.address] ?? 0), 0);

@@ -9,6 +9,12 @@ import type { MapUpdater } from '../runtime/map-updater.ts';
 import type { ServerRemover } from '../runtime/server-remover.ts';
 import type { ProbeOptions, ProbeStream } from '../probe/probe-stream.ts';
 import type { StartedWsFleet, WsFleetOptions } from '../ws/ws-fleet.ts';
+import type { AuthContract } from '../contracts/auth.ts';
+import { BUDGET_DEFAULTS_MS, type BudgetName } from '../contracts/budgets.ts';
+import type { NodeMapContract } from '../contracts/node-map.ts';
+import type { QueueContract } from '../contracts/queue.ts';
+import type { StickyContract } from '../contracts/sticky.ts';
+import type { Weights } from '../contracts/weights.ts';
 
 /**
  * What keeps a check from judging the config (no steady state, no pool, a contract the
@@ -46,6 +52,8 @@ export interface PoolBinding {
   configName: string;
   /** a path the LB routes to this pool. */
   probePath: string;
+  /** the path prefix clients use for this pool ("/api/"); checks build request paths under it. */
+  pathPrefix: string;
   primaries: BackendBinding[];
   backups: BackendBinding[];
   /** the config's health settings for the pool, as written. */
@@ -96,8 +104,10 @@ export interface CheckContext {
   waitBodyBytes(id: string, minBytes: number, timeoutMs: number): Promise<RecordedRequest | undefined>;
   /** a progress line for the terminal ("uploading 128/256 MiB"). */
   progress(message: string): void;
-  /** the profile's pools as bound in this config; empty for profiles that declare none. */
+  /** the profile's pools as bound in this config (those it has); empty for profiles that declare none. */
   pools: readonly PoolBinding[];
+  /** the pool this check acts on (the profile's check entry names it, default the first), when the check `needsPool`. */
+  pool: PoolBinding | undefined;
   failover: FailoverSettings;
   /** the LB's runtime API (state events, drain/maint/ready), when the target has one. */
   runtime: RuntimeApi | undefined;
@@ -115,8 +125,8 @@ export interface CheckContext {
   shared<T>(key: string, compute: () => Promise<T>): Promise<T>;
   /** live status for drills: phase and traffic, rendered by the terminal view. */
   status(status: DrillStatus): void;
-  /** the profile's sticky-cookie contract (cookie name, WebSocket path), when it has one. */
-  sticky: { cookie: string; wsPath: string } | undefined;
+  /** the sticky-cookie contract as bound to the config (its own cookie name, else the profile's), when the profile has one. */
+  sticky: StickyContract | undefined;
   /** the header-map contract (seed 002). */
   nodeMap: NodeMapContract | undefined;
   /** changes the node map at run time the way an operator does on this target; undefined when the config does not name the profile's map. */
@@ -125,42 +135,19 @@ export interface CheckContext {
   serverRemover: ServerRemover | undefined;
   /** the server queue contract (seed 002's maxconn/maxqueue). */
   queue: QueueContract | undefined;
-  /** the contract's server weights of the first pool, by upstream address as written. */
-  weights: Readonly<Record<string, number>> | undefined;
-  /** the profile's basic-auth contract: user -> password and the pool the user must reach. */
-  auth: { users: Readonly<Record<string, { password: string; pool: string }>> } | undefined;
+  /** the server weights the check's pool must follow (the config's own, else the profile's), by upstream address as written. */
+  weights: Weights | undefined;
+  /** the profile's basic-auth contract. */
+  auth: AuthContract | undefined;
   /** PEM of the run's CA, for clients of the check's own (other source addresses, WebSockets). */
   caPem: string;
   /** starts WebSocket clients through `app` (TLS trusting the run's CA); closed when the check ends. */
   wsFleet(options: Omit<WsFleetOptions, 'endpoint' | 'url' | 'ca' | 'seed' | 'backoff' | 'connectTimeoutMs'> & Partial<Pick<WsFleetOptions, 'backoff' | 'connectTimeoutMs'>>): Promise<StartedWsFleet>;
 }
 
-/** What each failover budget is when neither the profile nor --budget sets it (time scale 1). */
-const DEFAULT_BUDGETS_MS: Readonly<Record<string, number>> = { detect: 20_000, rejoin: 15_000, shutdown: 25_000, drain: 1_000, passive: 5_000, ramp: 30_000, reconnect: 25_000 };
-
 /** The run's budget `name` for this target, or its default. */
-export function budgetMs(ctx: Pick<CheckContext, 'failover'>, name: keyof typeof DEFAULT_BUDGETS_MS & string): number {
-  return ctx.failover.budgetsMs[name] ?? DEFAULT_BUDGETS_MS[name]!;
-}
-
-/** Seed 002's header map: header, entries, default, and the server address each value stands for. */
-export interface NodeMapContract {
-  header: string;
-  /** the map as the profile names it for this target: the file its config reads (path as written), or the reference LB's map name. */
-  map: string | undefined;
-  entries: Readonly<Record<string, string>>;
-  default: string;
-  targets: Readonly<Record<string, string>>;
-}
-
-/** Seed 002's `maxconn M maxqueue Q` per server, and how the check exercises it. */
-export interface QueueContract {
-  maxConn: number;
-  maxQueue: number;
-  /** how long each request holds its server. */
-  holdMs: number;
-  /** a request beyond the queue must be refused within this. */
-  refuseWithinMs: number;
+export function budgetMs(ctx: Pick<CheckContext, 'failover'>, name: BudgetName): number {
+  return ctx.failover.budgetsMs[name] ?? BUDGET_DEFAULTS_MS[name];
 }
 
 /** A drill's live state, for the terminal view. */
@@ -179,6 +166,11 @@ export interface Check {
   readonly severity: Severity;
   /** features the target must be able to express; otherwise the result is `unsupported`. */
   readonly needs: readonly Feature[];
+  /**
+   * acts on a pool of the profile (`ctx.pool`: the profile's check entry names it, default the first):
+   * on a config without that pool the check fails with that reason and the rest still run.
+   */
+  readonly needsPool?: boolean;
   /** runs alone, after every other check (it stops backends or otherwise disturbs the target). */
   readonly disruptive?: boolean;
   /** may run concurrently with other non-disruptive checks (long waits, like idle gaps). */

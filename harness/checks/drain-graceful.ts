@@ -17,6 +17,7 @@ export const drainGraceful: Check = {
   title: 'a drained server gets no new requests and finishes the ones it has',
   severity: 'must',
   needs: ['runtime-api'],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const drainBudget = budgetMs(ctx, 'drain');

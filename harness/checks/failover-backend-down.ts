@@ -1,47 +1,52 @@
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** Requests per live backend sent before the fault, so the LB holds pooled connections to every one. */
 const WARMUP_PER_BACKEND = 4;
 /** Requests sent after the fault; with round robin about half would go to the dead server. */
 const PROBES_AFTER_STOP = 20;
 
-/** One backend is stopped (listener closed, pooled connections reset): every request still succeeds. */
+/** One server of the contract's pool is stopped (listener closed, pooled connections reset): every request to that pool still succeeds. */
 export const failoverBackendDown: Check = {
   id: 'failover.backend-down',
-  title: 'requests keep succeeding with one backend stopped',
+  title: "requests keep succeeding with one of the pool's servers stopped",
   severity: 'must',
   needs: [],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
-    const primaries = ctx.backends.filter((b) => !b.upstream.backup);
-    const all = ctx.backends.length;
-    const expected = `all ${PROBES_AFTER_STOP} requests succeed (2xx) after one of ${all} upstream servers stops`;
-    // The first primary dies; any other server, backups included, may take over.
-    const victim = primaries[0];
-    if (!victim || all < 2) return fail(expected, `needs at least 2 upstream servers, the config has ${all}`);
+    const pool = contractPool(ctx);
+    const members = [...pool.primaries, ...pool.backups];
+    const all = members.length;
+    const expected = `all ${PROBES_AFTER_STOP} requests to ${pool.pathPrefix} succeed (2xx) from another server of ${pool.configName} after one of its ${all} servers stops`;
+    // The pool's first primary dies; any other server of the same pool, backups included, may take over.
+    const victim = pool.primaries[0];
+    if (!victim || all < 2) return fail(expected, `${pool.configName}, the pool serving ${pool.probePath}, has ${all} server${all === 1 ? '' : 's'}: nothing to fail over to`);
     for (let i = 0; i < WARMUP_PER_BACKEND * all; i++) {
-      await ctx.client.send(ctx.app, { path: `/api/failover/warmup/${i}`, headers: ctx.tag(ctx.nextId()) });
+      await ctx.client.send(ctx.app, { path: `${pool.pathPrefix}failover/warmup/${i}`, headers: ctx.tag(ctx.nextId()) });
     }
     const pooled = victim.backend.openConnections;
     await victim.backend.stop();
     const rows: Array<{ i: number; status: number | string; backend: string | null; ms: number }> = [];
     try {
       for (let i = 0; i < PROBES_AFTER_STOP; i++) {
-        const res = await ctx.client.send(ctx.app, { path: `/api/failover/probe/${i}`, headers: ctx.tag(ctx.nextId()), timeoutMs: 15_000 });
+        const res = await ctx.client.send(ctx.app, { path: `${pool.pathPrefix}failover/probe/${i}`, headers: ctx.tag(ctx.nextId()), timeoutMs: 15_000 });
         const backend = res.headers['x-lbdrill-backend'];
         rows.push({ i, status: res.status ?? res.error?.kind ?? 'none', backend: typeof backend === 'string' ? backend : null, ms: Math.round(res.durationMs) });
       }
     } finally {
       await victim.backend.start();
     }
-    const failed = rows.filter((r) => typeof r.status !== 'number' || r.status >= 300);
-    const evidence = { stopped: victim.upstream.address, pooledConnectionsReset: pooled, requests: rows };
+    const inPool = new Set(members.map((b) => b.backend.id));
+    // An answer from a server outside the pool (a catch-all frontend) is not this pool failing over.
+    const failed = rows.filter((r) => typeof r.status !== 'number' || r.status >= 300 || r.backend === null || !inPool.has(r.backend));
+    const evidence = { pool: pool.configName, stopped: victim.upstream.address, pooledConnectionsReset: pooled, requests: rows };
     if (failed.length === 0) {
       const slowest = Math.max(...rows.map((r) => r.ms));
       return pass(expected, `${rows.length}/${rows.length} succeeded with ${victim.upstream.address} stopped (slowest ${slowest} ms)`, evidence);
     }
-    const kinds = [...new Set(failed.map((r) => String(r.status)))].join(', ');
+    const kinds = [...new Set(failed.map((r) => (r.backend !== null && !inPool.has(r.backend) ? `answered by ${r.backend}, not a server of ${pool.configName}` : String(r.status))))].join(', ');
     return fail(expected, `${failed.length} of ${rows.length} failed (${kinds}) with ${victim.upstream.address} stopped`, evidence);
   },
 };

@@ -9,6 +9,7 @@ export const failoverDetectWithinBudget: Check = {
   title: 'a killed server is taken out of rotation within the detect budget',
   severity: 'must',
   needs: ['active-health-checks'],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const budget = budgetMs(ctx, 'detect');

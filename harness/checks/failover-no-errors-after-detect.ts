@@ -9,6 +9,7 @@ export const failoverNoErrorsAfterDetect: Check = {
   title: 'no client errors once the killed server is detected',
   severity: 'must',
   needs: [],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const expected = 'every probe request sent after the killed server was detected succeeds (2xx), while it stays down';

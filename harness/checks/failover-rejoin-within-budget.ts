@@ -9,6 +9,7 @@ export const failoverRejoinWithinBudget: Check = {
   title: 'a restarted server gets traffic again within the rejoin budget',
   severity: 'must',
   needs: [],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const budget = budgetMs(ctx, 'rejoin');

@@ -47,6 +47,7 @@ export const failoverShutdownSessions: Check = {
   title: 'sessions of a server marked down are cut',
   severity: 'must',
   needs: ['active-health-checks', 'shutdown-sessions'],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const budget = budgetMs(ctx, 'shutdown');

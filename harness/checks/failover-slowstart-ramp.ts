@@ -20,6 +20,7 @@ export const failoverSlowstartRamp: Check = {
   title: "a recovered server's traffic share ramps up instead of stepping",
   severity: 'must',
   needs: ['active-health-checks', 'slowstart'],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const rampMs = budgetMs(ctx, 'ramp');

@@ -1,7 +1,8 @@
 import { nowMs } from '../probe/probe-stream.ts';
 import { budgetMs, fail, pass, type Check, type CheckContext } from './check.ts';
 import { steadyProbe, waitLbState } from './failover-sequence.ts';
-import { backendOf, poolNamed } from './sticky-support.ts';
+import { backendOf } from './sticky-support.ts';
+import { contractPool } from '../contracts/pools.ts';
 import type { ServerRemoval } from '../runtime/server-remover.ts';
 
 /** Distinct URIs (track ids) hashed before and after a node leaves. */
@@ -44,10 +45,11 @@ export const hashUriConsistent: Check = {
   title: 'URI hashing is consistent: one node leaving moves only its own keys (~1/N)',
   severity: 'must',
   needs: ['uri-hash'],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const expected = `${KEYS} URIs: repeated requests reach the same node; with one of N nodes down, only its keys move (share 1/N ± ${SHARE_TOLERANCE}, at most ${SURVIVOR_MOVES_MAX * 100}% of the others)`;
-    const pool = poolNamed(ctx, 'stream_pool');
+    const pool = contractPool(ctx);
     const n = pool.primaries.length;
     if (n < 3) return fail(expected, `stream_pool needs at least 3 servers to tell consistent from map-based hashing, the config has ${n}`);
     await (await steadyProbe(ctx, pool, [])).stop();

@@ -1,6 +1,7 @@
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
 import { headerValue, probeBackendRequest } from './header-probe.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** An address a client-side proxy might already have put in the header. */
 const UPSTREAM_CLIENT = '203.0.113.7';
@@ -14,11 +15,12 @@ export const headersForwardedFor: Check = {
   title: 'X-Forwarded-For carries the client address',
   severity: 'must',
   needs: ['forwarded-headers'],
+  needsPool: true,
   async run(ctx) {
     const client = ctx.client.localAddress;
     const expected = `X-Forwarded-For ends with ${client}`;
-    const plain = await probeBackendRequest(ctx, '/api/headers/xff');
-    const chained = await probeBackendRequest(ctx, '/api/headers/xff-chain', { 'x-forwarded-for': UPSTREAM_CLIENT });
+    const plain = await probeBackendRequest(ctx, `${contractPool(ctx).pathPrefix}headers/xff`);
+    const chained = await probeBackendRequest(ctx, `${contractPool(ctx).pathPrefix}headers/xff-chain`, { 'x-forwarded-for': UPSTREAM_CLIENT });
     if (!plain.recorded || !chained.recorded) {
       return fail(expected, `request did not reach a backend (client got ${plain.status}/${chained.status})`);
     }

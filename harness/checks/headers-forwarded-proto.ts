@@ -1,6 +1,7 @@
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
 import { headerValue, probeBackendRequest } from './header-probe.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** X-Forwarded-Proto tells the backend the scheme the client used. */
 export const headersForwardedProto: Check = {
@@ -8,10 +9,11 @@ export const headersForwardedProto: Check = {
   title: 'X-Forwarded-Proto says https for TLS clients',
   severity: 'should',
   needs: ['forwarded-headers', 'tls-termination'],
+  needsPool: true,
   async run(ctx) {
     const scheme = ctx.app.tls ? 'https' : 'http';
     const expected = `X-Forwarded-Proto: ${scheme}`;
-    const { recorded, status } = await probeBackendRequest(ctx, '/api/headers/proto');
+    const { recorded, status } = await probeBackendRequest(ctx, `${contractPool(ctx).pathPrefix}headers/proto`);
     if (!recorded) return fail(expected, `request did not reach a backend (client got ${status})`);
     const proto = headerValue(recorded, 'x-forwarded-proto');
     const evidence = { listenerTls: ctx.app.tls, xForwardedProto: proto ?? null };

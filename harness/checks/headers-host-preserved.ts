@@ -1,6 +1,7 @@
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
 import { headerValue, probeBackendRequest } from './header-probe.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** The backend sees the Host the client asked for, not the upstream's name. */
 export const headersHostPreserved: Check = {
@@ -8,10 +9,11 @@ export const headersHostPreserved: Check = {
   title: 'Host header preserved to the backend',
   severity: 'should',
   needs: [],
+  needsPool: true,
   async run(ctx) {
     const host = ctx.app.serverName;
     const expected = `Host: ${host}`;
-    const { recorded, status } = await probeBackendRequest(ctx, '/api/headers/host');
+    const { recorded, status } = await probeBackendRequest(ctx, `${contractPool(ctx).pathPrefix}headers/host`);
     if (!recorded) return fail(expected, `request did not reach a backend (client got ${status})`);
     const got = headerValue(recorded, 'host');
     const forwardedHost = headerValue(recorded, 'x-forwarded-host');

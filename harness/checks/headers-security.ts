@@ -1,4 +1,5 @@
 import { fail, pass, type Check } from './check.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** Seed 004's security response headers, lowercase name -> what the value must contain. */
 const REQUIRED: Record<string, RegExp> = {
@@ -14,9 +15,10 @@ export const headersSecurity: Check = {
   title: 'responses carry the security headers (X-Frame-Options, X-Content-Type-Options, X-XSS-Protection, HSTS)',
   severity: 'must',
   needs: [],
+  needsPool: true,
   async run(ctx) {
     const expected = `${Object.keys(REQUIRED).join(', ')} on responses of the application`;
-    const api = ctx.pools[0]?.probePath ?? '/';
+    const api = contractPool(ctx).probePath;
     const rows: Array<{ path: string; status: number | string; missing: string[] }> = [];
     for (const path of [api, `${api.replace(/[^/]*$/, '')}items?page=2`]) {
       const res = await ctx.client.send(ctx.app, { path, headers: ctx.tag(ctx.nextId()) });

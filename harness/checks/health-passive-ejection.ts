@@ -16,6 +16,7 @@ export const healthPassiveEjection: Check = {
   title: 'a server answering errors is ejected on live traffic, not only by health checks',
   severity: 'must',
   needs: ['passive-health-checks'],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const budget = budgetMs(ctx, 'passive');

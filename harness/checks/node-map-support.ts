@@ -1,11 +1,6 @@
 import type { LbResponse } from '../client/lb-client.ts';
-import type { CheckContext, NodeMapContract } from './check.ts';
-import { DrillProblem } from './check.ts';
-
-export function nodeMap(ctx: CheckContext): NodeMapContract {
-  if (!ctx.nodeMap) throw new DrillProblem('the profile declares no header map');
-  return ctx.nodeMap;
-}
+import type { CheckContext } from './check.ts';
+import type { NodeMapContract } from '../contracts/node-map.ts';
 
 /** The map value (master1, ...) whose server answered, from the backend's upstream address; else a description. */
 export function answeredBy(ctx: CheckContext, map: NodeMapContract, res: LbResponse): string {

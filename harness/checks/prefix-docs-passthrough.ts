@@ -7,6 +7,7 @@ export const prefixDocsPassthrough: Check = {
   title: 'doc paths (/apidocs, /flasgger_static, /apispec_1.json) passed through unchanged',
   severity: 'must',
   needs: [],
+  needsPool: true,
   run: (ctx) =>
     checkPathCases(ctx, [
       { send: '/apidocs', expect: '/apidocs' },

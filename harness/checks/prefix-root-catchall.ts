@@ -7,6 +7,7 @@ export const prefixRootCatchall: Check = {
   title: 'paths without the /api prefix reach the backend unchanged',
   severity: 'should',
   needs: [],
+  needsPool: true,
   run: (ctx) =>
     checkPathCases(ctx, [
       { send: '/auth/namespaces', expect: '/auth/namespaces' },

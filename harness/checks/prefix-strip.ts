@@ -1,5 +1,6 @@
 import type { Check } from './check.ts';
 import { checkPathCases } from './path-cases.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /**
  * Percent-escapes chosen so that a proxy which decodes and re-encodes the path (nginx
@@ -9,15 +10,15 @@ import { checkPathCases } from './path-cases.ts';
  */
 export const prefixStrip: Check = {
   id: 'prefix.strip',
-  title: '/api prefix stripped (deep paths, query, percent-encoding as sent)',
+  title: "the pool's path prefix (/api) stripped: deep paths, query, percent-encoding as sent",
   severity: 'must',
   needs: ['prefix-rewrite'],
-  run: (ctx) =>
-    checkPathCases(ctx, [
-      { send: '/api/auth/namespaces', expect: '/auth/namespaces' },
-      { send: '/api/', expect: '/' },
-      { send: '/api/instances/7b3c/interfaces/eth0/metadata', expect: '/instances/7b3c/interfaces/eth0/metadata' },
-      { send: '/api/instances?all=true&namespace=sys%20tem&q=a%2Fb', expect: '/instances?all=true&namespace=sys%20tem&q=a%2Fb' },
-      { send: '/api/blobs/disk%20image%2520v2.qcow2', expect: '/blobs/disk%20image%2520v2.qcow2' },
-    ]),
+  needsPool: true,
+  run: (ctx) => {
+    const prefix = contractPool(ctx).pathPrefix;
+    return checkPathCases(
+      ctx,
+      ['auth/namespaces', '', 'instances/7b3c/interfaces/eth0/metadata', 'instances?all=true&namespace=sys%20tem&q=a%2Fb', 'blobs/disk%20image%2520v2.qcow2'].map((rest) => ({ send: `${prefix}${rest}`, expect: `/${rest}` })),
+    );
+  },
 };

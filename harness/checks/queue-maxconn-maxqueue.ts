@@ -1,7 +1,8 @@
 import type { LbResponse } from '../client/lb-client.ts';
 import { formatMs } from '../duration.ts';
 import { DrillProblem, fail, pass, type Check } from './check.ts';
-import { answeredBy, nodeMap } from './node-map-support.ts';
+import { answeredBy } from './node-map-support.ts';
+import { nodeMap } from '../contracts/node-map.ts';
 
 /** Requests sent beyond the gateway's capacity, one per master in turn. */
 const EXTRA_PER_MASTER = 2;

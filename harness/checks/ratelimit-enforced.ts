@@ -1,6 +1,7 @@
 import { fail, pass, type Check } from './check.ts';
 import { sourceClients } from './source-clients.ts';
 import { backendOf } from './sticky-support.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** Requests fired at once from one address: well past seed 004's burst of 20. */
 const BURST_REQUESTS = 60;
@@ -13,8 +14,9 @@ export const ratelimitEnforced: Check = {
   title: 'a client over the rate limit is refused, before any backend',
   severity: 'must',
   needs: ['rate-limit'],
+  needsPool: true,
   async run(ctx) {
-    const path = ctx.pools[0]?.probePath ?? '/';
+    const path = contractPool(ctx).probePath;
     const expected = `${BURST_REQUESTS} requests at once from one address on ${path}: at most ~${MAX_ACCEPTED_BASE} accepted (burst 20 + refill), the rest refused (429/503) without reaching a backend`;
     // its own address: the allowance it uses up must not throttle the checks after it
     const { clients, close } = sourceClients(ctx, 1, 91);

@@ -1,6 +1,7 @@
 import type { LbClient } from '../client/lb-client.ts';
 import { fail, pass, type Check, type CheckContext } from './check.ts';
 import { sourceClients } from './source-clients.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 // A client under every bundled limit stays inside the strictest one, HAProxy's "not more than
 // 20 requests in 10 s" (nginx and the reference LB allow 10 r/s, burst 20). Two such clients,
@@ -25,8 +26,9 @@ export const ratelimitNotOverEager: Check = {
   title: 'a client under the rate limit is never refused',
   severity: 'must',
   needs: ['rate-limit'],
+  needsPool: true,
   async run(ctx) {
-    const path = ctx.pools[0]?.probePath ?? '/';
+    const path = contractPool(ctx).probePath;
     const expected = `on ${path}, each from a fresh address: ${BURST_REQUESTS} requests at once, and ${STEADY_REQUESTS} requests at ${STEADY_RATE_PER_SEC} r/s: all 200`;
     // fresh addresses: the enforced check may have used up the default one's allowance
     const { clients, close } = sourceClients(ctx, 2, 90);

@@ -1,5 +1,6 @@
 import { DrillProblem, fail, pass, type Check } from './check.ts';
 import { sourceClients } from './source-clients.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 const REQUESTS = 30;
 
@@ -9,9 +10,10 @@ export const retryNextUpstream: Check = {
   title: 'a 502/503 from one backend is retried on another for idempotent requests',
   severity: 'must',
   needs: [],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
-    const pool = ctx.pools[0];
+    const pool = contractPool(ctx);
     const expected = `with one primary answering every request 503, all ${REQUESTS} GETs succeed from the others`;
     if (!pool || pool.primaries.length < 2) throw new DrillProblem('needs a pool with at least 2 primaries');
     const victim = pool.primaries[0]!;

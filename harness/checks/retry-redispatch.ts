@@ -14,6 +14,7 @@ export const retryRedispatch: Check = {
   title: 'a failed connection to one server is retried on another',
   severity: 'must',
   needs: [],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const expected = `all ${REQUESTS} requests sent right after a server is killed (before any health check notices) succeed on another server`;

@@ -1,9 +1,11 @@
 import { formatMs } from '../duration.ts';
 import { isClientError, nowMs } from '../probe/probe-stream.ts';
 import type { MapChangeDetails, MapUpdater } from '../runtime/map-updater.ts';
-import { fail, pass, type Check, type CheckContext, type NodeMapContract } from './check.ts';
+import { fail, pass, type Check, type CheckContext } from './check.ts';
+import type { NodeMapContract } from '../contracts/node-map.ts';
 import { waitForProbe } from './failover-sequence.ts';
-import { answeredBy, askFor, nodeMap } from './node-map-support.ts';
+import { answeredBy, askFor } from './node-map-support.ts';
+import { nodeMap } from '../contracts/node-map.ts';
 
 /** How long traffic may take to follow a map change before the check gives up. */
 const FOLLOW_TIMEOUT_MS = 10_000;

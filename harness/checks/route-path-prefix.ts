@@ -1,5 +1,7 @@
 import { fail, pass, type Check } from './check.ts';
-import { authUsers, basicAuth, poolOf } from './auth-support.ts';
+import { basicAuth } from './auth-support.ts';
+import { poolOf } from '../contracts/pools.ts';
+import { authUsers } from '../contracts/auth.ts';
 import { backendOf } from './sticky-support.ts';
 
 /** Requests per path family. */

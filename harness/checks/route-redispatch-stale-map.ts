@@ -1,5 +1,6 @@
 import { DrillProblem, fail, pass, type Check } from './check.ts';
-import { answeredBy, askFor, nodeMap } from './node-map-support.ts';
+import { answeredBy, askFor } from './node-map-support.ts';
+import { nodeMap } from '../contracts/node-map.ts';
 
 const REQUESTS = 10;
 

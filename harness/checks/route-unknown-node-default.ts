@@ -1,5 +1,6 @@
 import { fail, pass, type Check } from './check.ts';
-import { answeredBy, askFor, nodeMap } from './node-map-support.ts';
+import { answeredBy, askFor } from './node-map-support.ts';
+import { nodeMap } from '../contracts/node-map.ts';
 
 /** Seed 002: a node not in the map (or no header at all) reaches the default master. */
 export const routeUnknownNodeDefault: Check = {

@@ -17,6 +17,7 @@ export const scannerPhpDropped: Check = {
   title: '*.php scanner requests never reach a backend',
   severity: 'must',
   needs: ['deny-pattern'],
+  needsPool: true,
   async run(ctx) {
     const expected = `none of ${SCANNER_PATHS.length} *.php scanner requests reaches a backend`;
     const rows: Array<{ path: string; answer: string | number; reachedBackend: string | null }> = [];

@@ -1,5 +1,6 @@
 import { fail, pass, type Check } from './check.ts';
-import { backendOf, setCookieValue, stickyContract } from './sticky-support.ts';
+import { backendOf, setCookieValue } from './sticky-support.ts';
+import { stickyContract } from '../contracts/sticky.ts';
 
 /** Requests per pinned client; round robin over two servers would alternate. */
 const REQUESTS = 40;
@@ -16,6 +17,7 @@ export const stickyCookieHonoured: Check = {
   title: 'requests carrying the affinity cookie stay on one backend',
   severity: 'must',
   needs: [],
+  needsPool: true,
   async run(ctx) {
     const contract = stickyContract(ctx);
     const { pool, cookie } = contract;

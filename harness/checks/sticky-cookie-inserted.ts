@@ -1,5 +1,6 @@
 import { fail, pass, type Check } from './check.ts';
-import { backendOf, cookieHeaderHas, setCookieValue, stickyContract } from './sticky-support.ts';
+import { backendOf, cookieHeaderHas, setCookieValue } from './sticky-support.ts';
+import { stickyContract } from '../contracts/sticky.ts';
 
 /** Requests sent with the issued cookie, each checked at the backend for a leak. */
 const FOLLOW_UPS = 10;
@@ -13,6 +14,7 @@ export const stickyCookieInserted: Check = {
   title: 'the LB inserts the affinity cookie, and never passes it to the backend',
   severity: 'must',
   needs: ['sticky-cookie'],
+  needsPool: true,
   async run(ctx) {
     const contract = stickyContract(ctx);
     const { pool, cookie } = contract;

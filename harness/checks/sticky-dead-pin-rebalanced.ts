@@ -2,7 +2,8 @@ import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
 import { budgetMs, fail, pass, type Check } from './check.ts';
 import { steadyProbe, waitLbState } from './failover-sequence.ts';
-import { backendOf, setCookieValue, stickyContract } from './sticky-support.ts';
+import { backendOf, setCookieValue } from './sticky-support.ts';
+import { stickyContract } from '../contracts/sticky.ts';
 
 /** Requests with the dead pin, after the LB knows the server is down. */
 const REQUESTS = 10;
@@ -16,6 +17,7 @@ export const stickyDeadPinRebalanced: Check = {
   title: 'a cookie naming a dead backend is served by a live one and gets a new cookie',
   severity: 'must',
   needs: ['sticky-cookie'],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const detect = budgetMs(ctx, 'detect');

@@ -1,20 +1,4 @@
 import type { LbResponse } from '../client/lb-client.ts';
-import type { CheckContext, PoolBinding } from './check.ts';
-import { DrillProblem } from './check.ts';
-
-/** The cookie-sticky pool (the profile's first) and the sticky contract. */
-export function stickyContract(ctx: CheckContext): { pool: PoolBinding; cookie: string; wsPath: string } {
-  const pool = ctx.pools[0];
-  if (!pool || !ctx.sticky) throw new DrillProblem('the profile declares no sticky-cookie pool');
-  return { pool, cookie: ctx.sticky.cookie, wsPath: ctx.sticky.wsPath };
-}
-
-/** The profile pool named `name`, or a DrillProblem naming what is missing. */
-export function poolNamed(ctx: CheckContext, name: string): PoolBinding {
-  const pool = ctx.pools.find((p) => p.name === name);
-  if (!pool) throw new DrillProblem(`the profile declares no pool ${name}`);
-  return pool;
-}
 
 /** Value of cookie `name` in a response's Set-Cookie headers, or undefined. */
 export function setCookieValue(res: Pick<LbResponse, 'headers'>, name: string): string | undefined {

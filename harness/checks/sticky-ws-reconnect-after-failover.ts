@@ -2,7 +2,8 @@ import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
 import { budgetMs, fail, pass, type Check } from './check.ts';
 import { steadyProbe, waitLbState } from './failover-sequence.ts';
-import { backendOf, setCookieValue, stickyContract } from './sticky-support.ts';
+import { backendOf, setCookieValue } from './sticky-support.ts';
+import { stickyContract } from '../contracts/sticky.ts';
 
 /** WebSocket clients attached when the pinned server goes down ("hundreds"). */
 const CLIENTS = 200;
@@ -20,6 +21,7 @@ export const stickyWsReconnectAfterFailover: Check = {
   title: 'WebSocket clients of a failed server are cut, reconnect to live servers and are pinned again',
   severity: 'must',
   needs: ['websocket', 'sticky-cookie', 'active-health-checks', 'shutdown-sessions'],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const budget = budgetMs(ctx, 'reconnect');

@@ -1,5 +1,6 @@
 import { fail, pass, type Check } from './check.ts';
-import { backendOf, setCookieValue, stickyContract } from './sticky-support.ts';
+import { backendOf, setCookieValue } from './sticky-support.ts';
+import { stickyContract } from '../contracts/sticky.ts';
 
 /** Logged-in users, each pinned by an HTTP request, then upgrading to a WebSocket. */
 const USERS = 20;
@@ -10,6 +11,7 @@ export const stickyWsSameBackend: Check = {
   title: 'a WebSocket upgrade carrying the affinity cookie lands on the backend that issued it',
   severity: 'must',
   needs: ['websocket'],
+  needsPool: true,
   async run(ctx) {
     const contract = stickyContract(ctx);
     const { pool, cookie, wsPath } = contract;

@@ -3,6 +3,7 @@ import { classifyError } from '../client/lb-client.ts';
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
 import { digestBody, formatBytes, MIN_TRANSFER_BYTES_PER_SEC, progressCounter, transferDeadlineMs } from './transfer.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** A multi-hundred-MiB download arrives whole at the client (sha256 verified). */
 export const streamDownloadLarge: Check = {
@@ -10,6 +11,7 @@ export const streamDownloadLarge: Check = {
   title: 'large download streams through whole',
   severity: 'must',
   needs: ['streaming'],
+  needsPool: true,
   async run(ctx) {
     const size = ctx.settings.largeBytes;
     const deadlineMs = transferDeadlineMs(size);
@@ -21,7 +23,7 @@ export const streamDownloadLarge: Check = {
     let digest: { bytes: number; sha256: string } | undefined;
     try {
       const res = await ctx.client.open(ctx.app, {
-        path: '/api/blobs/lbdrill-download-large',
+        path: `${contractPool(ctx).pathPrefix}blobs/lbdrill-download-large`,
         headers: ctx.tag(id, { 'x-lbdrill-download': String(size), 'x-lbdrill-seed': String(ctx.seed) }),
         timeoutMs: deadlineMs,
       });

@@ -1,6 +1,7 @@
 import { classifyError } from '../client/lb-client.ts';
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 const FIRST_CHUNK_BYTES = 1024;
 /** How long the backend pauses after the first chunk: long enough to tell streaming from buffering. */
@@ -14,6 +15,7 @@ export const streamDownloadUnbuffered: Check = {
   title: 'response streamed to the client, not buffered',
   severity: 'must',
   needs: ['streaming'],
+  needsPool: true,
   async run(ctx) {
     const expected = `client holds the backend's first ${FIRST_CHUNK_BYTES} B within ${FIRST_CHUNK_BUDGET_MS} ms while the backend pauses ${PAUSE_MS} ms`;
     const id = ctx.nextId();
@@ -22,7 +24,7 @@ export const streamDownloadUnbuffered: Check = {
     let status: number | undefined;
     try {
       const res = await ctx.client.open(ctx.app, {
-        path: '/api/blobs/lbdrill-download-unbuffered',
+        path: `${contractPool(ctx).pathPrefix}blobs/lbdrill-download-unbuffered`,
         headers: ctx.tag(id, { 'x-lbdrill-first-chunk': String(FIRST_CHUNK_BYTES), 'x-lbdrill-pause-ms': String(PAUSE_MS) }),
         timeoutMs: PAUSE_MS + 30_000,
       });

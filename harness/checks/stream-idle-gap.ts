@@ -3,6 +3,7 @@ import { classifyError } from '../client/lb-client.ts';
 import type { Check, CheckContext } from './check.ts';
 import { fail, pass } from './check.ts';
 import { delay, formatBytes, gatedBody } from './transfer.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 const PART_BYTES = 64 * 1024;
 /** Time allowed beyond the gap itself for each transfer to finish. */
@@ -20,7 +21,7 @@ async function downloadLeg(ctx: CheckContext, gapMs: number): Promise<Leg> {
   const started = performance.now();
   try {
     const res = await ctx.client.open(ctx.app, {
-      path: '/api/blobs/lbdrill-idle-download',
+      path: `${contractPool(ctx).pathPrefix}blobs/lbdrill-idle-download`,
       headers: ctx.tag(id, { 'x-lbdrill-first-chunk': '1024', 'x-lbdrill-pause-ms': String(gapMs), 'x-lbdrill-rest': '1024' }),
       timeoutMs: gapMs + SLACK_MS,
     });
@@ -42,7 +43,7 @@ async function uploadLeg(ctx: CheckContext, gapMs: number): Promise<Leg> {
   const started = performance.now();
   const res = await ctx.client.send(ctx.app, {
     method: 'PUT',
-    path: '/api/blobs/lbdrill-idle-upload',
+    path: `${contractPool(ctx).pathPrefix}blobs/lbdrill-idle-upload`,
     headers: ctx.tag(id, { 'content-type': 'application/octet-stream', 'content-length': String(2 * PART_BYTES) }),
     body: gatedBody(parts, [undefined, delay(gapMs)]),
     timeoutMs: gapMs + SLACK_MS,
@@ -60,6 +61,7 @@ export const streamIdleGap: Check = {
   title: 'transfers with a long silent gap complete',
   severity: 'must',
   needs: ['streaming'],
+  needsPool: true,
   background: true,
   async run(ctx) {
     const gapMs = ctx.settings.idleGapMs;

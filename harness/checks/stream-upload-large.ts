@@ -3,6 +3,7 @@ import { payloadSha256, payloadStream } from '../../fixtures/backend/index.ts';
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
 import { formatBytes, MIN_TRANSFER_BYTES_PER_SEC, progressMeter, transferDeadlineMs } from './transfer.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** A multi-hundred-MiB upload arrives whole (sha256 verified at the backend), no 413. */
 export const streamUploadLarge: Check = {
@@ -10,6 +11,7 @@ export const streamUploadLarge: Check = {
   title: 'large upload streams through whole, no size limit',
   severity: 'must',
   needs: ['streaming'],
+  needsPool: true,
   async run(ctx) {
     const size = ctx.settings.largeBytes;
     const deadlineMs = transferDeadlineMs(size);
@@ -21,7 +23,7 @@ export const streamUploadLarge: Check = {
     const started = performance.now();
     const res = await ctx.client.send(ctx.app, {
       method: 'PUT',
-      path: '/api/blobs/lbdrill-upload-large',
+      path: `${contractPool(ctx).pathPrefix}blobs/lbdrill-upload-large`,
       headers: ctx.tag(id, { 'content-type': 'application/octet-stream', 'content-length': String(size) }),
       body,
       timeoutMs: deadlineMs,

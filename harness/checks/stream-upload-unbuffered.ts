@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
 import { deferred, formatBytes, gatedBody, MiB } from './transfer.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** What the client sends before it pauses. */
 const FIRST_PART_BYTES = 1 * MiB;
@@ -25,6 +26,7 @@ export const streamUploadUnbuffered: Check = {
   title: 'request body streamed to the backend, not spooled',
   severity: 'must',
   needs: ['streaming'],
+  needsPool: true,
   async run(ctx) {
     const expected = `backend holds body bytes within ${UPLOAD_HOLD_BUDGET_MS / 1000} s while the client pauses after ${formatBytes(FIRST_PART_BYTES)}`;
     const id = ctx.nextId();
@@ -35,7 +37,7 @@ export const streamUploadUnbuffered: Check = {
     const sentAt = performance.timeOrigin + performance.now();
     const response = ctx.client.send(ctx.app, {
       method: 'PUT',
-      path: '/api/blobs/lbdrill-upload-unbuffered',
+      path: `${contractPool(ctx).pathPrefix}blobs/lbdrill-upload-unbuffered`,
       headers: ctx.tag(id, { 'content-type': 'application/octet-stream', 'content-length': String(total) }),
       body: gatedBody(parts, [undefined, resume.promise]),
       timeoutMs: 30_000,

@@ -1,8 +1,10 @@
 import type { Check } from './check.ts';
+import { contractPool } from '../contracts/pools.ts';
 import { fail, pass } from './check.ts';
 
 const PERMANENT = new Set([301, 308]);
-const PROBE_PATH = '/api/auth/namespaces?limit=5&q=a%20b';
+/** Under the pool's prefix: a path and a query with an escape, which the redirect must keep byte for byte. */
+const PROBE_REST = 'auth/namespaces?limit=5&q=a%20b';
 
 function header(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -18,11 +20,13 @@ export const tlsRedirectHttps: Check = {
   title: 'plain HTTP redirected to https with host, path and query kept',
   severity: 'must',
   needs: ['redirect', 'tls-termination'],
+  needsPool: true,
   async run(ctx) {
     const plain = ctx.endpoints.find((e) => !e.tls);
-    const expected = `301/308 to https://${plain?.serverName ?? ctx.app.serverName}${PROBE_PATH}, which then serves the request`;
+    const probePath = `${contractPool(ctx).pathPrefix}${PROBE_REST}`;
+    const expected = `301/308 to https://${plain?.serverName ?? ctx.app.serverName}${probePath}, which then serves the request`;
     if (!plain) return fail(expected, 'the config has no plain HTTP listener', { listeners: ctx.endpoints });
-    const res = await ctx.client.send(plain, { path: PROBE_PATH });
+    const res = await ctx.client.send(plain, { path: probePath });
     const location = header(res.headers.location);
     const evidence: Record<string, unknown> = { listenerPort: plain.originalPort, status: res.status ?? res.error?.kind, location };
     if (res.status === undefined) return fail(expected, `no response on port ${plain.originalPort}: ${res.error?.message}`, evidence);
@@ -37,7 +41,7 @@ export const tlsRedirectHttps: Check = {
     const problems: string[] = [];
     if (url.protocol !== 'https:') problems.push(`scheme ${url.protocol.replace(':', '')}`);
     if (url.hostname !== plain.serverName) problems.push(`host ${url.hostname} (sent ${plain.serverName})`);
-    if (url.pathname + url.search !== PROBE_PATH) problems.push(`path and query ${url.pathname}${url.search}`);
+    if (url.pathname + url.search !== probePath) problems.push(`path and query ${url.pathname}${url.search}`);
     if (problems.length > 0) return fail(expected, `${res.status} to ${location}: wrong ${problems.join(', ')}`, evidence);
 
     const port = url.port ? Number(url.port) : 443;

@@ -3,6 +3,7 @@ import type { Endpoint } from '../client/lb-client.ts';
 import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
 import { probeBackendRequest } from './header-probe.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 const HANDSHAKE_TIMEOUT_MS = 5000;
 
@@ -59,6 +60,7 @@ export const tlsTerminate: Check = {
   title: 'TLS terminated at the LB (TLS 1.0/1.1 refused), plain HTTP to the backend',
   severity: 'must',
   needs: ['tls-termination'],
+  needsPool: true,
   async run(ctx) {
     const expected = `TLS handshake for ${ctx.app.serverName} verified by lbdrill's CA, ${LEGACY_VERSIONS.join(' and ')} refused (RFC 8996), request reaches the plain-HTTP backend`;
     const tlsEndpoint = ctx.endpoints.find((e) => e.tls);
@@ -71,7 +73,7 @@ export const tlsTerminate: Check = {
     }
     const legacy = [];
     for (const version of LEGACY_VERSIONS) legacy.push(await legacyAccepted(tlsEndpoint, ctx.client.caPem, version));
-    const { recorded, status } = await probeBackendRequest(ctx, '/api/tls/terminate');
+    const { recorded, status } = await probeBackendRequest(ctx, `${contractPool(ctx).pathPrefix}tls/terminate`);
     const evidence = { ...hs, legacy, originalPort: tlsEndpoint.originalPort, status, backendPath: recorded?.rawPath ?? null };
     const accepted = legacy.filter((l) => l.accepted);
     if (accepted.length > 0) return fail(expected, `the LB completes deprecated handshakes: ${accepted.map((l) => `${l.version} ${l.detail}`).join('; ')}`, evidence);

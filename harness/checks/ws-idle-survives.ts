@@ -1,6 +1,7 @@
 import { formatMs } from '../duration.ts';
 import { fail, pass, type Check } from './check.ts';
-import { poolNamed, stickyContract } from './sticky-support.ts';
+import { contractPool } from '../contracts/pools.ts';
+import { stickyContract } from '../contracts/sticky.ts';
 
 /**
  * Long tunnel timeouts (seeds 001 and 004): an idle WebSocket outlives the HTTP timeouts.
@@ -12,11 +13,12 @@ export const wsIdleSurvives: Check = {
   title: 'an idle WebSocket outlives the HTTP timeouts',
   severity: 'must',
   needs: ['websocket'],
+  needsPool: true,
   background: true,
   async run(ctx) {
     const gap = ctx.settings.idleGapMs;
     const expected = `WebSockets on the sticky path and on /ws/ stay open through ${formatMs(gap)} of silence, then echo a message`;
-    const paths = [stickyContract(ctx).wsPath, poolNamed(ctx, 'ws_pool').probePath.replace(/[^/]*$/, 'idle')];
+    const paths = [stickyContract(ctx).wsPath, contractPool(ctx).probePath.replace(/[^/]*$/, 'idle')];
     const fleet = await ctx.wsFleet({ count: paths.length, pathFor: (i) => paths[i]!, backoff: { initialMs: 60_000, maxMs: 60_000 } });
     await fleet.waitAllConnected(15_000);
     ctx.progress(`${paths.length} WebSockets idle for ${formatMs(gap)}`);

@@ -1,36 +1,21 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { CHECKS } from '../checks/registry.ts';
 import { LbdrillError } from '../errors.ts';
 import { describeZodError } from '../zod-message.ts';
 import { REPO_ROOT } from '../paths.ts';
-import { parseDurationMs } from '../duration.ts';
-import { TARGET_NAMES } from '../targets/target-kind.ts';
+import { authSchema } from '../contracts/auth.ts';
+import { BUDGET_NAMES } from '../contracts/budgets.ts';
+import { durationSchema } from '../contracts/duration-schema.ts';
+import { nodeMapSchema } from '../contracts/node-map.ts';
+import { poolSchema } from '../contracts/pools.ts';
+import { queueSchema } from '../contracts/queue.ts';
+import { stickySchema } from '../contracts/sticky.ts';
+import { mergeProfiles } from './merge-profiles.ts';
 
 const PROFILE_DIR = join(REPO_ROOT, 'scenarios', 'profiles');
-
-const duration = z.string().refine((t) => parseDurationMs(t) !== undefined, (t) => ({ message: `expected a duration like 500ms, 20s or 2m, got "${t}"` }));
-
-/** Budget names the failover checks read; a profile may set any of them. */
-export const BUDGET_NAMES = ['detect', 'rejoin', 'shutdown', 'drain', 'passive', 'ramp', 'reconnect'] as const;
-export type BudgetName = (typeof BUDGET_NAMES)[number];
-
-const poolSchema = z
-  .object({
-    /** the pool's name in the bundled configs (HAProxy backend, nginx upstream, Apache balancer, reference upstream). */
-    name: z.string().min(1),
-    /** a path the LB routes to this pool. */
-    probe_path: z.string().startsWith('/'),
-    /** the path the contract's health checks use; the test backends answer it. */
-    health_path: z.string().startsWith('/'),
-    /** other names the bundled configs use for this pool (nginx `default_pool` where HAProxy says `default`). */
-    aliases: z.array(z.string().min(1)).default([]),
-    /** the contract's server weights, by upstream address as written ("10.0.1.10:8000": 3). */
-    weights: z.record(z.number().int().min(1).max(256)).optional(),
-  })
-  .strict();
 
 const failoverSchema = z
   .object({
@@ -41,7 +26,16 @@ const failoverSchema = z
     /** distinct client addresses the probe stream rotates over (a contract with a per-address rate limit needs many). */
     probe_sources: z.number().int().min(1).max(1000).default(1),
     /** budgets at time scale 1; scaled with the intervals. */
-    budgets: z.record(z.enum(BUDGET_NAMES), duration).default({}),
+    budgets: z.record(z.enum(BUDGET_NAMES as [string, ...string[]]), durationSchema).default({}),
+  })
+  .strict();
+
+const checkEntrySchema = z
+  .object({
+    id: z.string().refine((id) => CHECKS.has(id), (id) => ({ message: `unknown check "${id}"` })),
+    severity: z.enum(['must', 'should']),
+    /** the profile pool the check acts on (default: the first). */
+    pool: z.string().min(1).optional(),
   })
   .strict();
 
@@ -50,66 +44,43 @@ const profileSchema = z
     name: z.string().regex(/^[a-z0-9-]+$/),
     title: z.string(),
     source: z.string().optional(),
-    configs: z.string(),
-    checks: z
-      .array(
-        z
-          .object({
-            id: z.string().refine((id) => CHECKS.has(id), (id) => ({ message: `unknown check "${id}"` })),
-            severity: z.enum(['must', 'should']),
-          })
-          .strict(),
-      )
-      .min(1),
-    /** pools the checks act on, first = the one failover drills stop a server of. */
+    /** bundled configs, one per target, relative to the profile file's repository (bundled profiles) or to the profile file. */
+    configs: z.string().optional(),
+    checks: z.array(checkEntrySchema).min(1),
+    /** pools the checks act on, first = the default pool of a check (the one failover drills stop a server of). */
     pools: z.array(poolSchema).default([]),
     /** scenario files (relative to the repository root) a run of this profile includes after its checks. */
     scenarios: z.array(z.string().min(1)).default([]),
     failover: failoverSchema.default({}),
-    /** sticky-cookie contract: the cookie's name, and the WebSocket path on the cookie-sticky (first) pool. */
-    sticky: z.object({ cookie: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/), ws_path: z.string().startsWith('/') }).strict().optional(),
-    /** header-map contract (seed 002): which header is looked up, the map as deployed, the default, and each target's address. */
-    node_map: z
-      .object({
-        header: z.string().min(1),
-        /**
-         * the map as each target's config names it, for runtime updates: the file it reads (HAProxy
-         * `map(<path>)`, an `include` in nginx's `map` block, Apache `RewriteMap txt:<path>`), or the
-         * reference LB's map name.
-         */
-        maps: z.record(z.enum(TARGET_NAMES), z.string().min(1)),
-        entries: z.record(z.string()),
-        default: z.string(),
-        /** map value -> the server address it stands for, as written in the configs. */
-        targets: z.record(z.string()),
-      })
-      .strict()
-      .optional(),
-    /** server queue contract (seed 002: `maxconn M maxqueue Q` per server): M+Q concurrent slow requests per server are served, more get a quick 503. */
-    queue: z
-      .object({
-        max_conn: z.number().int().min(1).max(500),
-        max_queue: z.number().int().min(0).max(500),
-        /** how long each request holds its server (the backend answers after this delay). */
-        hold: duration.default('1500ms'),
-        /** a request beyond the queue must be refused within this. */
-        refuse_within: duration.default('1s'),
-      })
-      .strict()
-      .optional(),
+    /** sticky-cookie contract: the cookie when the config names none, and the WebSocket path on the cookie-sticky pool. */
+    sticky: stickySchema.optional(),
+    /** header-map contract (seed 002). */
+    node_map: nodeMapSchema.optional(),
+    /** server queue contract (seed 002). */
+    queue: queueSchema.optional(),
     /** basic-auth contract: user -> password, and which pool each user must reach. */
-    auth: z
-      .object({
-        realm_required: z.boolean().default(true),
-        users: z.record(z.object({ password: z.string(), pool: z.string() }).strict()),
-      })
-      .strict()
-      .optional(),
+    auth: authSchema.optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    const pools = new Set(p.pools.map((x) => x.name));
+    p.checks.forEach((c, i) => {
+      if (c.pool !== undefined && !pools.has(c.pool)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'pool'], message: `no pool "${c.pool}" in pools (${[...pools].join(', ') || 'none'})` });
+    });
+    const seen = new Set<string>();
+    p.checks.forEach((c, i) => {
+      if (seen.has(c.id)) ctx.addIssue({ code: 'custom', path: ['checks', i, 'id'], message: `check "${c.id}" listed twice` });
+      seen.add(c.id);
+    });
+  });
 
-/** A profile: a contract as a list of checks with severities, and bundled configs per target. */
-export type Profile = z.infer<typeof profileSchema> & { file: string; configDir: string };
+/** A profile: a contract as a list of checks with severities, its contract values, and bundled configs per target when it has them. */
+export type Profile = Omit<z.infer<typeof profileSchema>, 'configs'> & {
+  /** the profile file (the last of an `extends` chain). */
+  file: string;
+  /** directory of bundled configs; undefined for a profile without any (every target needs NAME=FILE). */
+  configDir: string | undefined;
+};
 
 export function profileNames(): string[] {
   return readdirSync(PROFILE_DIR)
@@ -118,13 +89,53 @@ export function profileNames(): string[] {
     .sort();
 }
 
-export function loadProfile(name: string): Profile {
-  const names = profileNames();
-  if (!names.includes(name)) {
-    throw new LbdrillError('LBDRILL_ERR_USAGE', `unknown profile "${name}" (known: ${names.join(', ')})`);
+/** A bundled profile's name or a profile file's path -> the file. */
+function profileFile(ref: string, from: string | undefined): string {
+  if (profileNames().includes(ref)) return join(PROFILE_DIR, `${ref}.yaml`);
+  const asPath = resolve(from ? dirname(from) : process.cwd(), ref);
+  if (/[\\/]|\.ya?ml$/.test(ref) && existsSync(asPath)) return asPath;
+  const where = from ? `${from}: extends: ` : '';
+  throw new LbdrillError('LBDRILL_ERR_USAGE', `${where}unknown profile "${ref}" (bundled: ${profileNames().join(', ')}; or a path to a profile file)`);
+}
+
+function readProfileFile(file: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
-  const file = join(PROFILE_DIR, `${name}.yaml`);
-  const parsed = profileSchema.safeParse(parseYaml(readFileSync(file, 'utf8')));
-  if (!parsed.success) throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: ${describeZodError(parsed.error)}`);
-  return { ...parsed.data, file, configDir: resolve(REPO_ROOT, parsed.data.configs) };
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: expected a mapping of profile fields`);
+  return raw as Record<string, unknown>;
+}
+
+/**
+ * Loads a bundled profile by name, or a profile file by path. A file may `extends:` another
+ * (bundled name or path): it inherits every field and overrides what it states (see
+ * merge-profiles.ts); the result is validated as a whole, errors naming the file and field.
+ */
+export function loadProfile(ref: string): Profile {
+  const chain: string[] = [];
+  let file = profileFile(ref, undefined);
+  const layers: Array<{ file: string; raw: Record<string, unknown> }> = [];
+  for (;;) {
+    if (chain.includes(file)) throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: extends: a cycle (${[...chain, file].map((f) => basename(f)).join(' -> ')})`);
+    chain.push(file);
+    const raw = readProfileFile(file);
+    layers.unshift({ file, raw });
+    if (raw['extends'] === undefined) break;
+    if (typeof raw['extends'] !== 'string') throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: extends: expected a profile name or path`);
+    file = profileFile(raw['extends'], file);
+  }
+  const own = layers[layers.length - 1]!;
+  const merged = mergeProfiles(layers);
+  // A profile file without a name is named after the file.
+  merged['name'] ??= basename(own.file).replace(/\.ya?ml$/, '').toLowerCase().replace(/[^a-z0-9-]+/g, '-');
+  const parsed = profileSchema.safeParse(merged);
+  if (!parsed.success) throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${own.file}: ${describeZodError(parsed.error)}`);
+  const { configs, ...rest } = parsed.data;
+  // `configs` is relative to the repository for bundled profiles, to the file that states it otherwise.
+  const configsFrom = [...layers].reverse().find((l) => l.raw['configs'] !== undefined)?.file;
+  const configDir = configs === undefined ? undefined : resolve(configsFrom && !configsFrom.startsWith(PROFILE_DIR) ? dirname(configsFrom) : REPO_ROOT, configs);
+  return { ...rest, file: own.file, configDir };
 }

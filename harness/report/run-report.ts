@@ -1,4 +1,5 @@
 import type { CheckResult, FailoverSettings, RunMode } from '../checks/check.ts';
+import type { Binding } from '../contracts/binding.ts';
 import type { Mapping } from '../targets/config-plan.ts';
 
 /** One target of a run, as report.json describes it (see reports/README.md). */
@@ -17,6 +18,8 @@ export interface TargetReport {
   mapped: Mapping[];
   listeners: Array<{ originalPort: number; port: number; tls: boolean; serverName: string }>;
   backends: Array<{ id: string; upstream: string; pool: string; address: string; backup: boolean }>;
+  /** what lbdrill bound the profile's contract to in this config (pools, cookie, weights, health checks), and from where. */
+  bindings: Binding[];
 }
 
 /** The whole run: report.json. */

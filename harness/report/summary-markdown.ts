@@ -1,5 +1,6 @@
 import type { CheckResult, CheckStatus } from '../checks/check.ts';
 import type { RunReport } from './run-report.ts';
+import { bindingLines } from './bindings-text.ts';
 
 export const STATUS_ICON: Record<CheckStatus, string> = {
   pass: '✅ pass',
@@ -39,6 +40,7 @@ export function renderSummaryMarkdown(report: RunReport): string {
     const what = t.status === 'skipped' ? `skipped: ${t.reason}` : `${t.binary} with ${t.bundled ? 'the bundled config' : 'the user config'} \`${t.config}\``;
     out.push(`- **${t.name}**: ${what}${t.status === 'crashed' ? ` — crashed: ${t.reason}` : ''}`);
     if (t.mapped.length > 0) out.push(`  - mapped: ${t.mapped.map((m) => `${m.kind} \`${m.from}\` → \`${m.to}\``).join(', ')}`);
+    if (t.bindings.length > 0) out.push('  - bound:', ...bindingLines(t.bindings).map((l) => `    - ${cell(l)}`));
   }
   const notable = report.results.filter((r) => r.status !== 'pass' && r.status !== 'skipped');
   if (notable.length > 0) {

@@ -1,3 +1,4 @@
+import { bindingLines } from './bindings-text.ts';
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { CheckStatus } from '../checks/check.ts';
@@ -54,6 +55,10 @@ export class TerminalView {
     switch (event.type) {
       case 'target-start':
         this.#print(`${pc.bold(event.target)}: ${event.detail}`);
+        break;
+      case 'bindings':
+        this.#print(`${pc.bold(event.target)}: bound the profile's contract to the config:`);
+        for (const line of bindingLines(event.bindings)) this.#print(`  ${line.includes('← missing') ? pc.yellow(line) : line}`);
         break;
       case 'check-start':
         this.#status = `${event.target} ${pc.cyan(event.check)} …`;

@@ -1,8 +1,9 @@
 import type { FailoverSettings } from '../checks/check.ts';
 import { formatMs, parseDurationMs } from '../duration.ts';
 import { LbdrillError } from '../errors.ts';
-import { BUDGET_NAMES, type BudgetName, type Profile } from '../profiles/profile.ts';
-import type { ConfigAnalysis, Mapping } from '../targets/config-plan.ts';
+import { BUDGET_NAMES, type BudgetName } from '../contracts/budgets.ts';
+import type { Profile } from '../profiles/profile.ts';
+import type { Mapping } from '../targets/config-plan.ts';
 
 /** What the command line may say about failover timing. */
 export interface FailoverOverrides {
@@ -35,6 +36,7 @@ export function failoverSettings(profile: Profile, overrides: FailoverOverrides)
   const budgetsMs: Record<string, number> = {};
   const budgetSources: Record<string, string> = {};
   for (const [name, text] of Object.entries(profile.failover.budgets)) {
+    if (text === undefined) continue;
     const ms = parseDurationMs(text)!;
     budgetsMs[name] = Math.round(ms * timeScale);
     budgetSources[name] = timeScale === 1 ? `profile ${profile.name}: ${text}` : `profile ${profile.name}: ${text} x time scale ${timeScale} = ${formatMs(budgetsMs[name]!)}`;
@@ -69,24 +71,4 @@ export function targetFailoverSettings(failover: FailoverSettings, mapped: reado
     budgetSources[name] = `${source}, + ${formatMs(slackMs)} lbdrill's scaling added to the config's timings (${why}) = ${formatMs(budgetsMs[name]!)}`;
   }
   return { ...failover, budgetsMs, budgetSources };
-}
-
-/** Matches the profile's pools to the config's by name, or by --pool; exit 2 with the pools the config has when one is missing. */
-export function bindPools(profile: Profile, analysis: ConfigAnalysis, file: string, overrides: Record<string, string> = {}): Array<{ name: string; configName: string; probePath: string }> {
-  for (const name of Object.keys(overrides)) {
-    if (!profile.pools.some((p) => p.name === name)) {
-      throw new LbdrillError('LBDRILL_ERR_USAGE', `--pool ${name}=...: profile ${profile.name} has no pool "${name}" (pools: ${profile.pools.map((p) => p.name).join(', ') || 'none'})`);
-    }
-  }
-  const inConfig = [...new Set(analysis.upstreams.map((u) => u.pool))];
-  return profile.pools.map((p) => {
-    const configName = overrides[p.name] ?? [p.name, ...p.aliases].find((n) => inConfig.includes(n)) ?? p.name;
-    if (!inConfig.includes(configName)) {
-      throw new LbdrillError(
-        'LBDRILL_ERR_USAGE',
-        `${file} has no pool "${configName}" for the profile's ${p.name} (pools in the file: ${inConfig.join(', ')}); map it with --pool ${p.name}=NAME`,
-      );
-    }
-    return { name: p.name, configName, probePath: p.probe_path };
-  });
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { NodeMapContract } from '../checks/check.ts';
+import type { NodeMapContract } from '../contracts/node-map.ts';
 import type { Mapping } from '../targets/config-plan.ts';
 import { locateNodeMap } from './node-map-file.ts';
 

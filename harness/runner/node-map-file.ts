@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { NodeMapContract } from '../checks/check.ts';
+import type { NodeMapContract } from '../contracts/node-map.ts';
 import type { Mapping } from '../targets/config-plan.ts';
 import { companionCopy } from '../targets/config-text.ts';
 

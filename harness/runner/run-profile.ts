@@ -15,7 +15,11 @@ import { CertificateAuthority } from '../tls/certificate-authority.ts';
 import { prepareTarget, type PreparedTarget, type TargetSpec } from './prepare-target.ts';
 import { TestHosts } from '../netns/test-hosts.ts';
 import { runTarget, type PlannedCheck, type RunEvent } from './run-target.ts';
-import { bindPools, failoverSettings, targetFailoverSettings, type FailoverOverrides } from './failover-settings.ts';
+import { failoverSettings, targetFailoverSettings, type FailoverOverrides } from './failover-settings.ts';
+import { matchPools, type PoolMatch } from '../contracts/pools.ts';
+import { nodeMapFor } from '../contracts/node-map.ts';
+import { queueFor } from '../contracts/queue.ts';
+import { planChecks } from './plan-checks.ts';
 
 const MiB = 1024 * 1024;
 
@@ -33,6 +37,8 @@ export interface RunOptions {
   seed: number;
   /** restrict to these check ids (default: the whole profile). */
   only?: string[];
+  /** leave these check ids out. */
+  skip?: string[];
   /** checks not in the registry (scenarios), run after the profile's. */
   extraChecks?: Check[];
   /** --time-scale, --budget, --probe-rate, --pool. */
@@ -59,11 +65,12 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
   // the report dir must be traversable by them (mkdtemp makes 0700 dirs).
   const mode = (await stat(reportDir)).mode & 0o777;
   if ((mode & 0o011) !== 0o011) await chmod(reportDir, mode | 0o011);
-  const planned: PlannedCheck[] = options.profile.checks
-    .filter((c) => !options.only || options.only.includes(c.id))
-    .map((c) => ({ check: CHECKS.get(c.id)!, severity: c.severity }))
-    .concat((options.extraChecks ?? []).map((check) => ({ check, severity: check.severity })));
-  if (planned.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `--only matched no check of profile ${options.profile.name}`);
+  const planned: PlannedCheck[] = planChecks(options.profile, { ...(options.only ? { only: options.only } : {}), ...(options.skip ? { skip: options.skip } : {}) }).concat(
+    (options.extraChecks ?? []).map((check) => ({ check, severity: check.severity })),
+  );
+  if (planned.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `--only/--skip leave no check of profile ${options.profile.name} to run`);
+  // Only the pools the planned checks act on are required of the config.
+  const neededPools = options.profile.pools.filter((p) => planned.some((c) => c.pool === p.name) || Object.values(options.profile.auth?.users ?? {}).some((u) => u.pool === p.name));
 
   // Which targets can run here at all.
   const targetReports: TargetReport[] = [];
@@ -71,7 +78,10 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
   for (const [index, spec] of options.targets.entries()) {
     const kind = TARGETS[spec.name];
     const version = await kind.version();
-    const configFile = spec.configFile ? resolve(spec.configFile) : join(options.profile.configDir, kind.bundledConfigName);
+    if (!spec.configFile && options.profile.configDir === undefined) {
+      throw new LbdrillError('LBDRILL_ERR_USAGE', `profile ${options.profile.name} has no bundled configs: give your own with --target ${spec.name}=FILE`);
+    }
+    const configFile = spec.configFile ? resolve(spec.configFile) : join(options.profile.configDir!, kind.bundledConfigName);
     const base: TargetReport = {
       name: spec.name,
       status: 'ran',
@@ -82,6 +92,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
       mapped: [],
       listeners: [],
       backends: [],
+      bindings: [],
     };
     if (!version) {
       const reason = `${spec.name} is not installed (apt-get install ${kind.aptPackage})`;
@@ -106,7 +117,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
     const availability = await TestHosts.available();
     if (!availability.ok) throw new LbdrillError('LBDRILL_ERR_USAGE', `--network netns: ${availability.reason}`);
   }
-  const prepared: Array<PreparedTarget & { pools: ReturnType<typeof bindPools> }> = [];
+  const prepared: Array<PreparedTarget & { matches: PoolMatch[] }> = [];
   for (const { spec, version, index } of runnable) {
     const kind = TARGETS[spec.name];
     const report = targetReports.find((t) => t.name === spec.name)!;
@@ -118,9 +129,9 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
       await Promise.allSettled(prepared.map((p) => p.testHosts?.dispose()));
       throw err;
     }
-    prepared.push({ ...target, pools: [] });
+    prepared.push({ ...target, matches: [] });
     try {
-      prepared[prepared.length - 1]!.pools = bindPools(options.profile, target.target.analysis, report.config!, options.failover?.pools);
+      prepared[prepared.length - 1]!.matches = matchPools(neededPools, target.target.analysis, report.config!, options.failover?.pools ?? {}, options.profile.name);
       for (const p of planned) p.check.validateTopology?.(target.backends.map((b) => b.id), `${spec.name}'s config ${report.config}`);
     } catch (err) {
       await Promise.allSettled(prepared.map((p) => p.testHosts?.dispose()));
@@ -151,38 +162,20 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
         seed: options.seed,
         caPem: ca.certPem,
         failover: targetFailoverSettings(failover, target.mapped),
-        pools: target.pools,
-        healthPaths: options.profile.pools.map((p) => p.health_path),
-        ...(options.profile.node_map
-          ? {
-              nodeMap: {
-                header: options.profile.node_map.header,
-                map: options.profile.node_map.maps[target.spec.name],
-                entries: options.profile.node_map.entries,
-                default: options.profile.node_map.default,
-                targets: options.profile.node_map.targets,
-              },
-            }
-          : {}),
-        ...(options.profile.queue
-          ? {
-              queue: {
-                maxConn: options.profile.queue.max_conn,
-                maxQueue: options.profile.queue.max_queue,
-                holdMs: parseDurationMs(options.profile.queue.hold)!,
-                refuseWithinMs: parseDurationMs(options.profile.queue.refuse_within)!,
-              },
-            }
-          : {}),
-        ...(options.profile.pools[0]?.weights ? { weights: options.profile.pools[0].weights } : {}),
+        profile: options.profile,
+        matches: target.matches,
+        healthPaths: options.profile.pools.flatMap((p) => (p.health_path ? [p.health_path] : [])),
+        ...(options.profile.node_map ? { nodeMap: nodeMapFor(options.profile.node_map, target.spec.name) } : {}),
+        ...(options.profile.queue ? { queue: queueFor(options.profile.queue) } : {}),
         ...(options.profile.auth ? { auth: { users: options.profile.auth.users } } : {}),
-        ...(options.profile.sticky ? { sticky: { cookie: options.profile.sticky.cookie, wsPath: options.profile.sticky.ws_path } } : {}),
         faultProxies: options.faultProxies ?? planned.some((p) => p.check.networkFaults),
         onEvent: options.onEvent,
       });
       results.push(...run.results);
+      const targetReport = targetReports.find((t) => t.name === target.spec.name)!;
+      targetReport.bindings = run.bindings;
       if (run.crashed) {
-        const report = targetReports.find((t) => t.name === target.spec.name)!;
+        const report = targetReport;
         report.status = 'crashed';
         report.reason = run.crashed;
       }
@@ -197,6 +190,11 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
     await Promise.allSettled(prepared.map((p) => p.testHosts?.dispose()));
   }
 
+  // A run where no check could act on the config (every pool it needs is missing) is a usage problem, not a verdict.
+  const ran = results.filter((r) => r.status !== 'skipped');
+  if (ran.length > 0 && ran.every((r) => r.status === 'fail' && r.evidence['missingPool'] !== undefined)) {
+    throw new LbdrillError('LBDRILL_ERR_USAGE', `nothing could run: ${[...new Set(ran.map((r) => `${r.target}: ${r.observed}`))].join('; ')}`);
+  }
   const order = new Map(options.targets.map((t, i) => [t.name as string, i]));
   results.sort((a, b) => (order.get(a.target) ?? 0) - (order.get(b.target) ?? 0));
   const report: RunReport = {

@@ -1,6 +1,13 @@
 import { startBackend, type StartedBackend } from '../../fixtures/backend/index.ts';
 import { mkdir } from 'node:fs/promises';
-import { DrillProblem, fail, type BackendBinding, type Check, type CheckContext, type CheckOutcome, type CheckResult, type DrillStatus, type FailoverSettings, type ModeSettings, type NodeMapContract, type PoolBinding, type QueueContract, type Severity } from '../checks/check.ts';
+import { DrillProblem, fail, type BackendBinding, type Check, type CheckContext, type CheckOutcome, type CheckResult, type DrillStatus, type FailoverSettings, type ModeSettings, type Severity } from '../checks/check.ts';
+import type { AuthContract } from '../contracts/auth.ts';
+import type { Binding } from '../contracts/binding.ts';
+import type { NodeMapContract } from '../contracts/node-map.ts';
+import type { PoolMatch } from '../contracts/pools.ts';
+import type { QueueContract } from '../contracts/queue.ts';
+import type { Profile } from '../profiles/profile.ts';
+import { bindTarget } from './bind-target.ts';
 import { FaultController } from '../faults/fault-controller.ts';
 import type { FaultProxy } from '../faults/fault-proxy.ts';
 import type { FaultSite } from '../faults/fault.ts';
@@ -25,11 +32,14 @@ const CHECK_TIMEOUT_MS = 10 * 60_000;
 export interface PlannedCheck {
   check: Check;
   severity: Severity;
+  /** the profile pool the check acts on, for checks that need one. */
+  pool?: string;
 }
 
 /** Progress events for the terminal view. */
 export type RunEvent =
   | { type: 'target-start'; target: string; detail: string }
+  | { type: 'bindings'; target: string; bindings: readonly Binding[] }
   | { type: 'check-start'; target: string; check: string }
   | { type: 'check-progress'; target: string; check: string; message: string }
   | { type: 'drill-status'; target: string; check: string; status: DrillStatus }
@@ -37,6 +47,8 @@ export type RunEvent =
 
 export interface TargetRun {
   results: CheckResult[];
+  /** what lbdrill read from the config for the contract, and from where. */
+  bindings: Binding[];
   /** set when the LB under test died during the run. */
   crashed?: string;
 }
@@ -60,20 +72,18 @@ export async function runTarget(options: {
   seed: number;
   caPem: string;
   failover: FailoverSettings;
-  /** the profile's pools, matched to the config's pool names. */
-  pools: ReadonlyArray<{ name: string; configName: string; probePath: string }>;
+  /** the profile: its sticky cookie and weights, bound to this config once the LB runs. */
+  profile: Profile;
+  /** the profile's pools, matched to the config's by name or --pool (the rest are found by traffic). */
+  matches: readonly PoolMatch[];
   /** health paths the test backends answer (besides /health). */
   healthPaths: readonly string[];
-  /** the profile's sticky-cookie contract. */
-  sticky?: { cookie: string; wsPath: string };
   /** seed 002's header-map contract. */
   nodeMap?: NodeMapContract;
   /** seed 002's server queue contract. */
   queue?: QueueContract;
-  /** the contract's server weights of the first pool. */
-  weights?: Record<string, number>;
   /** the profile's basic-auth contract. */
-  auth?: { users: Record<string, { password: string; pool: string }> };
+  auth?: AuthContract;
   /** put lbdrill's TCP fault proxy between the LB and every backend (network faults need it). */
   faultProxies?: boolean;
   onEvent: (event: RunEvent) => void;
@@ -89,6 +99,7 @@ export async function runTarget(options: {
   const proxies = new Map<string, FaultProxy>();
   let runtime: RuntimeApi | undefined;
   const shared = new Map<string, Promise<unknown>>();
+  let bindings: Binding[] = [];
   const healthPaths = [...new Set(['/health', ...options.healthPaths])];
   try {
     const testHosts = prepared.testHosts;
@@ -130,24 +141,24 @@ export async function runTarget(options: {
 
     const app = prepared.endpoints.find((e) => e.tls) ?? prepared.endpoints[0];
     if (!app) throw new LbdrillError('LBDRILL_ERR_TARGET_START', `${prepared.target.sourceFile} has no listener lbdrill can send traffic to`);
-    const bindings: BackendBinding[] = prepared.backends.map((plan, i) => ({ backend: backends[i]!, upstream: plan.upstream }));
+    const backendBindings: BackendBinding[] = prepared.backends.map((plan, i) => ({ backend: backends[i]!, upstream: plan.upstream }));
     const requests = index;
-    const pools: PoolBinding[] = options.pools.map((p) => {
-      // A server listed in several backends is one test backend; bind it to this pool's own line.
-      const refs = prepared.target.analysis.upstreams.filter((u) => u.pool === p.configName);
-      const members = refs.flatMap((u) => {
-        const b = bindings.find((x) => x.upstream.address === u.address);
-        return b ? [{ backend: b.backend, upstream: u }] : [];
-      });
-      return {
-        name: p.name,
-        configName: p.configName,
-        probePath: p.probePath,
-        primaries: members.filter((b) => !b.upstream.backup),
-        backups: members.filter((b) => b.upstream.backup),
-        health: prepared.target.analysis.pools?.find((h) => h.pool === p.configName),
-      };
+    const bound = await bindTarget({
+      profile: options.profile,
+      matches: options.matches,
+      analysis: prepared.target.analysis,
+      sourceFile: prepared.target.sourceFile,
+      backends: backendBindings,
+      client,
+      app,
+      nextId: (() => {
+        let n = 0;
+        return () => `lbdrill-bind-${++n}-${options.seed}`;
+      })(),
     });
+    bindings = bound.bindings;
+    onEvent({ type: 'bindings', target: targetName, bindings });
+    const pools = bound.pools;
     const site = (b: BackendBinding): FaultSite => {
       const proxy = proxies.get(b.backend.id);
       const hostIndex = prepared.backends.find((p) => p.id === b.backend.id)?.testHost;
@@ -167,6 +178,11 @@ export async function runTarget(options: {
         return { ...base, status: 'unsupported', durationMs: 0, expected: check.title, observed: missing, evidence: { needs: check.needs } };
       }
       if (crashed) return { ...base, status: 'error', durationMs: 0, expected: check.title, observed: crashed, evidence: {} };
+      const pool = planned.pool === undefined ? undefined : pools.find((p) => p.name === planned.pool);
+      if (check.needsPool && !pool) {
+        const reason = planned.pool === undefined ? 'the profile declares no pool' : (bound.missing.get(planned.pool) ?? `no pool ${planned.pool}`);
+        return { ...base, status: 'fail', durationMs: 0, expected: check.title, observed: `no pool for the profile's ${planned.pool ?? 'pools'}: ${reason}`, evidence: { missingPool: planned.pool ?? null } };
+      }
       onEvent({ type: 'check-start', target: targetName, check: check.id });
       let counter = 0;
       const controller = new AbortController();
@@ -177,7 +193,7 @@ export async function runTarget(options: {
         target: { name: targetName, version: prepared.version },
         app,
         endpoints: prepared.endpoints,
-        backends: bindings,
+        backends: backendBindings,
         client,
         settings,
         seed: options.seed,
@@ -189,6 +205,7 @@ export async function runTarget(options: {
         waitBodyBytes: (id, minBytes, timeoutMs) => requests.waitFor(id, (rec) => rec.bodyBytes >= minBytes, timeoutMs),
         progress: (message) => onEvent({ type: 'check-progress', target: targetName, check: check.id, message }),
         pools,
+        pool,
         failover: options.failover,
         runtime,
         faults,
@@ -215,9 +232,9 @@ export async function runTarget(options: {
           return shared.get(key) as Promise<T>;
         },
         status: (status) => onEvent({ type: 'drill-status', target: targetName, check: check.id, status }),
-        sticky: options.sticky,
+        sticky: bound.sticky,
         auth: options.auth,
-        weights: options.weights,
+        weights: pool && bound.weights.get(pool.name),
         queue: options.queue,
         nodeMap,
         mapUpdater,
@@ -283,5 +300,5 @@ export async function runTarget(options: {
     const leftovers = (await prepared.testHosts?.dispose())?.leftovers ?? [];
     if (leftovers.length > 0) throw new LbdrillError('LBDRILL_ERR_INTERNAL', `network namespaces not fully removed: ${leftovers.join(', ')}`);
   }
-  return { results, ...(crashed ? { crashed } : {}) };
+  return { results, bindings, ...(crashed ? { crashed } : {}) };
 }

@@ -1,0 +1,114 @@
+import type { Endpoint, LbClient } from '../client/lb-client.ts';
+import type { BackendBinding, PoolBinding } from '../checks/check.ts';
+import type { Binding } from '../contracts/binding.ts';
+import { poolFrom, type PoolMatch } from '../contracts/pools.ts';
+import { bindSticky, type StickyContract } from '../contracts/sticky.ts';
+import { bindWeights, type Weights } from '../contracts/weights.ts';
+import type { Profile } from '../profiles/profile.ts';
+import type { ConfigAnalysis, PoolHealth } from '../targets/config-plan.ts';
+
+/** The profile's contract values as bound to one running target. */
+export interface TargetBindings {
+  /** the profile pools the config has. */
+  pools: PoolBinding[];
+  /** profile pool -> why the config has none for it. */
+  missing: ReadonlyMap<string, string>;
+  sticky: StickyContract | undefined;
+  /** profile pool -> the weights its traffic must follow, where the config or the profile states any. */
+  weights: ReadonlyMap<string, Weights>;
+  /** everything above, with where it came from, for the terminal and report.json. */
+  bindings: Binding[];
+}
+
+/** How many times a pool's probe path is sent to find or confirm the pool answering it. */
+const PROBES_PER_POOL = 3;
+
+/**
+ * Binds the profile's contract to a running target: each pool matched by name or --pool is confirmed
+ * by traffic (its probe path must reach one of its servers), the others are the config pool whose
+ * server answers their probe path; then the sticky cookie, weights and health checks of those pools.
+ */
+export async function bindTarget(options: {
+  profile: Profile;
+  matches: readonly PoolMatch[];
+  analysis: ConfigAnalysis;
+  sourceFile: string;
+  backends: readonly BackendBinding[];
+  client: LbClient;
+  app: Endpoint;
+  nextId: () => string;
+}): Promise<TargetBindings> {
+  const { profile, analysis, sourceFile } = options;
+  const pools: PoolBinding[] = [];
+  const missing = new Map<string, string>();
+  const bindings: Binding[] = [];
+  const taken = new Set(options.matches.flatMap((m) => (m.configName ? [m.configName] : [])));
+  for (const match of options.matches) {
+    const answered = await answeringPools(options, match.probePath);
+    if (match.configName !== undefined) {
+      const confirms = answered.pools.includes(match.configName);
+      bindings.push({ ...match.binding, detail: [match.binding.detail, confirms ? `GET ${match.probePath} answered by ${answered.backend}` : `but GET ${match.probePath} ${answered.what}`].filter(Boolean).join('; ') });
+      pools.push(poolFrom(match, match.configName, analysis, options.backends));
+      continue;
+    }
+    const configName = answered.pools.find((p) => !taken.has(p)) ?? answered.pools[0];
+    if (configName === undefined) {
+      const reason = `the config has no pool named ${match.name} and GET ${match.probePath} ${answered.what} (pools in the file: ${[...new Set(analysis.upstreams.map((u) => u.pool))].join(', ')}); map it with --pool ${match.name}=NAME`;
+      missing.set(match.name, reason);
+      bindings.push({ what: `pool ${match.name}`, value: 'none', from: 'missing', detail: reason });
+      continue;
+    }
+    taken.add(configName);
+    const first = analysis.upstreams.find((u) => u.pool === configName);
+    bindings.push({ what: `pool ${match.name}`, value: configName, from: 'traffic', detail: `GET ${match.probePath} answered by ${answered.backend}`, file: first?.file ?? sourceFile, ...(first ? { line: first.line } : {}) });
+    pools.push(poolFrom(match, configName, analysis, options.backends));
+  }
+  for (const pool of pools) bindings.push(healthBinding(pool, sourceFile));
+
+  let sticky: StickyContract | undefined;
+  const stickyPool = profile.sticky && pools.find((p) => p.name === (profile.sticky?.pool ?? profile.pools[0]?.name));
+  if (profile.sticky && stickyPool) {
+    const bound = bindSticky(profile.sticky, stickyPool.health, sourceFile);
+    sticky = bound.contract;
+    bindings.push(bound.binding);
+  }
+  const weights = new Map<string, Weights>();
+  for (const pool of pools) {
+    const stated = profile.pools.find((p) => p.name === pool.name)?.weights;
+    const bound = bindWeights({ ...pool, primaries: pool.primaries.map((b) => b.upstream) }, stated, sourceFile);
+    if (bound.binding.from === 'missing' && stated === undefined) continue;
+    if (bound.weights) weights.set(pool.name, bound.weights);
+    bindings.push(bound.binding);
+  }
+  return { pools, missing, sticky, weights, bindings };
+}
+
+/** Sends a pool's probe path and returns the config pools of the server that answered (several when the server is in several pools). */
+async function answeringPools(options: { client: LbClient; app: Endpoint; backends: readonly BackendBinding[]; analysis: ConfigAnalysis; nextId: () => string }, path: string): Promise<{ pools: string[]; backend: string; what: string }> {
+  let what = 'got no answer';
+  for (let i = 0; i < PROBES_PER_POOL; i++) {
+    const res = await options.client.send(options.app, { path, headers: { 'x-lbdrill-id': options.nextId() } });
+    const id = res.headers['x-lbdrill-backend'];
+    const backend = options.backends.find((b) => b.backend.id === id);
+    if (backend) {
+      const pools = [...new Set(options.analysis.upstreams.filter((u) => u.address === backend.upstream.address).map((u) => u.pool))];
+      return { pools, backend: `${backend.backend.id} (${pools.join(', ')})`, what: `answered by ${backend.backend.id} of ${pools.join(', ')}` };
+    }
+    what = res.status !== undefined ? `was answered ${res.status} by the LB itself, no server` : `failed (${res.error?.kind})`;
+  }
+  return { pools: [], backend: '', what };
+}
+
+/** The pool's health check as the config writes it: what the LB checks, so faults aim at it. */
+export function healthBinding(pool: Pick<PoolBinding, 'name' | 'health'>, sourceFile: string): Binding {
+  const h: PoolHealth | undefined = pool.health;
+  const what = `health check of ${pool.name}`;
+  const a = h?.active;
+  if (!a) {
+    const passive = h?.passive ? `passive only: ${h.passive.maxFails} failures in ${h.passive.failTimeoutMs} ms` : 'none in the config';
+    return { what, value: passive, from: h?.passive ? 'config' : 'missing', ...(h?.passive ? { file: sourceFile } : { detail: 'the LB notices a dead server only from live traffic' }) };
+  }
+  const request = a.path === undefined ? 'TCP connect' : `${a.method ?? 'GET'} ${a.path}`;
+  const value = `${request}${a.port !== undefined ? ` on port ${a.port}` : ''} every ${a.intervalMs} ms, fall ${a.fall}, rise ${a.rise}${a.expectStatus ? `, expects ${a.expectStatus.min}-${a.expectStatus.max}` : ''}`;
+  return { what, value, from: 'config', file: a.at?.file ?? sourceFile, ...(a.at ? { line: a.at.line } : {}) };
+}
