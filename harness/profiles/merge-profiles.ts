@@ -20,10 +20,10 @@ function mergeChecks(base: unknown, child: unknown, file: string): Entry[] {
   const out = Array.isArray(base) ? (base as Entry[]).map((c) => ({ ...c })) : [];
   if (!Array.isArray(child)) throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: checks: expected a list of { id, severity }`);
   for (const [i, entry] of (child as unknown[]).entries()) {
-    if (!isMapping(entry) || typeof entry['id'] !== 'string') throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: checks.${i}: expected { id, severity }`);
+    if (!isMapping(entry) || typeof entry['id'] !== 'string') throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: checks[${i}]: expected { id, severity }`);
     const at = out.findIndex((c) => c['id'] === entry['id']);
     if (entry['severity'] === 'off') {
-      if (at < 0) throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: checks.${i}: "${entry['id']}" is off, but the profile it extends does not run it`);
+      if (at < 0) throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: checks[${i}]: "${entry['id']}" is off, but the profile it extends does not run it`);
       out.splice(at, 1);
     } else if (at >= 0) out[at] = { ...out[at], ...entry };
     else out.push(entry);
@@ -36,7 +36,7 @@ function mergePools(base: unknown, child: unknown, file: string): Entry[] {
   const out = Array.isArray(base) ? (base as Entry[]).map((p) => ({ ...p })) : [];
   if (!Array.isArray(child)) throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: pools: expected a list of pools`);
   for (const [i, entry] of (child as unknown[]).entries()) {
-    if (!isMapping(entry) || typeof entry['name'] !== 'string') throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: pools.${i}: expected { name, probe_path, ... }`);
+    if (!isMapping(entry) || typeof entry['name'] !== 'string') throw new LbdrillError('LBDRILL_ERR_SCENARIO_INVALID', `${file}: pools[${i}]: expected { name, probe_path, ... }`);
     const at = out.findIndex((p) => p['name'] === entry['name']);
     if (at >= 0) out[at] = { ...out[at], ...entry };
     else out.push(entry);

@@ -76,7 +76,7 @@ export async function runTarget(options: {
   profile: Profile;
   /** the profile's pools, matched to the config's by name or --pool (the rest are found by traffic). */
   matches: readonly PoolMatch[];
-  /** health paths the test backends answer (besides /health). */
+  /** health paths of the profile the test backends answer (besides /health and the config's own checks). */
   healthPaths: readonly string[];
   /** seed 002's header-map contract. */
   nodeMap?: NodeMapContract;
@@ -100,7 +100,10 @@ export async function runTarget(options: {
   let runtime: RuntimeApi | undefined;
   const shared = new Map<string, Promise<unknown>>();
   let bindings: Binding[] = [];
-  const healthPaths = [...new Set(['/health', ...options.healthPaths])];
+  // The backends answer as health checks what the config's own checks ask for (HEAD /login.php, GET /),
+  // so health faults hit exactly what the LB checks and error faults leave it alone.
+  const configured = (prepared.target.analysis.pools ?? []).flatMap((h) => (h.active?.path !== undefined ? [h.active.path.split('?', 1)[0]!] : []));
+  const healthPaths = [...new Set(['/health', ...options.healthPaths, ...configured])];
   try {
     const testHosts = prepared.testHosts;
     for (const plan of prepared.backends) {
