@@ -4,6 +4,7 @@ import type { Check } from './check.ts';
 import { fail, pass } from './check.ts';
 import { probeBackendRequest } from './header-probe.ts';
 import { contractPool } from '../contracts/pools.ts';
+import { systemTlsLibrary } from '../tls/tls-library.ts';
 
 const HANDSHAKE_TIMEOUT_MS = 5000;
 
@@ -74,10 +75,14 @@ export const tlsTerminate: Check = {
     const legacy = [];
     for (const version of LEGACY_VERSIONS) legacy.push(await legacyAccepted(tlsEndpoint, ctx.client.caPem, version));
     const { recorded, status } = await probeBackendRequest(ctx, `${contractPool(ctx).pathPrefix}tls/terminate`);
-    const evidence = { ...hs, legacy, originalPort: tlsEndpoint.originalPort, status, backendPath: recorded?.rawPath ?? null };
+    // Credit where it is due: a refusal the config states holds on any host; one that comes from the TLS
+    // library's defaults (OpenSSL 3 refuses TLS 1.0/1.1 at security level 1+) holds only where those defaults do.
+    const stated = tlsEndpoint.tlsProtocols;
+    const refusedBy = stated ? `the config: \`${stated.text}\` (${stated.file ? `${stated.file}:` : 'line '}${stated.line})` : `${await systemTlsLibrary()}'s defaults: the config states no protocol versions, so a host whose TLS library allows TLS 1.0/1.1 would accept them`;
+    const evidence = { ...hs, legacy, refusedBy, configStatement: stated ?? null, originalPort: tlsEndpoint.originalPort, status, backendPath: recorded?.rawPath ?? null };
     const accepted = legacy.filter((l) => l.accepted);
     if (accepted.length > 0) return fail(expected, `the LB completes deprecated handshakes: ${accepted.map((l) => `${l.version} ${l.detail}`).join('; ')}`, evidence);
     if (!recorded) return fail(expected, `handshake ok (${hs.protocol}) but the request did not reach a backend (client got ${status})`, evidence);
-    return pass(expected, `${hs.protocol} ${hs.cipher}, certificate CN=${hs.subject} issued by ${hs.issuer}; ${legacy.map((l) => `${l.version} ${l.detail}`).join(', ')}; backend got plain HTTP ${recorded.method} ${recorded.rawPath}`, evidence);
+    return pass(expected, `${hs.protocol} ${hs.cipher}, certificate CN=${hs.subject} issued by ${hs.issuer}; ${legacy.map((l) => `${l.version} ${l.detail}`).join(', ')}, refused by ${refusedBy}; backend got plain HTTP ${recorded.method} ${recorded.rawPath}`, evidence);
   },
 };

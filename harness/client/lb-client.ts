@@ -1,6 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { ConfigStatement } from '../targets/config-plan.ts';
 
 /** A listener of the LB under test, as the client reaches it. */
 export interface Endpoint {
@@ -11,6 +12,8 @@ export interface Endpoint {
   serverName: string;
   /** the port as written in the config, e.g. 443. */
   originalPort: number;
+  /** what the config says about TLS versions for this listener, with its line; undefined = the TLS library's defaults. */
+  tlsProtocols?: ConfigStatement;
 }
 
 /** One request through the LB. */

@@ -140,12 +140,14 @@ async function renderAndValidate(options: PrepareOptions, source: string, source
   }
   const endpoints: Endpoint[] = [...listenPorts].map(([originalPort, port]) => {
     const refs = analysis.listeners.filter((l) => l.port === originalPort);
+    const tlsProtocols = refs.find((l) => l.tls && l.tlsProtocols)?.tlsProtocols;
     return {
       host: '127.0.0.1',
       port,
       tls: refs.some((l) => l.tls),
       serverName: refs.flatMap((l) => l.serverNames)[0] ?? 'localhost',
       originalPort,
+      ...(tlsProtocols ? { tlsProtocols } : {}),
     };
   });
 
