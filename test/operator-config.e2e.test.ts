@@ -56,8 +56,7 @@ describe("an operator's HAProxy config for seed 001's role: own names, own cooki
 
 describe('a config without a pool the profile names fails only the checks on that pool', () => {
   it('sticky-ws on a config with no WebSocket pool: the ws_pool checks fail with the reason, the rest run', async () => {
-    // The operator's config answers /ws/ from be_api (default_backend): strip that with --pool to a pool
-    // that does not exist would be exit 2; instead a config whose /ws/ reaches no server at all.
+    // no-ws-route.cfg routes only /api/ and /stream/: /ws/ reaches no server, so no pool serves ws_pool's probe path.
     const run = await runLbdrill(['run', '--profile', 'sticky-ws', '--target', `haproxy=${join(ROOT, 'fixtures', 'configs', 'operator', 'no-ws-route.cfg')}`, '--only', 'sticky.cookie-inserted', '--only', 'ws.idle-survives', ...FAST]);
     expect(run.report, run.stderr).toBeDefined();
     const cell = (id: string) => run.report!.results.find((r) => r.check === id)!;
