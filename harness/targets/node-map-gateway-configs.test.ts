@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeMapEntry } from '../runtime/map-file.ts';
 import { reloadNginx } from '../runtime/nginx-reload.ts';
 import { companionCopy } from './config-text.ts';
-import { DIALECTS, haveProxy, runConfig, runtimeCommand, send, startBackend, type Backend, type ProxyName } from './live-proxy-kit.ts';
+import { DIALECTS, runConfig, runtimeCommand, send, startBackend, type Backend, type ProxyName } from './live-proxy-kit.ts';
 
 /*
  * The bundled configs of the node-map-gateway profile (seed 002): each one rendered with its
@@ -82,7 +82,7 @@ describe('node-map-gateway bundled configs: what each dialect reads', () => {
   });
 });
 
-describe.skipIf(!haveProxy('haproxy'))('node-map-gateway haproxy.cfg under HAProxy 2.6', () => {
+describe('node-map-gateway haproxy.cfg under HAProxy 2.6', () => {
   it('routes by the node map, follows `set map` on the copy without a reload, spills a full queue and a dead master to the other', async () => {
     const masters = await startMasters();
     const socket = join(dir, 'haproxy.sock');
@@ -110,7 +110,7 @@ describe.skipIf(!haveProxy('haproxy'))('node-map-gateway haproxy.cfg under HAPro
   });
 });
 
-describe.skipIf(!haveProxy('nginx'))('node-map-gateway nginx.conf under nginx 1.22', () => {
+describe('node-map-gateway nginx.conf under nginx 1.22', () => {
   it('routes by the included node map, follows a rewrite of the copy after a graceful reload, and a full or dead master hands over to its backup', async () => {
     const masters = await startMasters();
     const run = await runConfig('nginx', join(DIR, FILES.nginx), join(dir, 'nginx'), new Map([...masters].map(([a, b]) => [a, b.address])));
@@ -140,7 +140,7 @@ describe.skipIf(!haveProxy('nginx'))('node-map-gateway nginx.conf under nginx 1.
   });
 });
 
-describe.skipIf(!haveProxy('apache'))('node-map-gateway apache.conf under Apache 2.4', () => {
+describe('node-map-gateway apache.conf under Apache 2.4', () => {
   it('routes by the RewriteMap, follows a rewrite of the copy without a reload, and a dead master hands over to its hot standby', async () => {
     const masters = await startMasters();
     const run = await runConfig('apache', join(DIR, FILES.apache), join(dir, 'apache'), new Map([...masters].map(([a, b]) => [a, b.address])));

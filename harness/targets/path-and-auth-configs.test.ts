@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DIALECTS, haveProxy, runConfig, send, startBackend, type Backend, type ProxyName } from './live-proxy-kit.ts';
+import { DIALECTS, runConfig, send, startBackend, type Backend, type ProxyName } from './live-proxy-kit.ts';
 
 /*
  * The bundled configs of the path-and-auth profile (seed 003): each one rendered with its
@@ -87,7 +87,7 @@ describe('path-and-auth bundled configs: what each dialect reads', () => {
 });
 
 for (const proxy of ['haproxy', 'nginx', 'apache'] as const) {
-  describe.skipIf(!haveProxy(proxy))(`path-and-auth ${FILES[proxy]} under the real ${proxy}`, () => {
+  describe(`path-and-auth ${FILES[proxy]} under the real ${proxy}`, () => {
     it('routes /app3 and /app4 to two ports of one host, answers 401 without reaching a backend, vip -> deluxe, john -> default', async () => {
       const run = await runConfig(proxy, join(DIR, FILES[proxy]), join(dir, proxy), new Map([...backends].map(([a, b]) => [a, b.address])));
       try {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { haveProxy, runConfig, send, startBackend, type Backend, type ProxyName, type Reply } from './live-proxy-kit.ts';
+import { runConfig, send, startBackend, type Backend, type ProxyName, type Reply } from './live-proxy-kit.ts';
 
 /*
  * The bundled configs of the sysmanage profile (seed 004, the published files corrected): each
@@ -113,7 +113,7 @@ async function expectRateLimit(port: number, status: number): Promise<void> {
 
 const backendMap = (): Map<string, string> => new Map([...backends].map(([a, b]) => [a, b.address]));
 
-describe.skipIf(!haveProxy('haproxy'))('sysmanage haproxy.cfg under HAProxy 2.6', () => {
+describe('sysmanage haproxy.cfg under HAProxy 2.6', () => {
   it('weights 3:3:2 by least connections, sticky /ws/, /health from HAProxy, security headers, 429 past 20 requests in 10 s', async () => {
     clearBackends();
     const run = await runConfig('haproxy', join(DIR, FILES.haproxy), join(dir, 'haproxy'), backendMap());
@@ -129,7 +129,7 @@ describe.skipIf(!haveProxy('haproxy'))('sysmanage haproxy.cfg under HAProxy 2.6'
   });
 });
 
-describe.skipIf(!haveProxy('nginx'))('sysmanage nginx.conf under nginx 1.22', () => {
+describe('sysmanage nginx.conf under nginx 1.22', () => {
   it('weights 3:3:2 by least connections, ip_hash on /ws/, /health from nginx, security headers, 503 past 10 r/s burst 20', async () => {
     clearBackends();
     const run = await runConfig('nginx', join(DIR, FILES.nginx), join(dir, 'nginx'), backendMap());
@@ -145,7 +145,7 @@ describe.skipIf(!haveProxy('nginx'))('sysmanage nginx.conf under nginx 1.22', ()
   });
 });
 
-describe.skipIf(!haveProxy('apache'))('sysmanage apache.conf under Apache 2.4', () => {
+describe('sysmanage apache.conf under Apache 2.4', () => {
   // bybusyness does not hold loadfactor 3:3:2 under concurrency (shares of about a third each
   // were measured; balance.weights judges that and fails on Apache): here only the spread.
   it('spreads over the three primaries by busyness, never the backup; /health from Apache, security headers; no rate limit to prove', async () => {

@@ -1,0 +1,24 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * Every suite runs on CI's machine: `.ci/run` installs these. A suite never skips itself when one
+ * is missing (a skipped test proves nothing); this test names what is missing and how to get it,
+ * and the suites that need it fail with their own errors.
+ */
+const TOOLS: ReadonlyArray<{ command: string; args: string[]; apt: string; for: string }> = [
+  { command: 'nginx', args: ['-v'], apt: 'nginx', for: 'the nginx target' },
+  { command: 'haproxy', args: ['-v'], apt: 'haproxy', for: 'the HAProxy target' },
+  { command: 'apache2', args: ['-v'], apt: 'apache2', for: 'the Apache target' },
+  { command: 'openssl', args: ['version'], apt: 'openssl', for: 'password-hash cross-checks' },
+  { command: 'docker-compose', args: ['version'], apt: 'docker-compose', for: 'parsing docker-compose.yml' },
+  { command: 'ip', args: ['-V'], apt: 'iproute2', for: 'network namespaces (--network netns)' },
+  { command: 'iptables', args: ['--version'], apt: 'iptables', for: 'partition faults in network namespaces' },
+];
+
+describe("the tools the suites drive are installed (as .ci/run installs them)", () => {
+  it('none is missing', () => {
+    const missing = TOOLS.filter((t) => spawnSync(t.command, t.args, { stdio: 'ignore' }).status !== 0).map((t) => `${t.command} (apt-get install ${t.apt}; for ${t.for})`);
+    expect(missing).toEqual([]);
+  });
+});
