@@ -1,6 +1,7 @@
 import type { LbResponse } from '../client/lb-client.ts';
 import type { CheckContext } from './check.ts';
 import type { NodeMapContract } from '../contracts/node-map.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** The map value (master1, ...) whose server answered, from the backend's upstream address; else a description. */
 export function answeredBy(ctx: CheckContext, map: NodeMapContract, res: LbResponse): string {
@@ -13,5 +14,5 @@ export function answeredBy(ctx: CheckContext, map: NodeMapContract, res: LbRespo
 
 /** Sends a request for `node` (the map's header set to it). */
 export function askFor(ctx: CheckContext, map: NodeMapContract, node: string, extra: Record<string, string> = {}, timeoutMs = 10_000): Promise<LbResponse> {
-  return ctx.client.send(ctx.app, { path: `/puppet/v3/catalog/${encodeURIComponent(node)}`, headers: ctx.tag(ctx.nextId(), { [map.header]: node, ...extra }), timeoutMs });
+  return ctx.client.send(ctx.app, { path: `${contractPool(ctx).pathPrefix}v3/catalog/${encodeURIComponent(node)}`, headers: ctx.tag(ctx.nextId(), { [map.header]: node, ...extra }), timeoutMs });
 }

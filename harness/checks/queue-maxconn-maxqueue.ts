@@ -3,6 +3,7 @@ import { formatMs } from '../duration.ts';
 import { DrillProblem, fail, pass, type Check } from './check.ts';
 import { answeredBy } from './node-map-support.ts';
 import { nodeMap } from '../contracts/node-map.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** Requests sent beyond the gateway's capacity, one per master in turn. */
 const EXTRA_PER_MASTER = 2;
@@ -20,6 +21,7 @@ export const queueMaxconnMaxqueue: Check = {
   title: 'maxconn + maxqueue: M+Q slow requests per server are served, the rest get a quick 503',
   severity: 'must',
   needs: ['server-queue'],
+  needsPool: true,
   async run(ctx) {
     const q = ctx.queue;
     const expected = q
@@ -34,7 +36,7 @@ export const queueMaxconnMaxqueue: Check = {
     const send = (i: number, master: string): Promise<LbResponse> =>
       ctx.client.send(
         ctx.app,
-        { path: `/puppet/v3/catalog/${nodeFor(master)}?q=${i}`, headers: ctx.tag(`${run}-${i}`, { [map.header]: nodeFor(master), 'x-lbdrill-delay-ms': String(q.holdMs) }), timeoutMs: 4 * q.holdMs + 10_000 },
+        { path: `${contractPool(ctx).pathPrefix}v3/catalog/${nodeFor(master)}?q=${i}`, headers: ctx.tag(`${run}-${i}`, { [map.header]: nodeFor(master), 'x-lbdrill-delay-ms': String(q.holdMs) }), timeoutMs: 4 * q.holdMs + 10_000 },
         { fresh: true },
       );
     const perMaster = q.maxConn + q.maxQueue;

@@ -3,6 +3,7 @@ import { basicAuth } from './auth-support.ts';
 import { poolOf } from '../contracts/pools.ts';
 import { authUsers } from '../contracts/auth.ts';
 import { backendOf } from './sticky-support.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** Requests per user. */
 const REQUESTS = 10;
@@ -13,6 +14,7 @@ export const routeAuthGroupMap: Check = {
   title: 'the authenticated user is routed by the group map (vip to deluxe, others to default)',
   severity: 'must',
   needs: [],
+  needsPool: true,
   async run(ctx) {
     const users = authUsers(ctx);
     const expected = users.map((u) => `${u.user} -> ${u.pool.name}`).join(', ') + `, ${REQUESTS} requests each`;
@@ -20,7 +22,7 @@ export const routeAuthGroupMap: Check = {
     for (const u of users) {
       const got: string[] = [];
       for (let i = 0; i < REQUESTS; i++) {
-        const res = await ctx.client.send(ctx.app, { path: `/orders/${i}`, headers: ctx.tag(ctx.nextId(), { authorization: basicAuth(u.user, u.password) }) }, { fresh: i % 3 === 0 });
+        const res = await ctx.client.send(ctx.app, { path: `${contractPool(ctx).pathPrefix}orders/${i}`, headers: ctx.tag(ctx.nextId(), { authorization: basicAuth(u.user, u.password) }) }, { fresh: i % 3 === 0 });
         got.push(poolOf(ctx, backendOf(res)) ?? `status ${res.status ?? res.error?.kind}`);
       }
       rows.push({ user: u.user, want: u.pool.name, got });

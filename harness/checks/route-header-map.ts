@@ -10,6 +10,7 @@ export const routeHeaderMap: Check = {
   title: 'each node name reaches its mapped master',
   severity: 'must',
   needs: [],
+  needsPool: true,
   async run(ctx) {
     const map = nodeMap(ctx);
     const expected = `${Object.keys(map.entries).length} nodes x ${REQUESTS_PER_NODE} requests with ${map.header}: each reaches its mapped master`;

@@ -34,6 +34,7 @@ export const routeMapRuntimeUpdate: Check = {
   title: 'a map entry changed at run time: traffic follows, no request dropped',
   severity: 'must',
   needs: ['runtime-map'],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const expected = `a node moved to another master the way the map updater does it on this LB: its traffic follows within ${formatMs(FOLLOW_TIMEOUT_MS)}, then stays; 0 requests dropped`;

@@ -10,6 +10,7 @@ export const routeRedispatchStaleMap: Check = {
   title: 'a node mapped to a master that is down is still served',
   severity: 'must',
   needs: [],
+  needsPool: true,
   disruptive: true,
   async run(ctx) {
     const expected = `with the mapped master stopped, ${REQUESTS} requests for its node all succeed on another master`;

@@ -1,6 +1,7 @@
 import { fail, pass, type Check } from './check.ts';
 import { answeredBy, askFor } from './node-map-support.ts';
 import { nodeMap } from '../contracts/node-map.ts';
+import { contractPool } from '../contracts/pools.ts';
 
 /** Seed 002: a node not in the map (or no header at all) reaches the default master. */
 export const routeUnknownNodeDefault: Check = {
@@ -8,12 +9,13 @@ export const routeUnknownNodeDefault: Check = {
   title: 'an unknown node name reaches the default master',
   severity: 'must',
   needs: [],
+  needsPool: true,
   async run(ctx) {
     const map = nodeMap(ctx);
     const expected = `unknown nodes and requests without ${map.header} reach ${map.default}`;
     const rows: Array<{ node: string; got: string }> = [];
     for (const node of ['new-node.example.com', 'NODE-X.EXAMPLE.COM', 'x']) rows.push({ node, got: answeredBy(ctx, map, await askFor(ctx, map, node)) });
-    const bare = await ctx.client.send(ctx.app, { path: '/puppet/v3/status', headers: ctx.tag(ctx.nextId()) });
+    const bare = await ctx.client.send(ctx.app, { path: contractPool(ctx).probePath, headers: ctx.tag(ctx.nextId()) });
     rows.push({ node: `(no ${map.header})`, got: answeredBy(ctx, map, bare) });
     const wrong = rows.filter((r) => r.got !== map.default);
     if (wrong.length > 0) return fail(expected, `${wrong[0]!.node} reached ${wrong[0]!.got}`, { rows });
