@@ -106,6 +106,8 @@ export interface CheckContext {
   progress(message: string): void;
   /** the profile's pools as bound in this config (those it has); empty for profiles that declare none. */
   pools: readonly PoolBinding[];
+  /** the profile's pools the config does not have: each one's path prefix and why it is missing. */
+  missingPools: ReadonlyMap<string, { pathPrefix: string; reason: string }>;
   /** the pool this check acts on (the profile's check entry names it, default the first), when the check `needsPool`. */
   pool: PoolBinding | undefined;
   failover: FailoverSettings;

@@ -20,6 +20,8 @@ export const routePathPrefix: Check = {
   needsPool: true,
   async run(ctx) {
     const fallback = contractPool(ctx);
+    const absent = [...ctx.missingPools].find(([, m]) => m.pathPrefix !== '/');
+    if (absent) throw new DrillProblem(`the config has no pool for the profile's ${absent[0]} (${absent[1].pathPrefix}…): ${absent[1].reason}`);
     const prefixed = ctx.pools.filter((p) => p.pathPrefix !== '/' && p !== fallback);
     if (prefixed.length === 0) throw new DrillProblem('the profile routes no pool by a path prefix (pools[].path_prefix)');
     const expected = `${prefixed.map((p) => `${p.pathPrefix}… reaches ${p.name}`).join(', ')}, any other path (authenticated as a user of ${fallback.name}) reaches ${fallback.name}`;

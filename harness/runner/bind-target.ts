@@ -1,4 +1,5 @@
 import type { Endpoint, LbClient } from '../client/lb-client.ts';
+import { basicAuth } from '../checks/auth-support.ts';
 import type { BackendBinding, PoolBinding } from '../checks/check.ts';
 import type { Binding } from '../contracts/binding.ts';
 import { poolFrom, type PoolMatch } from '../contracts/pools.ts';
@@ -11,8 +12,8 @@ import type { ConfigAnalysis, PoolHealth } from '../targets/config-plan.ts';
 export interface TargetBindings {
   /** the profile pools the config has. */
   pools: PoolBinding[];
-  /** profile pool -> why the config has none for it. */
-  missing: ReadonlyMap<string, string>;
+  /** profile pool -> its path prefix and why the config has none for it. */
+  missing: ReadonlyMap<string, { pathPrefix: string; reason: string }>;
   sticky: StickyContract | undefined;
   /** profile pool -> the weights its traffic must follow, where the config or the profile states any. */
   weights: ReadonlyMap<string, Weights>;
@@ -40,11 +41,11 @@ export async function bindTarget(options: {
 }): Promise<TargetBindings> {
   const { profile, analysis, sourceFile } = options;
   const pools: PoolBinding[] = [];
-  const missing = new Map<string, string>();
+  const missing = new Map<string, { pathPrefix: string; reason: string }>();
   const bindings: Binding[] = [];
   const taken = new Set(options.matches.flatMap((m) => (m.configName ? [m.configName] : [])));
   for (const match of options.matches) {
-    const answered = await answeringPools(options, match.probePath);
+    const answered = await answeringPools(options, match.probePath, credentialsFor(profile, match.name));
     if (match.configName !== undefined) {
       const confirms = answered.pools.includes(match.configName);
       bindings.push({ ...match.binding, detail: [match.binding.detail, confirms ? `GET ${match.probePath} answered by ${answered.backend}` : `but GET ${match.probePath} ${answered.what}`].filter(Boolean).join('; ') });
@@ -54,7 +55,7 @@ export async function bindTarget(options: {
     const configName = answered.pools.find((p) => !taken.has(p)) ?? answered.pools[0];
     if (configName === undefined) {
       const reason = `the config has no pool named ${match.name} and GET ${match.probePath} ${answered.what} (pools in the file: ${[...new Set(analysis.upstreams.map((u) => u.pool))].join(', ')}); map it with --pool ${match.name}=NAME`;
-      missing.set(match.name, reason);
+      missing.set(match.name, { pathPrefix: match.pathPrefix, reason });
       bindings.push({ what: `pool ${match.name}`, value: 'none', from: 'missing', detail: reason });
       continue;
     }
@@ -83,11 +84,17 @@ export async function bindTarget(options: {
   return { pools, missing, sticky, weights, bindings };
 }
 
+/** Basic credentials of a profile user who must reach this pool: behind auth, only they get there. */
+function credentialsFor(profile: Profile, pool: string): Record<string, string> {
+  const user = Object.entries(profile.auth?.users ?? {}).find(([, u]) => u.pool === pool);
+  return user ? { authorization: basicAuth(user[0], user[1].password) } : {};
+}
+
 /** Sends a pool's probe path and returns the config pools of the server that answered (several when the server is in several pools). */
-async function answeringPools(options: { client: LbClient; app: Endpoint; backends: readonly BackendBinding[]; analysis: ConfigAnalysis; nextId: () => string }, path: string): Promise<{ pools: string[]; backend: string; what: string }> {
+async function answeringPools(options: { client: LbClient; app: Endpoint; backends: readonly BackendBinding[]; analysis: ConfigAnalysis; nextId: () => string }, path: string, headers: Record<string, string>): Promise<{ pools: string[]; backend: string; what: string }> {
   let what = 'got no answer';
   for (let i = 0; i < PROBES_PER_POOL; i++) {
-    const res = await options.client.send(options.app, { path, headers: { 'x-lbdrill-id': options.nextId() } });
+    const res = await options.client.send(options.app, { path, headers: { 'x-lbdrill-id': options.nextId(), ...headers } });
     const id = res.headers['x-lbdrill-backend'];
     const backend = options.backends.find((b) => b.backend.id === id);
     if (backend) {

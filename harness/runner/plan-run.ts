@@ -49,8 +49,7 @@ export async function planRun(options: { profile: Profile; targets: readonly Tar
       const prepared = await prepareTarget({ kind, version, spec, configFile: config, runDir: join(scratch, spec.name), index, ca });
       await prepared.testHosts?.dispose();
       const analysis = prepared.target.analysis;
-      const needed = profile.pools.filter((p) => planned.some((c) => c.pool === p.name));
-      const matches = matchPools(needed, analysis, config, options.pools ?? {}, profile.name);
+      const matches = matchPools(profile.pools, analysis, config, options.pools ?? {}, profile.name);
       const bindings: Binding[] = matches.map((m) => m.binding);
       for (const m of matches) {
         if (m.configName === undefined) continue;

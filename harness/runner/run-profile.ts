@@ -69,8 +69,6 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
     (options.extraChecks ?? []).map((check) => ({ check, severity: check.severity })),
   );
   if (planned.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `--only/--skip leave no check of profile ${options.profile.name} to run`);
-  // Only the pools the planned checks act on are required of the config.
-  const neededPools = options.profile.pools.filter((p) => planned.some((c) => c.pool === p.name) || Object.values(options.profile.auth?.users ?? {}).some((u) => u.pool === p.name));
 
   // Which targets can run here at all.
   const targetReports: TargetReport[] = [];
@@ -131,7 +129,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
     }
     prepared.push({ ...target, matches: [] });
     try {
-      prepared[prepared.length - 1]!.matches = matchPools(neededPools, target.target.analysis, report.config!, options.failover?.pools ?? {}, options.profile.name);
+      prepared[prepared.length - 1]!.matches = matchPools(options.profile.pools, target.target.analysis, report.config!, options.failover?.pools ?? {}, options.profile.name);
       for (const p of planned) p.check.validateTopology?.(target.backends.map((b) => b.id), `${spec.name}'s config ${report.config}`);
     } catch (err) {
       await Promise.allSettled(prepared.map((p) => p.testHosts?.dispose()));

@@ -183,7 +183,7 @@ export async function runTarget(options: {
       if (crashed) return { ...base, status: 'error', durationMs: 0, expected: check.title, observed: crashed, evidence: {} };
       const pool = planned.pool === undefined ? undefined : pools.find((p) => p.name === planned.pool);
       if (check.needsPool && !pool) {
-        const reason = planned.pool === undefined ? 'the profile declares no pool' : (bound.missing.get(planned.pool) ?? `no pool ${planned.pool}`);
+        const reason = planned.pool === undefined ? 'the profile declares no pool' : (bound.missing.get(planned.pool)?.reason ?? `no pool ${planned.pool}`);
         return { ...base, status: 'fail', durationMs: 0, expected: check.title, observed: `no pool for the profile's ${planned.pool ?? 'pools'}: ${reason}`, evidence: { missingPool: planned.pool ?? null } };
       }
       onEvent({ type: 'check-start', target: targetName, check: check.id });
@@ -209,6 +209,7 @@ export async function runTarget(options: {
         progress: (message) => onEvent({ type: 'check-progress', target: targetName, check: check.id, message }),
         pools,
         pool,
+        missingPools: bound.missing,
         failover: options.failover,
         runtime,
         faults,
