@@ -232,6 +232,10 @@ describe('haproxyDialect: what bindings need (weights, cookies, checks as the LB
     '    http-check send meth GET uri /ready',
     '    http-check expect status 200-399',
     '    server h1 10.0.0.6:80 check',
+    'backend tls_hello',
+    '    option httpchk GET /',
+    '    option ssl-hello-chk',
+    '    server t1 10.0.0.7:443 check',
   ].join('\n');
   const analysis = haproxyDialect.analyze(SOURCE, 'haproxy.cfg');
 
@@ -243,6 +247,7 @@ describe('haproxyDialect: what bindings need (weights, cookies, checks as the LB
       ['p2', 10, undefined],
       ['i1', undefined, undefined],
       ['h1', undefined, undefined],
+      ['t1', undefined, undefined],
     ]);
   });
 
@@ -253,6 +258,7 @@ describe('haproxyDialect: what bindings need (weights, cookies, checks as the LB
       ['inherited', { name: 'FROMDEFAULTS', mode: 'insert', indirect: false, at: { text: 'cookie FROMDEFAULTS insert', line: 5 } }],
       // no mode: HAProxy only reads a cookie the application sets
       ['honoured', { name: 'JSESSIONID', mode: 'honour', indirect: false, at: { text: 'cookie JSESSIONID', line: 31 } }],
+      ['tls_hello', { name: 'FROMDEFAULTS', mode: 'insert', indirect: false, at: { text: 'cookie FROMDEFAULTS insert', line: 5 } }],
     ]);
   });
 
@@ -263,6 +269,8 @@ describe('haproxyDialect: what bindings need (weights, cookies, checks as the LB
       // the defaults' `http-check expect status 204` applies to a backend with no http-check rules of its own
       ['inherited', { method: 'OPTIONS', path: '/status', expectStatus: { min: 204, max: 204 }, intervalMs: 2000, fall: 3, rise: 2, at: { text: 'option httpchk /status', line: 28 } }],
       ['honoured', { method: 'GET', path: '/ready', port: 9000, expectStatus: { min: 200, max: 399 }, intervalMs: 2000, fall: 3, rise: 2, at: { text: 'http-check send meth GET uri /ready', line: 34 } }],
+      // the last check option wins: an SSL hello, no HTTP request
+      ['tls_hello', { intervalMs: 2000, fall: 3, rise: 2, at: { text: 'option ssl-hello-chk', line: 39 } }],
     ]);
   });
 
@@ -272,6 +280,7 @@ describe('haproxyDialect: what bindings need (weights, cookies, checks as the LB
       ['php', 1_800_000],
       ['inherited', 1_800_000],
       ['honoured', 1_800_000],
+      ['tls_hello', 1_800_000],
     ]);
   });
 

@@ -279,8 +279,10 @@ interface Cookie {
 
 /** What a defaults section hands to the proxies after it, and what a backend ends up with. */
 interface ProxyHealth {
-  /** `option httpchk`, null when `no option httpchk`, undefined when unset. */
+  /** `option httpchk`, null when `no option httpchk` or another check type replaced it, undefined when unset. */
   httpchk: HttpChk | null | undefined;
+  /** `option ssl-hello-chk`, `option tcp-check`, ...: a check that is not HTTP and more than a connect. */
+  otherCheck: Line | undefined;
   rules: CheckRules | undefined;
   redispatch: boolean | undefined;
   cookie: Cookie | undefined;
@@ -293,7 +295,7 @@ function copyHealth(h: ProxyHealth): ProxyHealth {
   return { ...h, defaultServer: new Map(h.defaultServer) };
 }
 
-const EMPTY_HEALTH: ProxyHealth = { httpchk: undefined, rules: undefined, redispatch: undefined, cookie: undefined, tunnelMs: undefined, defaultServer: new Map() };
+const EMPTY_HEALTH: ProxyHealth = { httpchk: undefined, otherCheck: undefined, rules: undefined, redispatch: undefined, cookie: undefined, tunnelMs: undefined, defaultServer: new Map() };
 
 /** A backend or listen section with its servers' settings in force (defaults, default-server, own words merged). */
 interface HealthPool {
@@ -308,6 +310,9 @@ function readHttpChk(args: string[], line: Line): HttpChk {
   if (args.length === 1) return { method: 'OPTIONS', path: args[0] as string, line };
   return { method: (args[0] as string).toUpperCase(), path: args[1] as string, line };
 }
+
+/** Check types other than HTTP (HAProxy configuration manual, section 4: option ...-chk / ...-check). */
+const OTHER_CHECKS = new Set(['ssl-hello-chk', 'tcp-check', 'mysql-check', 'pgsql-check', 'redis-check', 'smtpchk', 'ldap-check', 'spop-check', 'external-check']);
 
 /** Matchers of `http-check expect` (HAProxy configuration manual, http-check expect). */
 const EXPECT_MATCHERS = new Set(['status', 'rstatus', 'hdr', 'fhdr', 'string', 'rstring', 'binary', 'rbinary']);
@@ -372,6 +377,11 @@ function healthPools(s: Scan): HealthPool[] {
     const at = negated ? 1 : 0;
     if (v[at] === 'option' && v[at + 1] === 'httpchk') {
       current.httpchk = negated ? null : readHttpChk(v.slice(at + 2), line);
+      current.otherCheck = undefined;
+    } else if (v[at] === 'option' && OTHER_CHECKS.has(v[at + 1] ?? '')) {
+      // The last check option of a proxy is its check type.
+      current.otherCheck = negated ? undefined : line;
+      if (!negated) current.httpchk = null;
     } else if (v[at] === 'option' && v[at + 1] === 'redispatch') {
       current.redispatch = !negated;
     } else if (v[0] === 'cookie' && v[1] !== undefined) {
@@ -428,7 +438,8 @@ function activeCheck(source: string, pool: HealthPool, set: Settings, intervalMs
   const port = count(set, 'port', rules?.port ?? 0);
   const common = { intervalMs, fall: count(set, 'fall', DEFAULT_FALL), rise: count(set, 'rise', DEFAULT_RISE), ...(port > 0 ? { port } : {}) };
   if (httpchk === null || httpchk === undefined) {
-    return { ...common, at: statement(source, (set.get('check') as { line: Line }).line) };
+    // No HTTP request: a plain connect (`check` alone), or the protocol check that option names.
+    return { ...common, at: statement(source, pool.health.otherCheck ?? (set.get('check') as { line: Line }).line) };
   }
   const expect = rules?.expect;
   // An expectation that is not a run of statuses (a body string, a header) decides the check: it is what `at` shows.
