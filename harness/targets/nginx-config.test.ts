@@ -317,6 +317,19 @@ describe('nginxDialect: what bindings need (weights, the hashed cookie, TLS vers
     ]);
   });
 
+  it('gives a pool proxied to by address the tunnel timeout its location writes, and says nothing when none is written', () => {
+    const source = [
+      'server {',
+      '    listen 80;',
+      '    location /ws/ { proxy_pass http://127.0.0.1:8000; proxy_read_timeout 1h; }',
+      '    location / { proxy_pass http://10.0.0.9:3000; }',
+      '}',
+    ].join('\n');
+    const literal = nginxDialect.analyze(source, 'site.conf');
+    expect(literal.upstreams.map((u) => u.pool)).toEqual(['127.0.0.1:8000', '10.0.0.9:3000']);
+    expect(literal.pools).toEqual([{ pool: '127.0.0.1:8000', tunnelTimeoutMs: 3_600_000 }]);
+  });
+
   it("says where a TLS listener's versions come from: its server's ssl_protocols, else the http block's", () => {
     expect(analysis.listeners.map((l) => [l.port, l.tlsProtocols])).toEqual([
       [443, { text: 'ssl_protocols TLSv1.2 TLSv1.3;', line: 3 }],

@@ -418,8 +418,11 @@ interface ProxyPassUse {
 /** nginx's proxy_read_timeout and stream proxy_timeout default. */
 const DEFAULT_READ_TIMEOUT_MS = 60_000;
 
-/** Every proxy_pass to a named upstream, per upstream name (lower case), with the settings in force where it is. */
-function proxyPassesByUpstream(s: Scan, upstreamNames: Set<string>): Map<string, ProxyPassUse[]> {
+/**
+ * Every proxy_pass, with the settings in force where it is, per pool: an upstream's name (lower
+ * case), or the address a literal proxy_pass names (the pool UpstreamRef gives it).
+ */
+function proxyPassesByPool(s: Scan, upstreamNames: Set<string>): Map<string, ProxyPassUse[]> {
   const result = new Map<string, ProxyPassUse[]>();
   type Inherited = { off: boolean; tries: number; readMs: number | undefined };
   const visit = (list: Directive[], inherited: Inherited, family: Family): void => {
@@ -436,9 +439,8 @@ function proxyPassesByUpstream(s: Scan, upstreamNames: Set<string>): Map<string,
       if (target !== undefined && !target.value.includes('$')) {
         const host = family === 'stream' ? target.value : urlAuthority(target.value)?.host;
         const name = host?.toLowerCase();
-        if (name !== undefined && upstreamNames.has(name)) {
-          result.set(name, [...(result.get(name) ?? []), { redispatch: !here.off && here.tries !== 1, readTimeoutMs: here.readMs }]);
-        }
+        const pool = name !== undefined && upstreamNames.has(name) ? name : proxyPassTarget(target, family === 'stream' ? 'stream' : 'http', upstreamNames)?.address;
+        if (pool !== undefined) result.set(pool, [...(result.get(pool) ?? []), { redispatch: !here.off && here.tries !== 1, readTimeoutMs: here.readMs }]);
       }
       if (d.block === null || d.name === 'upstream') continue;
       const next: Family = d.name === 'http' || d.name === 'stream' || d.name === 'mail' ? d.name : family;
@@ -473,11 +475,8 @@ function statement(source: string, d: Directive): ConfigStatement {
  * timeout is the longest read timeout any location proxying to the upstream gives it.
  */
 function healthPools(s: Scan): HealthPool[] {
-  const blocks: Directive[] = [];
-  walk(s.root, s.top, s.top === 'main' ? 'main' : 'http', (d, context) => {
-    if (d.name === 'upstream' && d.block !== null && (context === 'http' || context === 'stream') && d.args[0] !== undefined) blocks.push(d);
-  });
-  const uses = proxyPassesByUpstream(s, new Set(blocks.map((b) => (b.args[0] as Word).value.toLowerCase())));
+  const blocks = upstreamBlocks(s);
+  const uses = proxyPassesByPool(s, new Set(blocks.map((b) => (b.args[0] as Word).value.toLowerCase())));
   return blocks.map((block) => {
     const servers = (block.block as Directive[]).filter((d) => d.name === 'server' && d.block === null && d.args.length > 0);
     const first = servers[0];
@@ -495,8 +494,36 @@ function healthPools(s: Scan): HealthPool[] {
     }
     const cookie = hashCookie(s.index.source, block.block as Directive[]);
     if (cookie !== undefined) health.cookie = cookie;
-    if (used.some((u) => u.readTimeoutMs !== undefined)) health.tunnelTimeoutMs = Math.max(...used.map((u) => u.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS));
+    const tunnel = tunnelTimeoutMs(used);
+    if (tunnel !== undefined) health.tunnelTimeoutMs = tunnel;
     return { servers, health: Object.keys(health).length > 1 ? health : null };
+  });
+}
+
+/** Every `upstream` block of the http and stream modules. */
+function upstreamBlocks(s: Scan): Directive[] {
+  const blocks: Directive[] = [];
+  walk(s.root, s.top, s.top === 'main' ? 'main' : 'http', (d, context) => {
+    if (d.name === 'upstream' && d.block !== null && (context === 'http' || context === 'stream') && d.args[0] !== undefined) blocks.push(d);
+  });
+  return blocks;
+}
+
+/** The longest read timeout the proxy_passes to a pool run with, when one of them has a written one on its way. */
+function tunnelTimeoutMs(used: ProxyPassUse[]): number | undefined {
+  if (!used.some((u) => u.readTimeoutMs !== undefined)) return undefined;
+  return Math.max(...used.map((u) => u.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS));
+}
+
+/**
+ * The pools nginx proxies to by address (`proxy_pass http://10.0.0.1:8080`): nginx neither checks
+ * nor ejects such a server, so only a tunnel timeout a location writes is reported.
+ */
+function literalPools(s: Scan): PoolHealth[] {
+  const uses = proxyPassesByPool(s, new Set(upstreamBlocks(s).map((b) => (b.args[0] as Word).value.toLowerCase())));
+  return [...new Set(s.proxyPasses.map((p) => p.ref.pool))].flatMap((pool) => {
+    const tunnel = tunnelTimeoutMs(uses.get(pool) ?? []);
+    return tunnel === undefined ? [] : [{ pool, tunnelTimeoutMs: tunnel }];
   });
 }
 
@@ -572,7 +599,7 @@ function analyze(source: string, sourcePath: string): NginxConfigAnalysis {
     listeners,
     fragment: s.fragment,
     mainSets: s.mainSets,
-    pools: healthPools(s).flatMap((p) => p.health ?? []),
+    pools: [...healthPools(s).flatMap((p) => p.health ?? []), ...literalPools(s)],
     ...(files.length > 0 ? { files } : {}),
   };
 }
