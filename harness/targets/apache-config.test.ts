@@ -257,6 +257,24 @@ describe('apacheDialect: what bindings need (load factors, routes, the sticky co
     ]);
   });
 
+  it('gives a pool proxied to by address the tunnel timeout its ProxyPass or scope writes, and says nothing when none is written', () => {
+    const source = [
+      '<VirtualHost *:80>',
+      '    ProxyPass /ws/ ws://127.0.0.1:8000/ws/ timeout=3600 upgrade=websocket',
+      '    ProxyPass /api/ http://127.0.0.1:9000/',
+      '</VirtualHost>',
+      '<VirtualHost *:8080>',
+      '    ProxyTimeout 120',
+      '    ProxyPass / http://127.0.0.1:9100/',
+      '</VirtualHost>',
+    ].join('\n');
+    expect(apacheDialect.analyze(source, 'site.conf').pools).toEqual([
+      { pool: '127.0.0.1:8000', tunnelTimeoutMs: 3_600_000 },
+      // ProxyTimeout 120 under Debian's Timeout 300
+      { pool: '127.0.0.1:9100', tunnelTimeoutMs: 300_000 },
+    ]);
+  });
+
   it("says where a TLS vhost's versions come from: its SSLProtocol, else the server config's", () => {
     expect(analysis.listeners.map((l) => [l.port, l.tlsProtocols])).toEqual([
       [443, { text: 'SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1', line: 1 }],

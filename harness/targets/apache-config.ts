@@ -630,12 +630,12 @@ const DEBIAN_TIMEOUT_S = 300;
  * the client's Timeout and the member's timeout= (else ProxyTimeout, else Timeout) passes.
  * Undefined when the config writes none of them for the member.
  */
-function tunnelTimeoutMs(member: Scan['members'][number], scoped: ScopedDirectives, scope: Scope): number | undefined {
+function tunnelTimeoutMs(params: Word[], scoped: ScopedDirectives, scope: Scope): number | undefined {
   const seconds = (d: Directive | undefined): number | undefined => {
     const v = d?.words[1]?.value;
     return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
   };
-  const own = new Map(keyValues(member.params)).get('timeout');
+  const own = new Map(keyValues(params)).get('timeout');
   const worker = own !== undefined && /^\d+$/.test(own) ? Number(own) : seconds(scoped.get(scope, 'proxytimeout'));
   const timeout = seconds(scoped.get(scope, 'timeout'));
   if (worker === undefined && timeout === undefined) return undefined;
@@ -664,9 +664,27 @@ function healthPools(s: Scan): PoolHealth[] {
     const cookie = stickyCookie(s, pool);
     if (cookie !== undefined) health.cookie = cookie;
     // The longest any member gets: a WebSocket pool normally gives every member the same.
-    const tunnels = members.flatMap((m) => tunnelTimeoutMs(m, scoped, scopeOf.get(m.directive) ?? null) ?? []);
+    const tunnels = members.flatMap((m) => tunnelTimeoutMs(m.params, scoped, scopeOf.get(m.directive) ?? null) ?? []);
     if (tunnels.length > 0) health.tunnelTimeoutMs = Math.max(...tunnels);
     return health;
+  });
+}
+
+/**
+ * The pools Apache proxies to by address (`ProxyPass /ws/ ws://127.0.0.1:8000/ timeout=3600`, a
+ * [P] rewrite): only a tunnel timeout the config writes for them is reported.
+ */
+function literalPools(s: Scan): PoolHealth[] {
+  const scoped = new ScopedDirectives(s, ['timeout', 'proxytimeout']);
+  const scopeOf = scopes(s);
+  return s.upstreams.flatMap(({ ref }) => {
+    if (ref.pool !== ref.address) return [];
+    const directive = s.directives.find((e) => e.directive.line === ref.line)?.directive;
+    if (directive === undefined) return [];
+    // ProxyPass worker parameters follow the URL; a [P] rewrite has none (the default worker's ProxyTimeout applies).
+    const params = directive.name.startsWith('proxypass') ? directive.words.filter((w) => w.value.includes('=') && !w.value.includes('://')) : [];
+    const tunnel = tunnelTimeoutMs(params, scoped, scopeOf.get(directive) ?? null);
+    return tunnel === undefined ? [] : [{ pool: ref.pool, tunnelTimeoutMs: tunnel }];
   });
 }
 
@@ -787,7 +805,7 @@ function analyze(source: string, sourcePath: string): ConfigAnalysis {
     listeners.push({ spec: (l.directive.words[1] as Word).value, port: l.address.port, tls, serverNames: s.mainNames, line: l.directive.line, ...tlsProtocols(tls, null) });
   }
   listeners.sort((a, b) => a.line - b.line);
-  return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true, pools: healthPools(s), ...(files.length > 0 ? { files } : {}) };
+  return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true, pools: [...healthPools(s), ...literalPools(s)], ...(files.length > 0 ? { files } : {}) };
 }
 
 /** An Apache argument, quoted when it holds a space. */
