@@ -49,8 +49,11 @@ describe('apacheDialect.analyze', () => {
     ]);
     expect(analysis.listeners).toEqual([
       { spec: '*:80', port: 80, tls: false, serverNames: ['sf.example.com'], line: 33 },
+      // its SSLProtocol line is a comment: the TLS library's defaults decide
       { spec: '*:443', port: 443, tls: true, serverNames: ['sf.example.com'], line: 39 },
     ]);
+    // ProxyTimeout 3600 in the vhost, over Debian's Timeout 300
+    expect(analysis.pools).toEqual([{ pool: 'sfapi', passive: { maxFails: 1, failTimeoutMs: 60_000 }, redispatch: true, tunnelTimeoutMs: 3_600_000 }]);
   });
 
   it('finds hot standbys, explicit balancer members, literal ProxyPass and [P] rewrites', () => {
@@ -179,6 +182,108 @@ describe('apacheDialect.render', () => {
   });
 });
 
+describe('apacheDialect: what bindings need (load factors, routes, the sticky cookie, checks, TLS versions, tunnel timeouts)', () => {
+  const SOURCE = [
+    'SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1',
+    'Timeout 30',
+    'ProxyHCExpr ok234 {%{REQUEST_STATUS} =~ /^[234]/}',
+    'ProxyHCExpr below400 {%{REQUEST_STATUS} -ge 200 && %{REQUEST_STATUS} -lt 400}',
+    'ProxyHCExpr in_maint {hc(\'body\') !~ /Under maintenance/}',
+    '<VirtualHost *:443>',
+    '    SSLEngine on',
+    '    ProxyTimeout 90',
+    '    Header add Set-Cookie "ROUTEID=.%{BALANCER_WORKER_ROUTE}e; path=/" env=BALANCER_ROUTE_CHANGED',
+    '    <Proxy balancer://app>',
+    '        BalancerMember http://10.0.0.1:8080 route=node1 loadfactor=3 hcmethod=HEAD hcuri=/login.php hcexpr=ok234 timeout=600',
+    '        BalancerMember http://10.0.0.2:8080 route=node2 loadfactor=1 hcmethod=HEAD hcuri=/login.php hcexpr=ok234',
+    '        ProxySet stickysession=ROUTEID',
+    '    </Proxy>',
+    '    <Proxy balancer://java>',
+    '        BalancerMember http://10.0.1.1:8080 route=j1 hcmethod=GET11 hcexpr=below400',
+    '        BalancerMember http://10.0.1.2:8080 route=j2 hcmethod=GET11 hcexpr=below400',
+    '    </Proxy>',
+    '    ProxyPass /java balancer://java stickysession=JSESSIONID|jsessionid',
+    '    ProxyPass / balancer://app/',
+    '</VirtualHost>',
+    '<VirtualHost *:8443>',
+    '    SSLEngine on',
+    '    SSLProtocol -all +TLSv1.3',
+    '    <Proxy balancer://maint>',
+    '        BalancerMember http://10.0.2.1 hcmethod=GET hcexpr=in_maint',
+    '        BalancerMember http://10.0.2.2 hcmethod=GET hcexpr=in_maint',
+    '    </Proxy>',
+    '    ProxyPass / balancer://maint/',
+    '</VirtualHost>',
+    '<VirtualHost *:80>',
+    '</VirtualHost>',
+  ].join('\n');
+  const analysis = apacheDialect.analyze(SOURCE, 'site.conf');
+
+  it('gives each member its loadfactor= as weight and its route= as cookie value', () => {
+    expect(analysis.upstreams.map((u) => [u.address, u.weight, u.cookieValue])).toEqual([
+      ['10.0.0.1:8080', 3, 'node1'],
+      ['10.0.0.2:8080', 1, 'node2'],
+      ['10.0.1.1:8080', undefined, 'j1'],
+      ['10.0.1.2:8080', undefined, 'j2'],
+      ['10.0.2.1:80', undefined, undefined],
+      ['10.0.2.2:80', undefined, undefined],
+    ]);
+  });
+
+  it('reads stickysession=NAME: inserted when the config sets the cookie itself (Header add Set-Cookie), else honoured; NAME|param takes the cookie name', () => {
+    expect(analysis.pools?.map((p) => [p.pool, p.cookie])).toEqual([
+      ['app', { name: 'ROUTEID', mode: 'insert', indirect: false, at: { text: 'ProxySet stickysession=ROUTEID', line: 13 } }],
+      ['java', { name: 'JSESSIONID', mode: 'honour', indirect: false, at: { text: 'ProxyPass /java balancer://java stickysession=JSESSIONID|jsessionid', line: 19 } }],
+      ['maint', undefined],
+    ]);
+  });
+
+  it('reads hcmethod, hcuri and the statuses a ProxyHCExpr accepts; an expression on the body is shown by at', () => {
+    const checks = { intervalMs: 30_000, fall: 1, rise: 1 };
+    expect(analysis.pools?.map((p) => [p.pool, p.active])).toEqual([
+      ['app', { method: 'HEAD', path: '/login.php', expectStatus: { min: 200, max: 499 }, ...checks, at: { text: 'BalancerMember http://10.0.0.1:8080 route=node1 loadfactor=3 hcmethod=HEAD hcuri=/login.php hcexpr=ok234 timeout=600', line: 11 } }],
+      // GET11 is GET over HTTP/1.1
+      ['java', { method: 'GET', path: '/', expectStatus: { min: 200, max: 399 }, ...checks, at: { text: 'BalancerMember http://10.0.1.1:8080 route=j1 hcmethod=GET11 hcexpr=below400', line: 16 } }],
+      ['maint', { method: 'GET', path: '/', ...checks, at: { text: "ProxyHCExpr in_maint {hc('body') !~ /Under maintenance/}", line: 5 } }],
+    ]);
+  });
+
+  it('gives a pool the longest tunnel its members get: max(Timeout, timeout= else ProxyTimeout)', () => {
+    // app: member timeout=600 over Timeout 30; java: ProxyTimeout 90; maint: Timeout 30 from the server config
+    expect(analysis.pools?.map((p) => [p.pool, p.tunnelTimeoutMs])).toEqual([
+      ['app', 600_000],
+      ['java', 90_000],
+      ['maint', 30_000],
+    ]);
+  });
+
+  it('gives a pool proxied to by address the tunnel timeout its ProxyPass or scope writes, and says nothing when none is written', () => {
+    const source = [
+      '<VirtualHost *:80>',
+      '    ProxyPass /ws/ ws://127.0.0.1:8000/ws/ timeout=3600 upgrade=websocket',
+      '    ProxyPass /api/ http://127.0.0.1:9000/',
+      '</VirtualHost>',
+      '<VirtualHost *:8080>',
+      '    ProxyTimeout 120',
+      '    ProxyPass / http://127.0.0.1:9100/',
+      '</VirtualHost>',
+    ].join('\n');
+    expect(apacheDialect.analyze(source, 'site.conf').pools).toEqual([
+      { pool: '127.0.0.1:8000', tunnelTimeoutMs: 3_600_000 },
+      // ProxyTimeout 120 under Debian's Timeout 300
+      { pool: '127.0.0.1:9100', tunnelTimeoutMs: 300_000 },
+    ]);
+  });
+
+  it("says where a TLS vhost's versions come from: its SSLProtocol, else the server config's", () => {
+    expect(analysis.listeners.map((l) => [l.port, l.tlsProtocols])).toEqual([
+      [443, { text: 'SSLProtocol all -SSLv3 -TLSv1 -TLSv1.1', line: 1 }],
+      [8443, { text: 'SSLProtocol -all +TLSv1.3', line: 24 }],
+      [80, undefined],
+    ]);
+  });
+});
+
 describe('apacheDialect health and failover settings', () => {
   const SOURCE = [
     '<VirtualHost *:80>',
@@ -210,18 +315,20 @@ describe('apacheDialect health and failover settings', () => {
     expect(apacheDialect.analyze(SOURCE, 'site.conf').pools).toEqual([
       {
         pool: 'api',
-        active: { path: '/app/health', intervalMs: 5000, fall: 3, rise: 2 },
+        active: { method: 'GET', path: '/app/health', intervalMs: 5000, fall: 3, rise: 2, at: { text: 'BalancerMember http://10.0.0.1:8080/app hcmethod=GET hcuri=/health hcinterval=5 hcfails=3 hcpasses=2 retry=10', line: 5 } },
         passive: { maxFails: 1, failTimeoutMs: 10_000 },
         redispatch: true,
       },
       {
         pool: 'tpl',
-        active: { path: '/ping', intervalMs: 2500, fall: 2, rise: 4 },
+        // the method comes from the template: that is where the check is configured
+        active: { method: 'HEAD', path: '/ping', intervalMs: 2500, fall: 2, rise: 4, at: { text: 'ProxyHCTemplate quick hcmethod=HEAD hcuri=/ping hcinterval=2500ms hcfails=2', line: 2 } },
         // retry= is read with atoi(): "500ms" is 500 seconds to Apache.
         passive: { maxFails: 1, failTimeoutMs: 500_000 },
         redispatch: true,
       },
-      { pool: 'plain', active: { intervalMs: 30_000, fall: 1, rise: 1 }, passive: { maxFails: 1, failTimeoutMs: 60_000 } },
+      // hcmethod=TCP: a connect, no method or path
+      { pool: 'plain', active: { intervalMs: 30_000, fall: 1, rise: 1, at: { text: 'BalancerMember http://10.0.2.1 hcmethod=TCP', line: 15 } }, passive: { maxFails: 1, failTimeoutMs: 60_000 } },
     ]);
   });
 

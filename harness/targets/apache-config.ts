@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import type { ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
   LineIndex,
@@ -30,6 +30,7 @@ import {
   type TextEdit,
   type Word,
 } from './config-text.ts';
+import { statusRange } from './status-range.ts';
 
 const SITE_FILE = 'site.conf';
 const MAIN_FILE = 'apache2.conf';
@@ -249,8 +250,8 @@ interface Scan {
   members: Array<{ directive: Directive; pool: string; path: string; params: Word[] }>;
   /** ProxyHCTemplate name (lower case) -> its parameters. */
   hcTemplates: Map<string, { directive: Directive; params: Word[] }>;
-  /** balancer name -> parameters set on it (ProxySet, ProxyPass to balancer://name), keys in lower case. */
-  balancerParams: Map<string, Map<string, string>>;
+  /** balancer name -> parameters set on it (ProxySet, ProxyPass to balancer://name), keys in lower case, with the directive setting each. */
+  balancerParams: Map<string, Map<string, { value: string; directive: Directive }>>;
   /** directives whose key=value parameters may hold worker durations (retry=, hcinterval=). */
   timed: Array<{ directive: Directive; params: Word[] }>;
 }
@@ -281,10 +282,10 @@ function scan(source: string, path: string): Scan {
     balancerParams: new Map(),
     timed: [],
   };
-  const setBalancerParams = (name: string, params: Word[]): void => {
+  const setBalancerParams = (name: string, params: Word[], directive: Directive): void => {
     const pool = name.replace(/^balancer:\/\//i, '').replace(/\/.*$/, '');
-    const map = s.balancerParams.get(pool) ?? new Map<string, string>();
-    for (const [key, value] of keyValues(params)) map.set(key, value);
+    const map = s.balancerParams.get(pool) ?? new Map<string, { value: string; directive: Directive }>();
+    for (const [key, value] of keyValues(params)) map.set(key, { value, directive });
     s.balancerParams.set(pool, map);
   };
   const vhostOf = new Map<Block, VirtualHost>();
@@ -358,8 +359,19 @@ function scan(source: string, path: string): Scan {
         s.timed.push({ directive: d, params });
         const target = literalTarget(urlWord);
         if (target === null) break;
+        const own = new Map(keyValues(params));
+        const loadfactor = own.get('loadfactor');
+        const route = own.get('route');
         s.upstreams.push({
-          ref: { pool, name: target.address, address: target.address, line: d.line, backup: isHotStandby(params) },
+          ref: {
+            pool,
+            name: target.address,
+            address: target.address,
+            line: d.line,
+            backup: isHotStandby(params),
+            ...(loadfactor !== undefined && /^\d+$/.test(loadfactor) ? { weight: Number(loadfactor) } : {}),
+            ...(route !== undefined && route !== '' ? { cookieValue: route } : {}),
+          },
           start: target.start,
           end: target.end,
         });
@@ -372,7 +384,7 @@ function scan(source: string, path: string): Scan {
         if (urlWord === undefined) break;
         const params = args.slice(args.indexOf(urlWord) + 1);
         s.timed.push({ directive: d, params });
-        if (/^balancer:\/\//i.test(urlWord.value)) setBalancerParams(urlWord.value, params);
+        if (/^balancer:\/\//i.test(urlWord.value)) setBalancerParams(urlWord.value, params, d);
         addLiteral(urlWord, d.line);
         break;
       }
@@ -381,7 +393,7 @@ function scan(source: string, path: string): Scan {
         const url = args[0] !== undefined && !args[0].value.includes('=') ? args[0].value : enclosing(block, 'proxy')?.open.words[1]?.value;
         const params = args.filter((a) => a.value.includes('='));
         s.timed.push({ directive: d, params });
-        if (url !== undefined && /^balancer:\/\//i.test(url)) setBalancerParams(url, params);
+        if (url !== undefined && /^balancer:\/\//i.test(url)) setBalancerParams(url, params, d);
         break;
       }
       case 'proxyhctemplate': {
@@ -476,6 +488,161 @@ function checkPath(base: string, hcuri: string | undefined): string {
   return `${base}${hcuri.startsWith('/') ? '' : '/'}${hcuri}`;
 }
 
+/** A directive as a ConfigStatement. */
+function statement(source: string, d: Directive): ConfigStatement {
+  return { text: source.slice(d.start, d.end), line: d.line };
+}
+
+/** The <VirtualHost> a directive sits in (its opening line), or null in the server config. */
+type Scope = Directive | null;
+
+/** The last directive of each name per scope, lower-case names; a vhost without its own inherits the server config's. */
+class ScopedDirectives {
+  readonly #byScope = new Map<Scope, Map<string, Directive>>();
+
+  constructor(s: Scan, names: readonly string[]) {
+    for (const { directive, block } of s.directives) {
+      if (!names.includes(directive.name)) continue;
+      const scope = enclosing(block, 'virtualhost')?.open ?? null;
+      const map = this.#byScope.get(scope) ?? new Map<string, Directive>();
+      map.set(directive.name, directive);
+      this.#byScope.set(scope, map);
+    }
+  }
+
+  get(scope: Scope, name: string): Directive | undefined {
+    return this.#byScope.get(scope)?.get(name) ?? this.#byScope.get(null)?.get(name);
+  }
+}
+
+/** Each directive's scope: the <VirtualHost> it sits in. */
+function scopes(s: Scan): Map<Directive, Scope> {
+  return new Map(s.directives.map(({ directive, block }) => [directive, enclosing(block, 'virtualhost')?.open ?? null]));
+}
+
+/**
+ * The statuses an `ProxyHCExpr` expression accepts, when it only tests %{REQUEST_STATUS}:
+ * `%{REQUEST_STATUS} =~ /^[234]/`, or comparisons (`-lt 400`, `< 400`, ...) joined by one of && or ||.
+ */
+function hcExprStatus(expression: string): { min: number; max: number } | null {
+  const body = expression.trim().replace(/^\{([\s\S]*)\}$/, '$1').trim();
+  const joiner = body.includes('&&') ? '&&' : '||';
+  if (body.includes('&&') && body.includes('||')) return null;
+  const tests = body.split(joiner).map((part) => statusTest(part.trim()));
+  if (tests.some((t) => t === null)) return null;
+  const all = tests as Array<(code: number) => boolean>;
+  return statusRange((code) => (joiner === '&&' ? all.every((t) => t(code)) : all.some((t) => t(code))));
+}
+
+const COMPARE: Readonly<Record<string, (a: number, b: number) => boolean>> = {
+  '-lt': (a, b) => a < b, '<': (a, b) => a < b, '-le': (a, b) => a <= b, '<=': (a, b) => a <= b,
+  '-gt': (a, b) => a > b, '>': (a, b) => a > b, '-ge': (a, b) => a >= b, '>=': (a, b) => a >= b,
+  '-eq': (a, b) => a === b, '==': (a, b) => a === b, '-ne': (a, b) => a !== b, '!=': (a, b) => a !== b,
+};
+
+/** One ap_expr test of %{REQUEST_STATUS}, or null for anything else. */
+function statusTest(text: string): ((code: number) => boolean) | null {
+  const inner = text.replace(/^\(([\s\S]*)\)$/, '$1').trim();
+  const regex = /^%\{REQUEST_STATUS\}\s*=~\s*\/(.*)\/(i?)$/.exec(inner);
+  if (regex !== null) {
+    try {
+      const re = new RegExp(regex[1] as string, regex[2]);
+      return (code) => re.test(String(code));
+    } catch {
+      return null;
+    }
+  }
+  const cmp = /^%\{REQUEST_STATUS\}\s*(-lt|-le|-gt|-ge|-eq|-ne|<=|>=|==|!=|<|>)\s*'?(\d{3})'?$/.exec(inner);
+  if (cmp === null) return null;
+  const op = COMPARE[cmp[1] as string] as (a: number, b: number) => boolean;
+  const value = Number(cmp[2]);
+  return (code) => op(code, value);
+}
+
+/** The directive that gives a member a check parameter: the member itself, or its hctemplate. */
+function checkSource(s: Scan, member: Scan['members'][number], key: string): Directive {
+  let source = member.directive;
+  for (const [k, v] of keyValues(member.params)) {
+    if (k === key) source = member.directive;
+    else if (k === 'hctemplate') {
+      const template = s.hcTemplates.get(v.toLowerCase());
+      if (template !== undefined && keyValues(template.params).some(([tk]) => tk === key)) source = template.directive;
+    }
+  }
+  return source;
+}
+
+/** mod_proxy_hcheck's methods; the "11" variants send HTTP/1.1. */
+function hcMethod(value: string): string {
+  return value.toUpperCase().replace(/11$/, '');
+}
+
+/**
+ * The active check of a checked member: hcmethod (TCP: a connect, no path), hcuri, and the
+ * statuses its hcexpr accepts; an expression that is not a status test is shown by `at`.
+ */
+function activeCheck(s: Scan, member: Scan['members'][number], check: Map<string, string>): NonNullable<PoolHealth['active']> {
+  const source = s.index.source;
+  const method = hcMethod(check.get('hcmethod') as string);
+  const count = (key: string, fallback: number): number => {
+    const v = check.get(key);
+    return v !== undefined && /^\d+$/.test(v) ? Number(v) : fallback;
+  };
+  const interval = check.get('hcinterval');
+  const exprName = check.get('hcexpr');
+  const expr = exprName === undefined ? undefined : s.directives.find((e) => e.directive.name === 'proxyhcexpr' && e.directive.words[1]?.value === exprName)?.directive;
+  const exprText = expr === undefined || expr.words[2] === undefined ? undefined : source.slice(expr.words[2].start, expr.end);
+  const expectStatus = exprText === undefined ? null : hcExprStatus(exprText);
+  const at = expr !== undefined && expectStatus === null ? expr : checkSource(s, member, 'hcmethod');
+  return {
+    ...(method === 'TCP' ? {} : { method, path: checkPath(member.path, check.get('hcuri')) }),
+    ...(expectStatus !== null ? { expectStatus } : {}),
+    intervalMs: (interval === undefined ? null : apacheTimeoutMs(interval)) ?? DEFAULT_HC_INTERVAL_MS,
+    fall: count('hcfails', DEFAULT_HC_FAILS),
+    rise: count('hcpasses', DEFAULT_HC_PASSES),
+    at: statement(source, at),
+  };
+}
+
+/**
+ * `stickysession=NAME` (or `NAME|urlparam`) on the balancer. Apache only routes by a cookie
+ * the application sets, unless the config sets it itself: `Header add Set-Cookie "NAME=..."`
+ * (the `env=BALANCER_ROUTE_CHANGED` recipe), which makes it an inserted cookie. Apache cannot
+ * keep it from the backend.
+ */
+function stickyCookie(s: Scan, pool: string): PoolHealth['cookie'] {
+  const sticky = s.balancerParams.get(pool)?.get('stickysession');
+  const name = sticky?.value.split('|')[0] ?? '';
+  if (sticky === undefined || name === '') return undefined;
+  const sets = s.directives.some(({ directive: d }) => {
+    if (d.name !== 'header') return false;
+    const i = d.words.findIndex((w) => w.value.toLowerCase() === 'set-cookie');
+    return i > 0 && d.words[i + 1]?.value.startsWith(`${name}=`) === true;
+  });
+  return { name, mode: sets ? 'insert' : 'honour', indirect: false, at: statement(s.index.source, sticky.directive) };
+}
+
+/** Apache's Timeout as Debian's apache2.conf sets it (and the main config lbdrill wraps a file in). */
+const DEBIAN_TIMEOUT_S = 300;
+
+/**
+ * How long an upgraded (WebSocket) connection may idle: mod_proxy tunnels until the larger of
+ * the client's Timeout and the member's timeout= (else ProxyTimeout, else Timeout) passes.
+ * Undefined when the config writes none of them for the member.
+ */
+function tunnelTimeoutMs(params: Word[], scoped: ScopedDirectives, scope: Scope): number | undefined {
+  const seconds = (d: Directive | undefined): number | undefined => {
+    const v = d?.words[1]?.value;
+    return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+  };
+  const own = new Map(keyValues(params)).get('timeout');
+  const worker = own !== undefined && /^\d+$/.test(own) ? Number(own) : seconds(scoped.get(scope, 'proxytimeout'));
+  const timeout = seconds(scoped.get(scope, 'timeout'));
+  if (worker === undefined && timeout === undefined) return undefined;
+  const client = timeout ?? DEBIAN_TIMEOUT_S;
+  return Math.max(client, worker ?? client) * 1000;
+}
+
 /**
  * One entry per balancer. A member that fails a request is in error state for retry= seconds
  * (one failure is enough: passive, maxFails 1), and the balancer fails a request over to
@@ -484,28 +651,40 @@ function checkPath(base: string, hcuri: string | undefined): string {
 function healthPools(s: Scan): PoolHealth[] {
   const pools = new Map<string, Array<Scan['members'][number]>>();
   for (const m of s.members) pools.set(m.pool, [...(pools.get(m.pool) ?? []), m]);
+  const scoped = new ScopedDirectives(s, ['timeout', 'proxytimeout']);
+  const scopeOf = scopes(s);
   return [...pools].map(([pool, members]) => {
     const health: PoolHealth = { pool };
     const checked = members.map((m) => ({ m, check: memberCheck(s, m.params) })).find((x) => (x.check.get('hcmethod') ?? 'NONE').toUpperCase() !== 'NONE');
-    if (checked !== undefined) {
-      const { m, check } = checked;
-      const method = (check.get('hcmethod') as string).toUpperCase();
-      const count = (key: string, fallback: number): number => {
-        const v = check.get(key);
-        return v !== undefined && /^\d+$/.test(v) ? Number(v) : fallback;
-      };
-      const interval = check.get('hcinterval');
-      health.active = {
-        ...(method === 'TCP' ? {} : { path: checkPath(m.path, check.get('hcuri')) }),
-        intervalMs: (interval === undefined ? null : apacheTimeoutMs(interval)) ?? DEFAULT_HC_INTERVAL_MS,
-        fall: count('hcfails', DEFAULT_HC_FAILS),
-        rise: count('hcpasses', DEFAULT_HC_PASSES),
-      };
-    }
-    const retry = memberCheck(s, (members[0] as Scan['members'][number]).params).get('retry');
+    if (checked !== undefined) health.active = activeCheck(s, checked.m, checked.check);
+    const first = members[0] as Scan['members'][number];
+    const retry = memberCheck(s, first.params).get('retry');
     health.passive = { maxFails: 1, failTimeoutMs: ((retry === undefined ? null : retrySeconds(retry)) ?? DEFAULT_RETRY_S) * 1000 };
-    if (s.balancerParams.get(pool)?.get('nofailover')?.toLowerCase() !== 'on' && members.length > 1) health.redispatch = true;
+    if (s.balancerParams.get(pool)?.get('nofailover')?.value.toLowerCase() !== 'on' && members.length > 1) health.redispatch = true;
+    const cookie = stickyCookie(s, pool);
+    if (cookie !== undefined) health.cookie = cookie;
+    // The longest any member gets: a WebSocket pool normally gives every member the same.
+    const tunnels = members.flatMap((m) => tunnelTimeoutMs(m.params, scoped, scopeOf.get(m.directive) ?? null) ?? []);
+    if (tunnels.length > 0) health.tunnelTimeoutMs = Math.max(...tunnels);
     return health;
+  });
+}
+
+/**
+ * The pools Apache proxies to by address (`ProxyPass /ws/ ws://127.0.0.1:8000/ timeout=3600`, a
+ * [P] rewrite): only a tunnel timeout the config writes for them is reported.
+ */
+function literalPools(s: Scan): PoolHealth[] {
+  const scoped = new ScopedDirectives(s, ['timeout', 'proxytimeout']);
+  const scopeOf = scopes(s);
+  return s.upstreams.flatMap(({ ref }) => {
+    if (ref.pool !== ref.address) return [];
+    const directive = s.directives.find((e) => e.directive.line === ref.line)?.directive;
+    if (directive === undefined) return [];
+    // ProxyPass worker parameters follow the URL; a [P] rewrite has none (the default worker's ProxyTimeout applies).
+    const params = directive.name.startsWith('proxypass') ? directive.words.filter((w) => w.value.includes('=') && !w.value.includes('://')) : [];
+    const tunnel = tunnelTimeoutMs(params, scoped, scopeOf.get(directive) ?? null);
+    return tunnel === undefined ? [] : [{ pool: ref.pool, tunnelTimeoutMs: tunnel }];
   });
 }
 
@@ -605,22 +784,28 @@ function analyze(source: string, sourcePath: string): ConfigAnalysis {
   const files = readCompanions(companionWords(s).map((c) => c.ref), sourcePath, [SERVER_ROOT]);
   const listeners: ListenerRef[] = [];
   const vhostPorts = new Set<number>();
+  // SSLProtocol in the vhost, else in the server config; none: OpenSSL's defaults decide.
+  const protocols = new ScopedDirectives(s, ['sslprotocol']);
+  const tlsProtocols = (tls: boolean, scope: Scope): Pick<ListenerRef, 'tlsProtocols'> => {
+    const d = tls ? protocols.get(scope, 'sslprotocol') : undefined;
+    return d === undefined ? {} : { tlsProtocols: statement(source, d) };
+  };
   for (const v of s.vhosts) {
     const seen = new Set<number>();
     for (const { word, address } of v.addresses) {
       vhostPorts.add(address.port);
       if (seen.has(address.port)) continue;
       seen.add(address.port);
-      listeners.push({ spec: word.value, port: address.port, tls: v.tls, serverNames: v.serverNames, line: v.open.line });
+      listeners.push({ spec: word.value, port: address.port, tls: v.tls, serverNames: v.serverNames, line: v.open.line, ...tlsProtocols(v.tls, v.open) });
     }
   }
   for (const l of s.listens) {
     if (l.dropped || vhostPorts.has(l.address.port)) continue;
     const tls = s.mainTls || l.directive.words[2]?.value.toLowerCase() === 'https';
-    listeners.push({ spec: (l.directive.words[1] as Word).value, port: l.address.port, tls, serverNames: s.mainNames, line: l.directive.line });
+    listeners.push({ spec: (l.directive.words[1] as Word).value, port: l.address.port, tls, serverNames: s.mainNames, line: l.directive.line, ...tlsProtocols(tls, null) });
   }
   listeners.sort((a, b) => a.line - b.line);
-  return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true, pools: healthPools(s), ...(files.length > 0 ? { files } : {}) };
+  return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true, pools: [...healthPools(s), ...literalPools(s)], ...(files.length > 0 ? { files } : {}) };
 }
 
 /** An Apache argument, quoted when it holds a space. */

@@ -48,11 +48,11 @@ describe('haproxyDialect.analyze', () => {
   it('reads the published sysmanage haproxy.cfg: four backends, backups, three binds', () => {
     const analysis = haproxyDialect.analyze(readFileSync(SYSMANAGE, 'utf8'), SYSMANAGE);
     expect(analysis.fragment).toBe(false);
-    expect(analysis.upstreams.map((u) => `${u.pool}/${u.name} ${u.address}${u.backup ? ' backup' : ''} @${u.line}`)).toEqual([
-      'sysmanage_api/app1 10.0.1.10:8000 @63',
-      'sysmanage_api/app2 10.0.1.11:8000 @64',
-      'sysmanage_api/app3 10.0.1.12:8000 @65',
-      'sysmanage_api/app4 10.0.1.13:8000 backup @66',
+    expect(analysis.upstreams.map((u) => `${u.pool}/${u.name} ${u.address}${u.backup ? ' backup' : ''}${u.weight !== undefined ? ` weight ${u.weight}` : ''} @${u.line}`)).toEqual([
+      'sysmanage_api/app1 10.0.1.10:8000 weight 100 @63',
+      'sysmanage_api/app2 10.0.1.11:8000 weight 100 @64',
+      'sysmanage_api/app3 10.0.1.12:8000 weight 80 @65',
+      'sysmanage_api/app4 10.0.1.13:8000 backup weight 80 @66',
       'sysmanage_websocket/app1 10.0.1.10:8000 @76',
       'sysmanage_websocket/app2 10.0.1.11:8000 @77',
       'sysmanage_websocket/app3 10.0.1.12:8000 @78',
@@ -64,8 +64,21 @@ describe('haproxyDialect.analyze', () => {
     ]);
     expect(analysis.listeners).toEqual([
       { spec: '*:80', port: 80, tls: false, serverNames: [], line: 34 },
-      { spec: '*:443', port: 443, tls: true, serverNames: [], line: 35 },
+      // the global ssl-default-bind-options decides the :443 bind's versions (line 8)
+      { spec: '*:443', port: 443, tls: true, serverNames: [], line: 35, tlsProtocols: { text: 'ssl-default-bind-options no-sslv3 no-tlsv10 no-tlsv11', line: 8 } },
       { spec: '*:8404', port: 8404, tls: false, serverNames: [], line: 98 },
+    ]);
+    const api = { intervalMs: 5000, fall: 3, rise: 2 };
+    expect(analysis.pools).toEqual([
+      { pool: 'sysmanage_api', active: { method: 'GET', path: '/api/health', ...api, at: { text: 'option httpchk GET /api/health', line: 61 } }, redispatch: true },
+      {
+        pool: 'sysmanage_websocket',
+        active: { method: 'GET', path: '/api/health/websocket', intervalMs: 10_000, fall: 2, rise: 1, at: { text: 'option httpchk GET /api/health/websocket', line: 75 } },
+        redispatch: true,
+        tunnelTimeoutMs: 3_600_000,
+      },
+      { pool: 'sysmanage_web', active: { method: 'GET', path: '/health', ...api, at: { text: 'option httpchk GET /health', line: 84 } }, redispatch: true },
+      { pool: 'sysmanage_static', active: { method: 'GET', path: '/health', intervalMs: 10_000, fall: 3, rise: 2, at: { text: 'option httpchk GET /health', line: 90 } }, redispatch: true },
     ]);
   });
 
@@ -181,6 +194,111 @@ describe('haproxyDialect.render', () => {
   });
 });
 
+describe('haproxyDialect: what bindings need (weights, cookies, checks as the LB sends them, TLS versions, tunnel timeouts)', () => {
+  const SOURCE = [
+    'global',
+    '    ssl-default-bind-options no-tls-tickets',
+    'defaults',
+    '    mode http',
+    '    cookie FROMDEFAULTS insert',
+    '    timeout tunnel 30m',
+    '    http-check expect status 204',
+    'frontend fe',
+    '    bind :443 ssl crt /etc/ssl/site.pem',
+    '    bind :8443 ssl crt /etc/ssl/site.pem ssl-min-ver TLSv1.2 alpn h2,http/1.1',
+    '    bind :80',
+    'backend app',
+    '    balance roundrobin',
+    '    cookie SRV insert indirect nocache',
+    '    option httpchk HEAD /login.php HTTP/1.0',
+    '    http-check expect rstatus ^2',
+    '    timeout tunnel 1h',
+    '    server s1 10.0.0.1:8080 cookie s1 weight 3 check port 8081',
+    '    server s2 10.0.0.2:8080 cookie s2 weight 1 check port 8081',
+    'backend php',
+    '    cookie PHPSESSID prefix',
+    '    option httpchk GET /',
+    '    http-check expect string OK',
+    '    default-server check weight 5',
+    '    server p1 10.0.0.3:80',
+    '    server p2 10.0.0.4:80 weight 10',
+    'backend inherited',
+    '    option httpchk /status',
+    '    server i1 10.0.0.5:80 check',
+    'backend honoured',
+    '    cookie JSESSIONID',
+    '    option httpchk',
+    '    http-check connect port 9000',
+    '    http-check send meth GET uri /ready',
+    '    http-check expect status 200-399',
+    '    server h1 10.0.0.6:80 check',
+    'backend tls_hello',
+    '    option httpchk GET /',
+    '    option ssl-hello-chk',
+    '    server t1 10.0.0.7:443 check',
+  ].join('\n');
+  const analysis = haproxyDialect.analyze(SOURCE, 'haproxy.cfg');
+
+  it('gives each server its weight (default-server included) and cookie value', () => {
+    expect(analysis.upstreams.map((u) => [u.name, u.weight, u.cookieValue])).toEqual([
+      ['s1', 3, 's1'],
+      ['s2', 1, 's2'],
+      ['p1', 5, undefined],
+      ['p2', 10, undefined],
+      ['i1', undefined, undefined],
+      ['h1', undefined, undefined],
+      ['t1', undefined, undefined],
+    ]);
+  });
+
+  it('reads the cookie name, mode and indirect of each backend, from its own line or the defaults', () => {
+    expect(analysis.pools?.map((p) => [p.pool, p.cookie])).toEqual([
+      ['app', { name: 'SRV', mode: 'insert', indirect: true, at: { text: 'cookie SRV insert indirect nocache', line: 14 } }],
+      ['php', { name: 'PHPSESSID', mode: 'prefix', indirect: false, at: { text: 'cookie PHPSESSID prefix', line: 21 } }],
+      ['inherited', { name: 'FROMDEFAULTS', mode: 'insert', indirect: false, at: { text: 'cookie FROMDEFAULTS insert', line: 5 } }],
+      // no mode: HAProxy only reads a cookie the application sets
+      ['honoured', { name: 'JSESSIONID', mode: 'honour', indirect: false, at: { text: 'cookie JSESSIONID', line: 31 } }],
+      ['tls_hello', { name: 'FROMDEFAULTS', mode: 'insert', indirect: false, at: { text: 'cookie FROMDEFAULTS insert', line: 5 } }],
+    ]);
+  });
+
+  it('reads the check as HAProxy sends it: method, path, port, accepted statuses; an expectation other than a status is shown by at', () => {
+    expect(analysis.pools?.map((p) => [p.pool, p.active])).toEqual([
+      ['app', { method: 'HEAD', path: '/login.php', port: 8081, expectStatus: { min: 200, max: 299 }, intervalMs: 2000, fall: 3, rise: 2, at: { text: 'option httpchk HEAD /login.php HTTP/1.0', line: 15 } }],
+      ['php', { method: 'GET', path: '/', intervalMs: 2000, fall: 3, rise: 2, at: { text: 'http-check expect string OK', line: 23 } }],
+      // the defaults' `http-check expect status 204` applies to a backend with no http-check rules of its own
+      ['inherited', { method: 'OPTIONS', path: '/status', expectStatus: { min: 204, max: 204 }, intervalMs: 2000, fall: 3, rise: 2, at: { text: 'option httpchk /status', line: 28 } }],
+      ['honoured', { method: 'GET', path: '/ready', port: 9000, expectStatus: { min: 200, max: 399 }, intervalMs: 2000, fall: 3, rise: 2, at: { text: 'http-check send meth GET uri /ready', line: 34 } }],
+      // the last check option wins: an SSL hello, no HTTP request
+      ['tls_hello', { intervalMs: 2000, fall: 3, rise: 2, at: { text: 'option ssl-hello-chk', line: 39 } }],
+    ]);
+  });
+
+  it('reads timeout tunnel from the backend, else the defaults', () => {
+    expect(analysis.pools?.map((p) => [p.pool, p.tunnelTimeoutMs])).toEqual([
+      ['app', 3_600_000],
+      ['php', 1_800_000],
+      ['inherited', 1_800_000],
+      ['honoured', 1_800_000],
+      ['tls_hello', 1_800_000],
+    ]);
+  });
+
+  it("says where a TLS bind's versions come from: its own ssl-min-ver, else nothing (ssl-default-bind-options without a version keyword)", () => {
+    expect(analysis.listeners.map((l) => [l.port, l.tlsProtocols])).toEqual([
+      [443, undefined],
+      [8443, { text: 'bind :8443 ssl crt /etc/ssl/site.pem ssl-min-ver TLSv1.2 alpn h2,http/1.1', line: 10 }],
+      [80, undefined],
+    ]);
+    const global = SOURCE.replace('options no-tls-tickets', 'options no-sslv3 no-tlsv10 no-tlsv11');
+    expect(haproxyDialect.analyze(global, 'haproxy.cfg').listeners.map((l) => [l.port, l.tlsProtocols?.line])).toEqual([
+      [443, 2],
+      [8443, 10],
+      [80, undefined],
+    ]);
+  });
+});
+
 describe('haproxyDialect health and failover settings', () => {
   const SOURCE = [
     'global',
@@ -215,16 +333,18 @@ describe('haproxyDialect health and failover settings', () => {
 
   it('reads checks, passive observation, slow start and redispatch per backend, through defaults and default-server', () => {
     expect(haproxyDialect.analyze(SOURCE, 'haproxy.cfg').pools).toEqual([
-      { pool: 'inherits', active: { path: '/', intervalMs: 3000, fall: 5, rise: 2 }, redispatch: true },
+      // bare `option httpchk` in the defaults: OPTIONS /
+      { pool: 'inherits', active: { method: 'OPTIONS', path: '/', intervalMs: 3000, fall: 5, rise: 2, at: { text: 'option httpchk', line: 5 } }, redispatch: true },
       {
         pool: 'overrides',
-        active: { path: '/healthz', intervalMs: 60_000, fall: 5, rise: 2 },
+        active: { method: 'GET', path: '/healthz', intervalMs: 60_000, fall: 5, rise: 2, at: { text: 'http-check send meth GET uri /healthz ver HTTP/1.1', line: 14 } },
         passive: { maxFails: 5, failTimeoutMs: 20_000 },
         slowstartMs: 10_000,
         shutdownSessions: true,
       },
-      { pool: 'tcp_only', active: { intervalMs: 3000, fall: 5, rise: 2 }, redispatch: true },
-      { pool: 'from_named', active: { path: '/ping', intervalMs: 3000, fall: 5, rise: 2 }, redispatch: true },
+      // `check` without httpchk: a TCP connect, no method or path
+      { pool: 'tcp_only', active: { intervalMs: 3000, fall: 5, rise: 2, at: { text: 'server a 10.0.0.3:9000 check weight 10', line: 21 } }, redispatch: true },
+      { pool: 'from_named', active: { method: 'HEAD', path: '/ping', intervalMs: 3000, fall: 5, rise: 2, at: { text: 'option httpchk HEAD /ping', line: 27 } }, redispatch: true },
     ]);
   });
 
@@ -267,7 +387,7 @@ describe('haproxyDialect health and failover settings', () => {
 
     const bare = ['defaults', '    mode http', 'backend be', '    server a 10.0.0.1:80 check # no inter: 2 s', '    server b 10.0.0.2:80 check inter 5 fall 2'].join('\n');
     const bareAnalysis = haproxyDialect.analyze(bare, 'haproxy.cfg');
-    expect(bareAnalysis.pools).toEqual([{ pool: 'be', active: { intervalMs: 2000, fall: 3, rise: 2 } }]);
+    expect(bareAnalysis.pools).toEqual([{ pool: 'be', active: { intervalMs: 2000, fall: 3, rise: 2, at: { text: 'server a 10.0.0.1:80 check', line: 4 } } }]);
     const out = haproxyDialect.render(bare, 'haproxy.cfg', bareAnalysis, { ...plan(bareAnalysis), timeScale: 0.1 });
     expect((out.files['haproxy.cfg'] as string).split('\n').slice(3)).toEqual([
       '    server a 127.0.11.1:43000 check inter 200ms # no inter: 2 s',

@@ -4,7 +4,7 @@
  * without adding or removing a line.
  */
 import { LbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import type { ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
   LineIndex,
@@ -26,6 +26,7 @@ import {
   type TextEdit,
   type Word,
 } from './config-text.ts';
+import { statusRange } from './status-range.ts';
 
 const MAIN_FILE = 'haproxy.cfg';
 
@@ -240,24 +241,53 @@ function readParams(words: Word[], from: number): Param[] {
   return params;
 }
 
-/** Server settings in force: keyword -> value ('' for a flag); `no-X` removes X. */
-type Settings = Map<string, string>;
+/** Server settings in force: keyword -> value ('' for a flag) and the line that set it; `no-X` removes X. */
+type Settings = Map<string, { value: string; line: Line }>;
 
-function applyParams(into: Settings, params: Param[]): void {
+function applyParams(into: Settings, params: Param[], line: Line): void {
   for (const p of params) {
     const key = p.key.value;
     if (key.startsWith('no-')) into.delete(key.slice(3));
-    else into.set(key, p.value?.value ?? '');
+    else into.set(key, { value: p.value?.value ?? '', line });
   }
+}
+
+/** `option httpchk [<uri>] | [<method> <uri> [<version>]]`: what the check sends (OPTIONS / without arguments). */
+interface HttpChk {
+  method: string;
+  path: string;
+  line: Line;
+}
+
+/** A backend's `http-check` rules (2.2+): they replace the defaults' when it has any of its own. */
+interface CheckRules {
+  /** `http-check send meth M uri U`. */
+  send?: { method?: string; uri?: string; line: Line };
+  /** the first `http-check expect`; `status` null when it expects something other than one run of statuses. */
+  expect?: { status: { min: number; max: number } | null; line: Line };
+  /** `http-check connect port N`. */
+  port?: number;
+}
+
+/** `cookie NAME [rewrite|insert|prefix] [indirect] ...`; without a mode HAProxy only reads a cookie the application sets. */
+interface Cookie {
+  name: string;
+  mode: 'insert' | 'rewrite' | 'prefix' | 'honour';
+  indirect: boolean;
+  line: Line;
 }
 
 /** What a defaults section hands to the proxies after it, and what a backend ends up with. */
 interface ProxyHealth {
-  /** `option httpchk` path ('/' when bare), null when `no option httpchk`, undefined when unset. */
-  httpchk: string | null | undefined;
-  /** `http-check send ... uri X`. */
-  sendUri: string | undefined;
+  /** `option httpchk`, null when `no option httpchk` or another check type replaced it, undefined when unset. */
+  httpchk: HttpChk | null | undefined;
+  /** `option ssl-hello-chk`, `option tcp-check`, ...: a check that is not HTTP and more than a connect. */
+  otherCheck: Line | undefined;
+  rules: CheckRules | undefined;
   redispatch: boolean | undefined;
+  cookie: Cookie | undefined;
+  /** `timeout tunnel`, in ms. */
+  tunnelMs: number | undefined;
   defaultServer: Settings;
 }
 
@@ -265,13 +295,51 @@ function copyHealth(h: ProxyHealth): ProxyHealth {
   return { ...h, defaultServer: new Map(h.defaultServer) };
 }
 
-const EMPTY_HEALTH: ProxyHealth = { httpchk: undefined, sendUri: undefined, redispatch: undefined, defaultServer: new Map() };
+const EMPTY_HEALTH: ProxyHealth = { httpchk: undefined, otherCheck: undefined, rules: undefined, redispatch: undefined, cookie: undefined, tunnelMs: undefined, defaultServer: new Map() };
 
 /** A backend or listen section with its servers' settings in force (defaults, default-server, own words merged). */
 interface HealthPool {
   name: string;
   health: ProxyHealth;
   servers: Array<{ line: Line; settings: Settings }>;
+}
+
+/** `option httpchk` as written: no argument is OPTIONS /, one is the URI, two or more are method, URI and version. */
+function readHttpChk(args: string[], line: Line): HttpChk {
+  if (args.length === 0) return { method: 'OPTIONS', path: '/', line };
+  if (args.length === 1) return { method: 'OPTIONS', path: args[0] as string, line };
+  return { method: (args[0] as string).toUpperCase(), path: args[1] as string, line };
+}
+
+/** Check types other than HTTP (HAProxy configuration manual, section 4: option ...-chk / ...-check). */
+const OTHER_CHECKS = new Set(['ssl-hello-chk', 'tcp-check', 'mysql-check', 'pgsql-check', 'redis-check', 'smtpchk', 'ldap-check', 'spop-check', 'external-check']);
+
+/** Matchers of `http-check expect` (HAProxy configuration manual, http-check expect). */
+const EXPECT_MATCHERS = new Set(['status', 'rstatus', 'hdr', 'fhdr', 'string', 'rstring', 'binary', 'rbinary']);
+
+/** The statuses an `http-check expect` accepts as one range; null for a negated or non-status expectation, or several runs. */
+function expectedStatus(args: string[]): { min: number; max: number } | null {
+  const at = args.findIndex((a) => EXPECT_MATCHERS.has(a));
+  const matcher = args[at];
+  const pattern = args[at + 1];
+  if (at < 0 || pattern === undefined || args[at - 1] === '!') return null;
+  if (matcher === 'status') {
+    // "200", "200-399", "200,204" (2.2+: a list of codes and ranges)
+    const parts = pattern.split(',').map((p) => /^(\d{3})(?:-(\d{3}))?$/.exec(p));
+    if (parts.some((m) => m === null)) return null;
+    const ranges = parts.map((m) => [Number((m as RegExpExecArray)[1]), Number((m as RegExpExecArray)[2] ?? (m as RegExpExecArray)[1])] as const);
+    return statusRange((code) => ranges.some(([min, max]) => code >= min && code <= max));
+  }
+  if (matcher === 'rstatus') {
+    let re: RegExp;
+    try {
+      re = new RegExp(pattern);
+    } catch {
+      return null;
+    }
+    return statusRange((code) => re.test(String(code)));
+  }
+  return null;
 }
 
 /** Reads defaults, backend and listen sections in order, as HAProxy does: a proxy inherits the last defaults (or `from NAME`). */
@@ -282,6 +350,7 @@ function healthPools(s: Scan): HealthPool[] {
   let pool: HealthPool | null = null;
   const pools: HealthPool[] = [];
   let section: Section | null = null;
+  let ownRules = false;
   for (const { line, section: sec } of s.lines) {
     const words = line.words;
     if (sec !== section) {
@@ -290,6 +359,7 @@ function healthPools(s: Scan): HealthPool[] {
       const base = fromIndex > 0 ? named.get(words[fromIndex + 1]?.value ?? '') : undefined;
       pool = null;
       current = null;
+      ownRules = false;
       if (sec.kind === 'defaults') {
         current = copyHealth(base ?? EMPTY_HEALTH);
         lastDefaults = current;
@@ -306,18 +376,41 @@ function healthPools(s: Scan): HealthPool[] {
     const negated = v[0] === 'no';
     const at = negated ? 1 : 0;
     if (v[at] === 'option' && v[at + 1] === 'httpchk') {
-      // option httpchk [<uri>] | [<method> <uri> [<version>]]
-      current.httpchk = negated ? null : v.length - at === 3 ? (v[at + 2] as string) : v[at + 3] ?? '/';
+      current.httpchk = negated ? null : readHttpChk(v.slice(at + 2), line);
+      current.otherCheck = undefined;
+    } else if (v[at] === 'option' && OTHER_CHECKS.has(v[at + 1] ?? '')) {
+      // The last check option of a proxy is its check type.
+      current.otherCheck = negated ? undefined : line;
+      if (!negated) current.httpchk = null;
     } else if (v[at] === 'option' && v[at + 1] === 'redispatch') {
       current.redispatch = !negated;
-    } else if (v[0] === 'http-check' && v[1] === 'send') {
-      const uri = v.indexOf('uri');
-      if (uri > 0 && v[uri + 1] !== undefined) current.sendUri = v[uri + 1];
+    } else if (v[0] === 'cookie' && v[1] !== undefined) {
+      const mode = v.slice(2).find((w): w is 'insert' | 'rewrite' | 'prefix' => w === 'insert' || w === 'rewrite' || w === 'prefix');
+      current.cookie = { name: v[1], mode: mode ?? 'honour', indirect: v.includes('indirect'), line };
+    } else if (v[0] === 'timeout' && v[1] === 'tunnel' && v[2] !== undefined) {
+      current.tunnelMs = haproxyTimeMs(v[2]) ?? current.tunnelMs;
+    } else if (v[0] === 'http-check' && (v[1] === 'send' || v[1] === 'expect' || v[1] === 'connect')) {
+      if (!ownRules) current.rules = {};
+      ownRules = true;
+      const rules = current.rules as CheckRules;
+      const after = (key: string): string | undefined => {
+        const i = v.indexOf(key, 2);
+        return i > 0 ? v[i + 1] : undefined;
+      };
+      if (v[1] === 'send' && rules.send === undefined) {
+        const method = after('meth');
+        const uri = after('uri');
+        rules.send = { ...(method !== undefined ? { method: method.toUpperCase() } : {}), ...(uri !== undefined ? { uri } : {}), line };
+      } else if (v[1] === 'expect' && rules.expect === undefined) {
+        rules.expect = { status: expectedStatus(v.slice(2)), line };
+      } else if (v[1] === 'connect' && /^\d+$/.test(after('port') ?? '')) {
+        rules.port = Number(after('port'));
+      }
     } else if (v[0] === 'default-server') {
-      applyParams(current.defaultServer, readParams(words, 1));
+      applyParams(current.defaultServer, readParams(words, 1), line);
     } else if (pool !== null && (v[0] === 'server' || v[0] === 'server-template')) {
       const settings = new Map(current.defaultServer);
-      applyParams(settings, readParams(words, paramsFrom(v[0])));
+      applyParams(settings, readParams(words, paramsFrom(v[0])), line);
       pool.servers.push({ line, settings });
     }
   }
@@ -325,44 +418,77 @@ function healthPools(s: Scan): HealthPool[] {
 }
 
 function count(settings: Settings, key: string, fallback: number): number {
-  const text = settings.get(key);
+  const text = settings.get(key)?.value;
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : fallback;
 }
 
 function time(settings: Settings, key: string): number | undefined {
-  const text = settings.get(key);
+  const text = settings.get(key)?.value;
   return text === undefined ? undefined : haproxyTimeMs(text) ?? undefined;
+}
+
+/** A line as a ConfigStatement: its words as written, without a trailing comment. */
+function statement(source: string, line: Line): ConfigStatement {
+  return { text: source.slice(line.start, line.end), line: line.number };
+}
+
+/** The active check a checked server gets: HTTP with `option httpchk` (method, URI and expectation), else a TCP connect. */
+function activeCheck(source: string, pool: HealthPool, set: Settings, intervalMs: number): NonNullable<PoolHealth['active']> {
+  const { httpchk, rules } = pool.health;
+  const port = count(set, 'port', rules?.port ?? 0);
+  const common = { intervalMs, fall: count(set, 'fall', DEFAULT_FALL), rise: count(set, 'rise', DEFAULT_RISE), ...(port > 0 ? { port } : {}) };
+  if (httpchk === null || httpchk === undefined) {
+    // No HTTP request: a plain connect (`check` alone), or the protocol check that option names.
+    return { ...common, at: statement(source, pool.health.otherCheck ?? (set.get('check') as { line: Line }).line) };
+  }
+  const expect = rules?.expect;
+  // An expectation that is not a run of statuses (a body string, a header) decides the check: it is what `at` shows.
+  const at = expect !== undefined && expect.status === null ? expect.line : rules?.send?.line ?? httpchk.line;
+  return {
+    method: rules?.send?.method ?? httpchk.method,
+    path: rules?.send?.uri ?? httpchk.path,
+    ...common,
+    ...(expect !== undefined && expect.status !== null ? { expectStatus: expect.status } : {}),
+    at: statement(source, at),
+  };
 }
 
 /**
  * A pool's health as its first checked server (else its first server) has it: servers of
  * one backend normally share their settings through default-server.
  */
-function poolHealth(pool: HealthPool): PoolHealth | null {
+function poolHealth(source: string, pool: HealthPool): PoolHealth | null {
   const server = pool.servers.find((x) => x.settings.has('check')) ?? pool.servers[0];
   if (server === undefined) return null;
   const set = server.settings;
   const health: PoolHealth = { pool: pool.name };
   const interMs = time(set, 'inter') ?? DEFAULT_INTER_MS;
-  if (set.has('check')) {
-    const httpchk = pool.health.httpchk;
-    health.active = {
-      ...(typeof httpchk === 'string' ? { path: pool.health.sendUri ?? httpchk } : {}),
-      intervalMs: interMs,
-      fall: count(set, 'fall', DEFAULT_FALL),
-      rise: count(set, 'rise', DEFAULT_RISE),
-    };
-  }
-  const observe = set.get('observe');
+  if (set.has('check')) health.active = activeCheck(source, pool, set, interMs);
+  const observe = set.get('observe')?.value;
   if (observe === 'layer4' || observe === 'layer7') {
     // HAProxy has no ejection window: a server the observed errors took down is probed again after downinter (else inter).
     health.passive = { maxFails: count(set, 'error-limit', DEFAULT_ERROR_LIMIT), failTimeoutMs: time(set, 'downinter') ?? interMs };
   }
   const slowstart = time(set, 'slowstart');
   if (slowstart !== undefined && slowstart > 0) health.slowstartMs = slowstart;
-  if (set.get('on-marked-down') === 'shutdown-sessions') health.shutdownSessions = true;
+  if (set.get('on-marked-down')?.value === 'shutdown-sessions') health.shutdownSessions = true;
   if (pool.health.redispatch === true) health.redispatch = true;
+  const cookie = pool.health.cookie;
+  if (cookie !== undefined) health.cookie = { name: cookie.name, mode: cookie.mode, indirect: cookie.indirect, at: statement(source, cookie.line) };
+  if (pool.health.tunnelMs !== undefined) health.tunnelTimeoutMs = pool.health.tunnelMs;
   return Object.keys(health).length > 1 ? health : null;
+}
+
+/** Bind keywords that choose TLS versions (HAProxy configuration manual, bind options; also `ssl-default-bind-options`). */
+const TLS_VERSION_KEYWORD = /^(ssl-min-ver|ssl-max-ver|no-sslv3|no-tlsv1[0-3]|force-sslv3|force-tlsv1[0-3])$/;
+
+/** What decides a TLS bind's versions: its own version keywords, else the global `ssl-default-bind-options`; undefined when neither says. */
+function tlsProtocols(source: string, s: Scan, bindLine: Line): ConfigStatement | undefined {
+  if (bindLine.words.slice(2).some((w) => TLS_VERSION_KEYWORD.test(w.value))) return statement(source, bindLine);
+  const global = s.lines.find(
+    ({ line, section }) => section.kind === 'global' && line.words[0]?.value === 'ssl-default-bind-options' && line.words.slice(1).some((w) => TLS_VERSION_KEYWORD.test(w.value)),
+  );
+  return global === undefined ? undefined : statement(source, global.line);
 }
 
 /** A path as an HAProxy word, quoted when it would not survive bare. */
@@ -413,11 +539,24 @@ function analyze(source: string, sourcePath: string): ConfigAnalysis {
   const s = scan(source, sourcePath);
   // A relative path is HAProxy's working directory's; lbdrill looks next to the config.
   const files = readCompanions(companionSpans(s), sourcePath);
+  const pools = healthPools(s);
+  // Weight and cookie value as the server has them, default-server included (what HAProxy balances by).
+  const serverSettings = new Map(pools.flatMap((p) => p.servers.map((x) => [x.line.number, x.settings] as const)));
+  const upstreams = s.upstreams.map(({ ref }) => {
+    const set = serverSettings.get(ref.line);
+    const weight = set?.get('weight')?.value;
+    const cookie = set?.get('cookie')?.value;
+    return { ...ref, ...(weight !== undefined && /^\d+$/.test(weight) ? { weight: Number(weight) } : {}), ...(cookie !== undefined ? { cookieValue: cookie } : {}) };
+  });
+  const listeners = s.binds.flatMap((b) => {
+    const tls = b.refs.some((r) => r.tls) ? tlsProtocols(source, s, b.line) : undefined;
+    return b.refs.map((r) => (r.tls && tls !== undefined ? { ...r, tlsProtocols: tls } : r));
+  });
   return {
-    upstreams: s.upstreams.map((u) => u.ref),
-    listeners: s.binds.flatMap((b) => b.refs).sort((a, b) => a.line - b.line),
+    upstreams,
+    listeners: listeners.sort((a, b) => a.line - b.line),
     fragment: false,
-    pools: healthPools(s).flatMap((p) => poolHealth(p) ?? []),
+    pools: pools.flatMap((p) => poolHealth(source, p) ?? []),
     ...(files.length > 0 ? { files } : {}),
   };
 }

@@ -153,13 +153,25 @@ describe('haproxy-role bundled configs: what each dialect reads', () => {
     const analysis = haproxyDialect.analyze(readFileSync(join(DIR, 'haproxy.cfg'), 'utf8'), 'haproxy.cfg');
     expect(analysis.pools).toEqual([
       // observe layer7 error-limit 10: passive ejection on live errors, over the check interval
-      { pool: 'api_pool', active: { path: '/api/v1/health', ...TIMINGS }, passive: { maxFails: 10, failTimeoutMs: 5000 }, ...API_SLOW },
-      { pool: 'stream_pool', active: { path: '/health', ...TIMINGS }, ...API_SLOW },
+      {
+        pool: 'api_pool',
+        active: { method: 'GET', path: '/api/v1/health', expectStatus: { min: 200, max: 200 }, ...TIMINGS, at: { text: 'option httpchk GET /api/v1/health', line: 38 } },
+        passive: { maxFails: 10, failTimeoutMs: 5000 },
+        ...API_SLOW,
+        cookie: { name: 'VEZA_SERVERID', mode: 'insert', indirect: true, at: { text: 'cookie VEZA_SERVERID insert indirect nocache', line: 41 } },
+        tunnelTimeoutMs: 3_600_000,
+      },
+      {
+        pool: 'stream_pool',
+        active: { method: 'GET', path: '/health', expectStatus: { min: 200, max: 200 }, ...TIMINGS, at: { text: 'option httpchk GET /health', line: 52 } },
+        ...API_SLOW,
+        tunnelTimeoutMs: 3_600_000,
+      },
     ]);
-    expect(analysis.upstreams.map((u) => `${u.pool}/${u.name} ${u.address}${u.backup ? ' backup' : ''}`)).toEqual([
-      'api_pool/backend-api-1 10.0.0.11:8080',
-      'api_pool/backend-api-2 10.0.0.12:8080',
-      'api_pool/backend-api-3 10.0.0.13:8080 backup',
+    expect(analysis.upstreams.map((u) => `${u.pool}/${u.name} ${u.address}${u.backup ? ' backup' : ''}${u.cookieValue !== undefined ? ` cookie ${u.cookieValue}` : ''}`)).toEqual([
+      'api_pool/backend-api-1 10.0.0.11:8080 cookie api1',
+      'api_pool/backend-api-2 10.0.0.12:8080 cookie api2',
+      'api_pool/backend-api-3 10.0.0.13:8080 backup cookie api3',
       'stream_pool/stream-srv-1 10.0.0.21:8082',
       'stream_pool/stream-srv-2 10.0.0.22:8082',
     ]);
@@ -168,8 +180,8 @@ describe('haproxy-role bundled configs: what each dialect reads', () => {
   it('nginx.conf: passive ejection only (3 failures, 10 s) and redispatch via proxy_next_upstream', () => {
     const analysis = nginxDialect.analyze(readFileSync(join(DIR, 'nginx.conf'), 'utf8'), 'nginx.conf');
     expect(analysis.pools).toEqual([
-      { pool: 'api_pool', passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true },
-      { pool: 'stream_pool', passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true },
+      { pool: 'api_pool', passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true, tunnelTimeoutMs: 60_000 },
+      { pool: 'stream_pool', passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true, tunnelTimeoutMs: 60_000 },
     ]);
     expect(analysis.upstreams.filter((u) => u.backup).map((u) => u.address)).toEqual([BACKUP]);
   });
@@ -178,8 +190,21 @@ describe('haproxy-role bundled configs: what each dialect reads', () => {
     const analysis = apacheDialect.analyze(readFileSync(join(DIR, 'apache.conf'), 'utf8'), 'apache.conf');
     const passive = { maxFails: 1, failTimeoutMs: 10_000 };
     expect(analysis.pools).toEqual([
-      { pool: 'api_pool', active: { path: '/api/v1/health', ...TIMINGS }, passive, redispatch: true },
-      { pool: 'stream_pool', active: { path: '/health', ...TIMINGS }, passive, redispatch: true },
+      {
+        pool: 'api_pool',
+        active: { method: 'GET', path: '/api/v1/health', ...TIMINGS, at: { text: 'BalancerMember "http://10.0.0.11:8080" hcmethod=GET hcuri=/api/v1/health hcinterval=5 hcfails=3 hcpasses=2 retry=10', line: 22 } },
+        passive,
+        redispatch: true,
+        // ProxyTimeout 60 under Debian's Timeout 300: the larger holds for a tunnel
+        tunnelTimeoutMs: 300_000,
+      },
+      {
+        pool: 'stream_pool',
+        active: { method: 'GET', path: '/health', ...TIMINGS, at: { text: 'BalancerMember "http://10.0.0.21:8082" hcmethod=GET hcuri=/health hcinterval=5 hcfails=3 hcpasses=2 retry=10', line: 29 } },
+        passive,
+        redispatch: true,
+        tunnelTimeoutMs: 300_000,
+      },
     ]);
     expect(analysis.upstreams.filter((u) => u.backup).map((u) => u.address)).toEqual([BACKUP]);
   });

@@ -44,25 +44,33 @@ describe('nginxDialect.analyze', () => {
     ]);
     expect(analysis.listeners).toEqual([
       { spec: '80', port: 80, tls: false, serverNames: ['sf.example.com'], line: 42 },
+      // no ssl_protocols anywhere: the refusal of TLS 1.0/1.1 is OpenSSL's default, not the config's
       { spec: '443', port: 443, tls: true, serverNames: ['sf.example.com'], line: 49 },
     ]);
+    // proxy_read_timeout 3600s in the TLS server block, where every location proxies to sfapi
+    expect(analysis.pools).toEqual([{ pool: 'sfapi', passive: { maxFails: 1, failTimeoutMs: 10_000 }, redispatch: true, tunnelTimeoutMs: 3_600_000 }]);
   });
 
   it('reads the published sysmanage fragment: two pools sharing servers, one backup', () => {
     const analysis = nginxDialect.analyze(readFileSync(SYSMANAGE, 'utf8'), SYSMANAGE);
     expect(analysis.fragment).toBe(true);
-    expect(analysis.upstreams.map((u) => `${u.pool} ${u.address}${u.backup ? ' backup' : ''}`)).toEqual([
-      'sysmanage_backend 10.0.1.10:8000',
-      'sysmanage_backend 10.0.1.11:8000',
-      'sysmanage_backend 10.0.1.12:8000',
+    expect(analysis.upstreams.map((u) => `${u.pool} ${u.address}${u.backup ? ' backup' : ''}${u.weight !== undefined ? ` weight ${u.weight}` : ''}`)).toEqual([
+      'sysmanage_backend 10.0.1.10:8000 weight 3',
+      'sysmanage_backend 10.0.1.11:8000 weight 3',
+      'sysmanage_backend 10.0.1.12:8000 weight 2',
       'sysmanage_backend 10.0.1.13:8000 backup',
       'sysmanage_websocket 10.0.1.10:8000',
       'sysmanage_websocket 10.0.1.11:8000',
       'sysmanage_websocket 10.0.1.12:8000',
     ]);
-    expect(analysis.listeners.map((l) => [l.port, l.tls, l.serverNames])).toEqual([
-      [80, false, ['sysmanage.example.com']],
-      [443, true, ['sysmanage.example.com']],
+    expect(analysis.listeners.map((l) => [l.port, l.tls, l.serverNames, l.tlsProtocols])).toEqual([
+      [80, false, ['sysmanage.example.com'], undefined],
+      [443, true, ['sysmanage.example.com'], { text: 'ssl_protocols TLSv1.2 TLSv1.3;', line: 29 }],
+    ]);
+    // /api/ says 60s and /api/auth/ inherits nginx's 60 s; /ws/ says 7d
+    expect(analysis.pools?.map((p) => [p.pool, p.tunnelTimeoutMs])).toEqual([
+      ['sysmanage_backend', 60_000],
+      ['sysmanage_websocket', 604_800_000],
     ]);
   });
 
@@ -244,6 +252,91 @@ describe('nginxDialect.render', () => {
       '# lbdrill dropped: daemon on;\npid /run/lbdrill/t1/nginx.pid;\nevents {}\nhttp {\n  access_log /run/lbdrill/t1/access.log;\n  server { listen 127.0.0.1:42000; location / { proxy_pass http://127.0.10.1:41000; } }\n}\n',
     );
     expect(rendered.mapped.at(-1)).toEqual({ kind: 'path', from: 'error_log (built-in default)', to: '/run/lbdrill/t1/error.log' });
+  });
+});
+
+describe('nginxDialect: what bindings need (weights, the hashed cookie, TLS versions, tunnel timeouts)', () => {
+  const SOURCE = [
+    'events {}',
+    'http {',
+    '    ssl_protocols TLSv1.2 TLSv1.3;',
+    '    proxy_read_timeout 30s;',
+    '    upstream app {',
+    '        hash $cookie_SRV consistent;',
+    '        server 10.0.0.1:80 weight=5 max_fails=2;',
+    '        server 10.0.0.2:80;',
+    '    }',
+    '    upstream uri { hash $request_uri; server 10.0.0.3:80; server 10.0.0.4:80; }',
+    '    upstream single { server 10.0.0.5:80 weight=2; }',
+    '    server {',
+    '        listen 443 ssl;',
+    '        location / { proxy_pass http://app; }',
+    '        location /ws { proxy_pass http://app; proxy_read_timeout 1h; }',
+    '        location /u { proxy_pass http://uri; }',
+    '    }',
+    '    server {',
+    '        listen 8443 ssl;',
+    '        listen 8080;',
+    '        ssl_protocols TLSv1 TLSv1.1 TLSv1.2;',
+    '        location / { proxy_pass http://single; }',
+    '    }',
+    '}',
+    'stream {',
+    '    upstream tcp { server 10.0.0.6:5432; server 10.0.0.7:5432; }',
+    '    server { listen 5432; proxy_timeout 10m; proxy_pass tcp; }',
+    '}',
+  ].join('\n');
+  const analysis = nginxDialect.analyze(SOURCE, 'nginx.conf');
+
+  it('gives each server its weight= as written', () => {
+    expect(analysis.upstreams.map((u) => [u.address, u.weight])).toEqual([
+      ['10.0.0.1:80', 5],
+      ['10.0.0.2:80', undefined],
+      ['10.0.0.3:80', undefined],
+      ['10.0.0.4:80', undefined],
+      ['10.0.0.5:80', 2],
+      ['10.0.0.6:5432', undefined],
+      ['10.0.0.7:5432', undefined],
+    ]);
+  });
+
+  it('reads `hash $cookie_NAME` as a cookie nginx honours but never sets; the longest read timeout of the locations using a pool is its tunnel timeout', () => {
+    expect(analysis.pools).toEqual([
+      {
+        pool: 'app',
+        passive: { maxFails: 2, failTimeoutMs: 10_000 },
+        redispatch: true,
+        cookie: { name: 'SRV', mode: 'honour', indirect: false, at: { text: 'hash $cookie_SRV consistent;', line: 6 } },
+        tunnelTimeoutMs: 3_600_000,
+      },
+      { pool: 'uri', passive: { maxFails: 1, failTimeoutMs: 10_000 }, redispatch: true, tunnelTimeoutMs: 30_000 },
+      // one server: no passive ejection, but the tunnel timeout still holds
+      { pool: 'single', tunnelTimeoutMs: 30_000 },
+      // stream: proxy_timeout, not the http block's proxy_read_timeout
+      { pool: 'tcp', passive: { maxFails: 1, failTimeoutMs: 10_000 }, redispatch: true, tunnelTimeoutMs: 600_000 },
+    ]);
+  });
+
+  it('gives a pool proxied to by address the tunnel timeout its location writes, and says nothing when none is written', () => {
+    const source = [
+      'server {',
+      '    listen 80;',
+      '    location /ws/ { proxy_pass http://127.0.0.1:8000; proxy_read_timeout 1h; }',
+      '    location / { proxy_pass http://10.0.0.9:3000; }',
+      '}',
+    ].join('\n');
+    const literal = nginxDialect.analyze(source, 'site.conf');
+    expect(literal.upstreams.map((u) => u.pool)).toEqual(['127.0.0.1:8000', '10.0.0.9:3000']);
+    expect(literal.pools).toEqual([{ pool: '127.0.0.1:8000', tunnelTimeoutMs: 3_600_000 }]);
+  });
+
+  it("says where a TLS listener's versions come from: its server's ssl_protocols, else the http block's", () => {
+    expect(analysis.listeners.map((l) => [l.port, l.tlsProtocols])).toEqual([
+      [443, { text: 'ssl_protocols TLSv1.2 TLSv1.3;', line: 3 }],
+      [8443, { text: 'ssl_protocols TLSv1 TLSv1.1 TLSv1.2;', line: 21 }],
+      [8080, undefined],
+      [5432, undefined],
+    ]);
   });
 });
 

@@ -4,7 +4,7 @@
  * editing spans in place so every line keeps its number.
  */
 import { LbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import type { ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
   LineIndex,
@@ -293,6 +293,11 @@ function scan(source: string, path: string): Scan {
       upstreamNames.add(d.args[0].value.toLowerCase());
     }
   });
+  // ssl_protocols at http (stream) level holds for every server block that sets none; a fragment's top level is http.
+  const moduleProtocols = new Map<Family, Directive>();
+  walk(root, top, topFamily, (d, context, family) => {
+    if (d.name === 'ssl_protocols' && context === family && !moduleProtocols.has(family)) moduleProtocols.set(family, d);
+  });
   const result: Scan = { index, root, top, fragment, mainSets, upstreamServers: [], proxyPasses: [], listens: [], implicit: [], others: [] };
   walk(root, top, topFamily, (d, context, family) => {
     if (context === 'upstream') return;
@@ -304,8 +309,16 @@ function scan(source: string, path: string): Scan {
         if (word === undefined) throw parseError(path, server.line, 'invalid number of arguments in "server" directive');
         const address = upstreamAddress(word.value);
         if (address === null) continue;
+        const weight = serverParam(server, 'weight')?.value;
         result.upstreamServers.push({
-          ref: { pool, name: address, address, line: server.line, backup: server.args.some((a) => a.value === 'backup') },
+          ref: {
+            pool,
+            name: address,
+            address,
+            line: server.line,
+            backup: server.args.some((a) => a.value === 'backup'),
+            ...(weight !== undefined && /^\d+$/.test(weight) ? { weight: Number(weight) } : {}),
+          },
           word,
         });
       }
@@ -325,6 +338,7 @@ function scan(source: string, path: string): Scan {
     if (d.name === 'server' && d.block !== null && (context === 'http' || context === 'stream' || context === 'mail')) {
       const block = d.block;
       const tls = block.some((x) => x.name === 'ssl' && x.args[0]?.value === 'on');
+      const protocols = block.find((x) => x.name === 'ssl_protocols') ?? moduleProtocols.get(family);
       const names = serverNames(block);
       const listens = block.filter((x) => x.name === 'listen');
       const specs = listens.map((l) => {
@@ -349,10 +363,13 @@ function scan(source: string, path: string): Scan {
               serverNames: names,
               line: l.line,
             };
+        if (ref !== null && ref.tls && protocols !== undefined) ref.tlsProtocols = statement(source, protocols);
         result.listens.push({ directive: l, spec, dropped, ref });
       });
       if (listens.length === 0 && context === 'http') {
-        result.implicit.push({ server: d, ref: { spec: '*:80', port: 80, tls, serverNames: names, line: d.line } });
+        const ref: ListenerRef = { spec: '*:80', port: 80, tls, serverNames: names, line: d.line };
+        if (tls && protocols !== undefined) ref.tlsProtocols = statement(source, protocols);
+        result.implicit.push({ server: d, ref });
       }
       return;
     }
@@ -390,61 +407,123 @@ interface HealthPool {
   health: PoolHealth | null;
 }
 
+/** What one `proxy_pass` to an upstream runs with, from its own block and the blocks around it. */
+interface ProxyPassUse {
+  /** proxy_next_upstream other than `off` (nginx's default is `error timeout`) and more than one try. */
+  redispatch: boolean;
+  /** proxy_read_timeout (stream: proxy_timeout) in force, when the config writes one on the way; nginx's default is 60 s. */
+  readTimeoutMs: number | undefined;
+}
+
+/** nginx's proxy_read_timeout and stream proxy_timeout default. */
+const DEFAULT_READ_TIMEOUT_MS = 60_000;
+
 /**
- * Whether a failed attempt may be retried on another server, per upstream name (lower case):
- * true when some proxy_pass to it runs with proxy_next_upstream other than `off` (nginx's
- * default is `error timeout`) and more than one try.
+ * Every proxy_pass, with the settings in force where it is, per pool: an upstream's name (lower
+ * case), or the address a literal proxy_pass names (the pool UpstreamRef gives it).
  */
-function redispatchByUpstream(s: Scan, upstreamNames: Set<string>): Map<string, boolean> {
-  const result = new Map<string, boolean>();
-  const visit = (list: Directive[], inherited: { off: boolean; tries: number }, family: Family): void => {
+function proxyPassesByPool(s: Scan, upstreamNames: Set<string>): Map<string, ProxyPassUse[]> {
+  const result = new Map<string, ProxyPassUse[]>();
+  type Inherited = { off: boolean; tries: number; readMs: number | undefined };
+  const visit = (list: Directive[], inherited: Inherited, family: Family): void => {
     const here = { ...inherited };
     for (const d of list) {
       const arg = d.args[0]?.value;
       if (d.name === 'proxy_next_upstream' && arg !== undefined) here.off = arg === 'off';
       if (d.name === 'proxy_next_upstream_tries' && arg !== undefined && /^\d+$/.test(arg)) here.tries = Number(arg);
+      // An upgraded (WebSocket) connection idles out on the read timeout: proxy_read_timeout in http, proxy_timeout in stream.
+      if (d.name === (family === 'stream' ? 'proxy_timeout' : 'proxy_read_timeout') && arg !== undefined) here.readMs = nginxTimeMs(arg) ?? here.readMs;
     }
     for (const d of list) {
       const target = d.name === 'proxy_pass' ? d.args[0] : undefined;
       if (target !== undefined && !target.value.includes('$')) {
         const host = family === 'stream' ? target.value : urlAuthority(target.value)?.host;
         const name = host?.toLowerCase();
-        if (name !== undefined && upstreamNames.has(name)) result.set(name, result.get(name) === true || (!here.off && here.tries !== 1));
+        const pool = name !== undefined && upstreamNames.has(name) ? name : proxyPassTarget(target, family === 'stream' ? 'stream' : 'http', upstreamNames)?.address;
+        if (pool !== undefined) result.set(pool, [...(result.get(pool) ?? []), { redispatch: !here.off && here.tries !== 1, readTimeoutMs: here.readMs }]);
       }
       if (d.block === null || d.name === 'upstream') continue;
       const next: Family = d.name === 'http' || d.name === 'stream' || d.name === 'mail' ? d.name : family;
-      visit(d.block, here, next);
+      // The read timeout of http does not carry into stream and back: each module has its own.
+      visit(d.block, next === family ? here : { ...here, readMs: undefined }, next);
     }
   };
-  visit(s.root, { off: false, tries: 0 }, s.top === 'main' ? 'main' : 'http');
+  visit(s.root, { off: false, tries: 0, readMs: undefined }, s.top === 'main' ? 'main' : 'http');
   return result;
+}
+
+/**
+ * The cookie an upstream pins clients by: `hash $cookie_NAME [consistent]` keys on a cookie the
+ * application sets (nginx OSS cannot insert one; `sticky cookie` is nginx Plus).
+ */
+function hashCookie(source: string, block: Directive[]): PoolHealth['cookie'] {
+  const hash = block.find((d) => d.name === 'hash');
+  const m = /^\$cookie_([A-Za-z0-9_]+)$/.exec(hash?.args[0]?.value ?? '');
+  if (hash === undefined || m === null) return undefined;
+  return { name: m[1] as string, mode: 'honour', indirect: false, at: statement(source, hash) };
+}
+
+/** A directive as a ConfigStatement. */
+function statement(source: string, d: Directive): ConfigStatement {
+  return { text: source.slice(d.start, d.end), line: d.line };
 }
 
 /**
  * Every `upstream` block with what its first server says. nginx OSS has no active checks;
  * passive ejection (max_fails within fail_timeout) exists unless max_fails=0, and nginx
- * ignores it for an upstream of one server, which is then never marked down.
+ * ignores it for an upstream of one server, which is then never marked down. The tunnel
+ * timeout is the longest read timeout any location proxying to the upstream gives it.
  */
 function healthPools(s: Scan): HealthPool[] {
+  const blocks = upstreamBlocks(s);
+  const uses = proxyPassesByPool(s, new Set(blocks.map((b) => (b.args[0] as Word).value.toLowerCase())));
+  return blocks.map((block) => {
+    const servers = (block.block as Directive[]).filter((d) => d.name === 'server' && d.block === null && d.args.length > 0);
+    const first = servers[0];
+    const name = (block.args[0] as Word).value;
+    const used = uses.get(name.toLowerCase()) ?? [];
+    const health: PoolHealth = { pool: name };
+    if (first !== undefined && servers.length >= 2) {
+      const maxFails = serverParam(first, 'max_fails')?.value;
+      const failTimeout = serverParam(first, 'fail_timeout')?.value;
+      const maxFailsCount = maxFails !== undefined && /^\d+$/.test(maxFails) ? Number(maxFails) : DEFAULT_MAX_FAILS;
+      if (maxFailsCount > 0) {
+        health.passive = { maxFails: maxFailsCount, failTimeoutMs: (failTimeout === undefined ? null : nginxTimeMs(failTimeout)) ?? DEFAULT_FAIL_TIMEOUT_MS };
+      }
+      if (used.some((u) => u.redispatch)) health.redispatch = true;
+    }
+    const cookie = hashCookie(s.index.source, block.block as Directive[]);
+    if (cookie !== undefined) health.cookie = cookie;
+    const tunnel = tunnelTimeoutMs(used);
+    if (tunnel !== undefined) health.tunnelTimeoutMs = tunnel;
+    return { servers, health: Object.keys(health).length > 1 ? health : null };
+  });
+}
+
+/** Every `upstream` block of the http and stream modules. */
+function upstreamBlocks(s: Scan): Directive[] {
   const blocks: Directive[] = [];
   walk(s.root, s.top, s.top === 'main' ? 'main' : 'http', (d, context) => {
     if (d.name === 'upstream' && d.block !== null && (context === 'http' || context === 'stream') && d.args[0] !== undefined) blocks.push(d);
   });
-  const redispatch = redispatchByUpstream(s, new Set(blocks.map((b) => (b.args[0] as Word).value.toLowerCase())));
-  return blocks.map((block) => {
-    const servers = (block.block as Directive[]).filter((d) => d.name === 'server' && d.block === null && d.args.length > 0);
-    const first = servers[0];
-    if (first === undefined || servers.length < 2) return { servers, health: null };
-    const name = (block.args[0] as Word).value;
-    const health: PoolHealth = { pool: name };
-    const maxFails = serverParam(first, 'max_fails')?.value;
-    const failTimeout = serverParam(first, 'fail_timeout')?.value;
-    const maxFailsCount = maxFails !== undefined && /^\d+$/.test(maxFails) ? Number(maxFails) : DEFAULT_MAX_FAILS;
-    if (maxFailsCount > 0) {
-      health.passive = { maxFails: maxFailsCount, failTimeoutMs: (failTimeout === undefined ? null : nginxTimeMs(failTimeout)) ?? DEFAULT_FAIL_TIMEOUT_MS };
-    }
-    if (redispatch.get(name.toLowerCase()) === true) health.redispatch = true;
-    return { servers, health: Object.keys(health).length > 1 ? health : null };
+  return blocks;
+}
+
+/** The longest read timeout the proxy_passes to a pool run with, when one of them has a written one on its way. */
+function tunnelTimeoutMs(used: ProxyPassUse[]): number | undefined {
+  if (!used.some((u) => u.readTimeoutMs !== undefined)) return undefined;
+  return Math.max(...used.map((u) => u.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS));
+}
+
+/**
+ * The pools nginx proxies to by address (`proxy_pass http://10.0.0.1:8080`): nginx neither checks
+ * nor ejects such a server, so only a tunnel timeout a location writes is reported.
+ */
+function literalPools(s: Scan): PoolHealth[] {
+  const uses = proxyPassesByPool(s, new Set(upstreamBlocks(s).map((b) => (b.args[0] as Word).value.toLowerCase())));
+  return [...new Set(s.proxyPasses.map((p) => p.ref.pool))].flatMap((pool) => {
+    const tunnel = tunnelTimeoutMs(uses.get(pool) ?? []);
+    return tunnel === undefined ? [] : [{ pool, tunnelTimeoutMs: tunnel }];
   });
 }
 
@@ -520,7 +599,7 @@ function analyze(source: string, sourcePath: string): NginxConfigAnalysis {
     listeners,
     fragment: s.fragment,
     mainSets: s.mainSets,
-    pools: healthPools(s).flatMap((p) => p.health ?? []),
+    pools: [...healthPools(s).flatMap((p) => p.health ?? []), ...literalPools(s)],
     ...(files.length > 0 ? { files } : {}),
   };
 }

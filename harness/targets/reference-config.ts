@@ -1,7 +1,8 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar } from 'yaml';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LbdrillError } from '../errors.ts';
-import type { PoolHealth, ConfigAnalysis, ConfigDialect, ListenerRef, Mapping, UpstreamRef } from './config-plan.ts';
+import type { PoolHealth, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, UpstreamRef } from './config-plan.ts';
+import { statusRange } from './status-range.ts';
 
 function parse(source: string, sourcePath: string): { doc: Document; lines: LineCounter } {
   const lines = new LineCounter();
@@ -24,28 +25,50 @@ function scalarAt(doc: Document, path: (string | number)[]): Scalar | undefined 
   return isScalar(node) ? node : undefined;
 }
 
+/** The line a key of the document is written on (`path` ends at the key), as a ConfigStatement: that line's text, trimmed. */
+function statementAt(doc: Document, path: (string | number)[], source: string, lines: LineCounter): ConfigStatement | undefined {
+  const parent = doc.getIn(path.slice(0, -1), true);
+  if (!isMap(parent)) return undefined;
+  const pair = parent.items.find((p) => isPair(p) && isScalar(p.key) && p.key.value === path[path.length - 1]);
+  const line = lineOf(pair?.key as Node | undefined, lines);
+  if (line === 0) return undefined;
+  return { text: (source.split('\n')[line - 1] ?? '').trim(), line };
+}
+
 function portOf(bind: string): number {
   return Number(bind.slice(bind.lastIndexOf(':') + 1));
 }
 
 /** Every upstream server and listener in a reference-lb YAML config, with the path of its node. */
 function walk(doc: Document): {
-  servers: Array<{ pool: string; index: number; address: string; name?: string; backup: boolean }>;
+  servers: Array<{ pool: string; index: number; address: string; name?: string; backup: boolean; weight?: number; cookieValue?: string }>;
   listeners: Array<{ index: number; bind: string; tls: boolean; names: string[] }>;
 } {
-  const servers: Array<{ pool: string; index: number; address: string; name?: string; backup: boolean }> = [];
+  const servers: Array<{ pool: string; index: number; address: string; name?: string; backup: boolean; weight?: number; cookieValue?: string }> = [];
   const upstreams = doc.get('upstreams', true);
   if (isMap(upstreams)) {
     for (const pair of upstreams.items) {
       const pool = String(isScalar(pair.key) ? pair.key.value : pair.key);
       const list = isMap(pair.value) ? pair.value.get('servers', true) : undefined;
       if (!isSeq(list)) continue;
+      const sticky = isMap(pair.value) && pair.value.has('sticky');
       list.items.forEach((item, index) => {
         if (!isMap(item)) return;
         const address = item.get('address');
         if (typeof address !== 'string') return;
         const name = item.get('name');
-        servers.push({ pool, index, address, ...(typeof name === 'string' ? { name } : {}), backup: item.get('backup') === true });
+        const weight = item.get('weight');
+        const cookieValue = item.get('cookie_value');
+        servers.push({
+          pool,
+          index,
+          address,
+          ...(typeof name === 'string' ? { name } : {}),
+          backup: item.get('backup') === true,
+          ...(typeof weight === 'number' ? { weight } : {}),
+          // With a sticky cookie every server has a value: cookie_value, else its name, else its address (config-schema.ts).
+          ...(sticky ? { cookieValue: typeof cookieValue === 'string' ? cookieValue : typeof name === 'string' ? name : address } : {}),
+        });
       });
     }
   }
@@ -79,15 +102,22 @@ export const referenceDialect: ConfigDialect = {
       address: s.address,
       backup: s.backup,
       line: lineOf(doc.getIn(['upstreams', s.pool, 'servers', s.index], true) as Node, lines),
+      ...(s.weight !== undefined ? { weight: s.weight } : {}),
+      ...(s.cookieValue !== undefined ? { cookieValue: s.cookieValue } : {}),
     }));
-    const refs: ListenerRef[] = listeners.map((l) => ({
-      spec: l.bind,
-      port: portOf(l.bind),
-      tls: l.tls,
-      serverNames: l.names,
-      line: lineOf(doc.getIn(['listeners', l.index], true) as Node, lines),
-    }));
-    return { upstreams, listeners: refs, fragment: false, pools: poolsOf(doc) };
+    const refs: ListenerRef[] = listeners.map((l) => {
+      // Without min_version the reference LB's own default (TLSv1.2) decides, not the config.
+      const tlsProtocols = l.tls ? statementAt(doc, ['listeners', l.index, 'tls', 'min_version'], source, lines) : undefined;
+      return {
+        spec: l.bind,
+        port: portOf(l.bind),
+        tls: l.tls,
+        serverNames: l.names,
+        line: lineOf(doc.getIn(['listeners', l.index], true) as Node, lines),
+        ...(tlsProtocols !== undefined ? { tlsProtocols } : {}),
+      };
+    });
+    return { upstreams, listeners: refs, fragment: false, pools: poolsOf(doc, source, lines) };
   },
 
   render(source, sourcePath, _analysis, plan) {
@@ -157,15 +187,52 @@ export const referenceDialect: ConfigDialect = {
   },
 };
 
+/** An upstream as written: the fields poolsOf reads. */
+interface WrittenUpstream {
+  health_check?: { path: string; interval_ms?: number; fall?: number; rise?: number; expect_status?: Array<number | string> };
+  passive?: { max_fails?: number; fail_timeout_ms?: number };
+  slowstart_ms?: number;
+  on_marked_down?: string;
+  redispatch?: boolean;
+  retries?: number;
+  sticky?: { cookie: string; mode?: 'insert'; indirect?: boolean };
+  tunnel_timeout_ms?: number;
+}
+
+/** The statuses `expect_status` accepts (100-599 codes and "2xx" classes) as one range, or null when they are not one run. */
+function expectRange(expect: Array<number | string>): { min: number; max: number } | null {
+  return statusRange((code) => expect.some((e) => e === code || e === `${Math.floor(code / 100)}xx`));
+}
+
 /** Health and failover settings per upstream, as written. */
-function poolsOf(doc: Document): PoolHealth[] {
-  const json = doc.toJS() as { upstreams?: Record<string, { health_check?: { path: string; interval_ms?: number; fall?: number; rise?: number }; passive?: { max_fails?: number; fail_timeout_ms?: number }; slowstart_ms?: number; on_marked_down?: string; redispatch?: boolean; retries?: number }> };
-  return Object.entries(json.upstreams ?? {}).map(([pool, u]) => ({
-    pool,
-    ...(u.health_check ? { active: { path: u.health_check.path, intervalMs: u.health_check.interval_ms ?? 2000, fall: u.health_check.fall ?? 3, rise: u.health_check.rise ?? 2 } } : {}),
-    ...(u.passive ? { passive: { maxFails: u.passive.max_fails ?? 1, failTimeoutMs: u.passive.fail_timeout_ms ?? 10_000 } } : {}),
-    ...(u.slowstart_ms ? { slowstartMs: u.slowstart_ms } : {}),
-    shutdownSessions: u.on_marked_down === 'shutdown_sessions',
-    redispatch: u.redispatch !== false && u.retries !== 0,
-  }));
+function poolsOf(doc: Document, source: string, lines: LineCounter): PoolHealth[] {
+  const json = doc.toJS() as { upstreams?: Record<string, WrittenUpstream> };
+  return Object.entries(json.upstreams ?? {}).map(([pool, u]) => {
+    // The key is there when its value is: line 0 (unknown, as lineOf says) cannot happen in practice.
+    const at = (key: string): ConfigStatement => statementAt(doc, ['upstreams', pool, key], source, lines) ?? { text: key, line: 0 };
+    const expect = u.health_check?.expect_status === undefined ? null : expectRange(u.health_check.expect_status);
+    return {
+      pool,
+      ...(u.health_check
+        ? {
+            active: {
+              // The reference LB checks with GET (config-schema.ts, health_check.path).
+              method: 'GET',
+              path: u.health_check.path,
+              ...(expect !== null ? { expectStatus: expect } : {}),
+              intervalMs: u.health_check.interval_ms ?? 2000,
+              fall: u.health_check.fall ?? 3,
+              rise: u.health_check.rise ?? 2,
+              at: at('health_check'),
+            },
+          }
+        : {}),
+      ...(u.passive ? { passive: { maxFails: u.passive.max_fails ?? 1, failTimeoutMs: u.passive.fail_timeout_ms ?? 10_000 } } : {}),
+      ...(u.slowstart_ms ? { slowstartMs: u.slowstart_ms } : {}),
+      shutdownSessions: u.on_marked_down === 'shutdown_sessions',
+      redispatch: u.redispatch !== false && u.retries !== 0,
+      ...(u.sticky ? { cookie: { name: u.sticky.cookie, mode: u.sticky.mode ?? 'insert', indirect: u.sticky.indirect ?? false, at: at('sticky') } } : {}),
+      ...(u.tunnel_timeout_ms !== undefined ? { tunnelTimeoutMs: u.tunnel_timeout_ms } : {}),
+    };
+  });
 }

@@ -196,7 +196,17 @@ function without(source: string, text: string, count: number): string {
 }
 
 const CHECKS = { intervalMs: 5000, fall: 3, rise: 2 };
-const ACTIVE = (pool: Server['pool']) => ({ path: HEALTH_PATH[pool], ...CHECKS });
+const POOLS = ['api_pool', 'stream_pool', 'ws_pool'] as const;
+/** Where each bundled config configures a pool's check: HAProxy's `option httpchk` lines, Apache's first member of each balancer. */
+const HAPROXY_CHECK_LINE: Record<Server['pool'], number> = { api_pool: 48, stream_pool: 62, ws_pool: 74 };
+const APACHE_CHECK_AT: Record<Server['pool'], { text: string; line: number }> = {
+  api_pool: { text: 'BalancerMember "http://10.0.0.11:8080" route=api1 upgrade=websocket timeout=3600 hcmethod=GET hcuri=/api/v1/health hcinterval=5 hcfails=3 hcpasses=2 retry=10', line: 36 },
+  stream_pool: { text: 'BalancerMember "http://10.0.0.21:8082" hcmethod=GET hcuri=/health hcinterval=5 hcfails=3 hcpasses=2 retry=10', line: 42 },
+  ws_pool: { text: 'BalancerMember "http://10.0.0.31:8000" upgrade=websocket timeout=3600 hcmethod=GET hcuri=/health hcinterval=5 hcfails=3 hcpasses=2 retry=10', line: 51 },
+};
+/** The long WebSocket timeouts of the bundled configs; stream_pool has only the 3 s HTTP ones on nginx and Apache. */
+const HOUR_MS = 3_600_000;
+const HTTP_TIMEOUT_MS = 3000;
 
 const TARGETS: Target[] = [
   {
@@ -210,7 +220,15 @@ const TARGETS: Target[] = [
     uriHash: true,
     sourceAffinity: true,
     activeChecks: true,
-    pools: (['api_pool', 'stream_pool', 'ws_pool'] as const).map((pool) => ({ pool, active: ACTIVE(pool), shutdownSessions: true, redispatch: true })),
+    pools: POOLS.map((pool) => ({
+      pool,
+      active: { method: 'GET', path: HEALTH_PATH[pool], expectStatus: { min: 200, max: 200 }, ...CHECKS, at: { text: `option httpchk GET ${HEALTH_PATH[pool]}`, line: HAPROXY_CHECK_LINE[pool] } },
+      shutdownSessions: true,
+      redispatch: true,
+      ...(pool === 'api_pool' ? { cookie: { name: COOKIE, mode: 'insert' as const, indirect: true, at: { text: 'cookie VEZA_SERVERID insert indirect nocache', line: 52 } } } : {}),
+      // `timeout tunnel 1h` in the defaults
+      tunnelTimeoutMs: HOUR_MS,
+    })),
     withoutTunnelTimeout: (source) => without(source, '    timeout tunnel 1h\n', 1),
   },
   {
@@ -224,7 +242,14 @@ const TARGETS: Target[] = [
     uriHash: true,
     sourceAffinity: true,
     activeChecks: false,
-    pools: (['api_pool', 'stream_pool', 'ws_pool'] as const).map((pool) => ({ pool, passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true })),
+    pools: POOLS.map((pool) => ({
+      pool,
+      passive: { maxFails: 3, failTimeoutMs: 10_000 },
+      redispatch: true,
+      ...(pool === 'api_pool' ? { cookie: { name: COOKIE, mode: 'honour' as const, indirect: false, at: { text: 'hash $cookie_VEZA_SERVERID consistent;', line: 19 } } } : {}),
+      // the longest proxy_read_timeout of the locations proxying to the pool
+      tunnelTimeoutMs: pool === 'stream_pool' ? HTTP_TIMEOUT_MS : HOUR_MS,
+    })),
     withoutTunnelTimeout: (source) => without(source, '        proxy_read_timeout 1h;\n        proxy_send_timeout 1h;\n', 2),
   },
   {
@@ -240,7 +265,16 @@ const TARGETS: Target[] = [
     uriHash: false,
     sourceAffinity: false,
     activeChecks: true,
-    pools: (['api_pool', 'stream_pool', 'ws_pool'] as const).map((pool) => ({ pool, active: ACTIVE(pool), passive: { maxFails: 1, failTimeoutMs: 10_000 }, redispatch: true })),
+    pools: POOLS.map((pool) => ({
+      pool,
+      active: { method: 'GET', path: HEALTH_PATH[pool], ...CHECKS, at: APACHE_CHECK_AT[pool] },
+      passive: { maxFails: 1, failTimeoutMs: 10_000 },
+      redispatch: true,
+      // Apache sets the cookie itself (Header add Set-Cookie ... env=BALANCER_ROUTE_CHANGED), and cannot hide it from the backend
+      ...(pool === 'api_pool' ? { cookie: { name: COOKIE, mode: 'insert' as const, indirect: false, at: { text: 'ProxySet lbmethod=byrequests stickysession=VEZA_SERVERID failonstatus=502,503,504', line: 38 } } } : {}),
+      // member timeout=3600 over Timeout 3; stream_pool: ProxyTimeout 3
+      tunnelTimeoutMs: pool === 'stream_pool' ? HTTP_TIMEOUT_MS : HOUR_MS,
+    })),
     withoutTunnelTimeout: (source) => without(source, 'timeout=3600 ', 5),
   },
 ];
@@ -305,6 +339,8 @@ describe('sticky-ws bundled configs: what each dialect reads', () => {
       expect(analysis.upstreams.map((u) => `${u.pool} ${u.address}${u.backup ? ' backup' : ''}`)).toEqual(SERVERS.map((s) => `${s.pool} ${s.address}`));
       expect(analysis.listeners.map((l) => l.port)).toEqual([80]);
       expect(analysis.pools).toEqual(target.pools);
+      // HAProxy `cookie api1` / Apache `route=api1`; nginx has no per-server cookie value
+      expect(analysis.upstreams.map((u) => u.cookieValue)).toEqual(SERVERS.map((s) => (target.cookieFor === null ? undefined : s.route)));
     });
   }
 });
