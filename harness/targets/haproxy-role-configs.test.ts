@@ -4,11 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHECKS } from '../checks/registry.ts';
+import { loadProfile } from '../profiles/profile.ts';
 import { apacheDialect } from './apache-config.ts';
 import type { ConfigAnalysis, ConfigDialect, PoolHealth, RenderedConfig } from './config-plan.ts';
 import { haproxyDialect } from './haproxy-config.ts';
 import { eventually, freePort, get, makeCertificate, runtimeCommand, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
 import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-config.ts';
+import { referenceDialect } from './reference-config.ts';
 
 /*
  * The bundled configs of the haproxy-role profile (seed 001): each one read, rendered at
@@ -30,12 +33,10 @@ const MIN_CHECK_GAP_MS = 250;
 const SERVERS: Record<string, string> = {
   '10.0.0.11:8080': '127.0.30.11',
   '10.0.0.12:8080': '127.0.30.12',
-  '10.0.0.13:8080': '127.0.30.13',
   '10.0.0.21:8082': '127.0.30.21',
   '10.0.0.22:8082': '127.0.30.22',
 };
 const API = ['10.0.0.11:8080', '10.0.0.12:8080'];
-const BACKUP = '10.0.0.13:8080';
 const STREAM = ['10.0.0.21:8082', '10.0.0.22:8082'];
 
 const TIMINGS = { intervalMs: 5000, fall: 3, rise: 2 };
@@ -102,7 +103,7 @@ async function servedBy(port: number, path: string): Promise<string> {
   return address;
 }
 
-/** `/` goes round robin over the two api servers (never the backup), `/stream/...` to the stream pool. */
+/** `/` goes round robin over the two api servers, `/stream/...` to the stream pool. */
 async function expectRouting(port: number, stickyStream: boolean): Promise<void> {
   const api = [];
   for (let i = 0; i < 6; i++) api.push(await servedBy(port, i % 2 === 0 ? '/' : `/api/v1/tracks?page=${i}`));
@@ -111,14 +112,13 @@ async function expectRouting(port: number, stickyStream: boolean): Promise<void>
   for (let i = 0; i < 4; i++) streams.push(await servedBy(port, '/stream/track-42/segment-1.ts'));
   for (const s of streams) expect(STREAM).toContain(s);
   if (stickyStream) expect(new Set(streams).size).toBe(1);
-  expect(backend(BACKUP).paths.filter((p) => !p.endsWith('health'))).toEqual([]);
   expect(API.flatMap((a) => backend(a).paths)).not.toContain('/stream/track-42/segment-1.ts');
 }
 
 /** Every server gets GET checks on its pool's health path, about every 500 ms: the 5 s interval, scaled. */
 async function expectScaledChecks(): Promise<void> {
   const pools: Array<[string[], string]> = [
-    [[...API, BACKUP], '/api/v1/health'],
+    [API, '/api/v1/health'],
     [STREAM, '/health'],
   ];
   const checks = (address: string, path: string) => backend(address).requests.filter((r) => r.path === path);
@@ -149,6 +149,22 @@ function timingMappings(rendered: RenderedConfig): string[] {
 const API_SLOW: Omit<PoolHealth, 'pool' | 'active'> = { slowstartMs: 30_000, shutdownSessions: true, redispatch: true };
 
 describe('haproxy-role bundled configs: what each dialect reads', () => {
+  it('seed 001 has no backup server: no bundled config declares one, and the profile demands none', () => {
+    const dialects: Array<[string, ConfigDialect]> = [
+      ['haproxy.cfg', haproxyDialect],
+      ['nginx.conf', nginxDialect],
+      ['apache.conf', apacheDialect],
+      ['reference.yaml', referenceDialect],
+    ];
+    for (const [file, dialect] of dialects) {
+      const analysis = dialect.analyze(readFileSync(join(DIR, file), 'utf8'), file);
+      expect(analysis.upstreams.filter((u) => u.backup).map((u) => `${file}: ${u.name}`)).toEqual([]);
+    }
+    // a config faithful to the seed cannot pass a check that needs a backup server
+    const needingBackup = loadProfile('haproxy-role').checks.filter((c) => CHECKS.get(c.id)?.needs.includes('backup-servers'));
+    expect(needingBackup.map((c) => c.id)).toEqual([]);
+  });
+
   it('haproxy.cfg: active checks on both pools, 30 s slow start, sessions cut on mark-down, redispatch', () => {
     const analysis = haproxyDialect.analyze(readFileSync(join(DIR, 'haproxy.cfg'), 'utf8'), 'haproxy.cfg');
     expect(analysis.pools).toEqual([
@@ -159,7 +175,6 @@ describe('haproxy-role bundled configs: what each dialect reads', () => {
     expect(analysis.upstreams.map((u) => `${u.pool}/${u.name} ${u.address}${u.backup ? ' backup' : ''}`)).toEqual([
       'api_pool/backend-api-1 10.0.0.11:8080',
       'api_pool/backend-api-2 10.0.0.12:8080',
-      'api_pool/backend-api-3 10.0.0.13:8080 backup',
       'stream_pool/stream-srv-1 10.0.0.21:8082',
       'stream_pool/stream-srv-2 10.0.0.22:8082',
     ]);
@@ -171,7 +186,6 @@ describe('haproxy-role bundled configs: what each dialect reads', () => {
       { pool: 'api_pool', passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true },
       { pool: 'stream_pool', passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true },
     ]);
-    expect(analysis.upstreams.filter((u) => u.backup).map((u) => u.address)).toEqual([BACKUP]);
   });
 
   it('apache.conf: mod_proxy_hcheck on both balancers, members sit out 10 s after a failure, failover on', () => {
@@ -181,7 +195,6 @@ describe('haproxy-role bundled configs: what each dialect reads', () => {
       { pool: 'api_pool', active: { path: '/api/v1/health', ...TIMINGS }, passive, redispatch: true },
       { pool: 'stream_pool', active: { path: '/health', ...TIMINGS }, passive, redispatch: true },
     ]);
-    expect(analysis.upstreams.filter((u) => u.backup).map((u) => u.address)).toEqual([BACKUP]);
   });
 });
 
@@ -193,8 +206,8 @@ describe.skipIf(!HAVE('haproxy'))('haproxy-role haproxy.cfg under HAProxy 2.6, t
     expect(timingMappings(rendered)).toEqual([
       'inter 5s -> inter 500ms @43',
       'slowstart 30s -> slowstart 3s @43',
-      'inter 5s -> inter 500ms @54',
-      'slowstart 30s -> slowstart 3s @54',
+      'inter 5s -> inter 500ms @53',
+      'slowstart 30s -> slowstart 3s @53',
     ]);
     expect(rendered.mapped.filter((m) => m.kind === 'runtime-api')).toEqual([
       { kind: 'runtime-api', from: 'stats socket /run/haproxy/admin.sock mode 660 level admin', to: `stats socket ${socket} mode 660 level admin`, line: 12 },
@@ -207,7 +220,7 @@ describe.skipIf(!HAVE('haproxy'))('haproxy-role haproxy.cfg under HAProxy 2.6, t
       await expectRouting(port, true);
       await expectScaledChecks();
       const state = await runtimeCommand(socket, 'show servers state api_pool');
-      for (const name of ['backend-api-1', 'backend-api-2', 'backend-api-3']) expect(state).toMatch(new RegExp(`^\\d+ api_pool \\d+ ${name} \\S+ 2 `, 'm'));
+      for (const name of ['backend-api-1', 'backend-api-2']) expect(state).toMatch(new RegExp(`^\\d+ api_pool \\d+ ${name} \\S+ 2 `, 'm'));
     } finally {
       await proxy.stop();
     }
@@ -219,7 +232,7 @@ describe.skipIf(!HAVE('nginx'))('haproxy-role nginx.conf under nginx 1.22, time 
     clearBackends();
     const { analysis, rendered, runDir, port } = await renderBundled('nginx.conf', nginxDialect);
     expect(timingMappings(rendered)).toEqual(
-      [14, 15, 16, 25, 26].map((line) => `fail_timeout=10s -> fail_timeout=1s (nginx's 1 s clock does not scale: up to +900 ms) @${line}`),
+      [14, 15, 24, 25].map((line) => `fail_timeout=10s -> fail_timeout=1s (nginx's 1 s clock does not scale: up to +900 ms) @${line}`),
     );
     for (const d of nginxTempDirs(runDir)) mkdirSync(d, { recursive: true });
     const args = ['-p', runDir, '-c', join(runDir, rendered.main), '-g', nginxGlobalDirectives(analysis, runDir)];
@@ -243,7 +256,7 @@ describe.skipIf(!HAVE('apache2'))('haproxy-role apache.conf under Apache 2.4, ti
     clearBackends();
     const { rendered, runDir, port } = await renderBundled('apache.conf', apacheDialect);
     expect(timingMappings(rendered)).toEqual(
-      [22, 23, 24, 29, 30].flatMap((line) => [`hcinterval=5 -> hcinterval=500ms @${line}`, `retry=10 -> retry=1 @${line}`]),
+      [22, 23, 28, 29].flatMap((line) => [`hcinterval=5 -> hcinterval=500ms @${line}`, `retry=10 -> retry=1 @${line}`]),
     );
     // No APACHE_* environment: the generated Defines must be enough.
     const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
