@@ -204,10 +204,10 @@ describe.skipIf(!HAVE('haproxy'))('haproxy-role haproxy.cfg under HAProxy 2.6, t
     const socket = join(dir, 'haproxy-admin.sock');
     const { rendered, runDir, port } = await renderBundled('haproxy.cfg', haproxyDialect, socket);
     expect(timingMappings(rendered)).toEqual([
-      'inter 5s -> inter 500ms @43',
-      'slowstart 30s -> slowstart 3s @43',
-      'inter 5s -> inter 500ms @53',
-      'slowstart 30s -> slowstart 3s @53',
+      'inter 5s -> inter 500ms @45',
+      'slowstart 30s -> slowstart 3s @45',
+      'inter 5s -> inter 500ms @55',
+      'slowstart 30s -> slowstart 3s @55',
     ]);
     expect(rendered.mapped.filter((m) => m.kind === 'runtime-api')).toEqual([
       { kind: 'runtime-api', from: 'stats socket /run/haproxy/admin.sock mode 660 level admin', to: `stats socket ${socket} mode 660 level admin`, line: 12 },
