@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { brokenConfigs, ROOT, runLbdrill } from './run-lbdrill.ts';
+import { brokenConfigs, expectCells, ROOT, runLbdrill } from './run-lbdrill.ts';
 
 /** CI runs the seed's 5 s intervals ten times faster; budgets scale with them. */
 const FAST = ['--time-scale', '0.1'];
@@ -46,23 +46,19 @@ describe('lbdrill drill failover on all four targets in one command', () => {
   }, 170_000);
 });
 
-describe('profile haproxy-role, bundled configs', () => {
-  it('the reference LB passes every check', async () => {
-    const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', 'reference', ...FAST]);
+describe('profile haproxy-role, bundled configs (seed 001: no backup server)', () => {
+  it('every target passes every check its config expresses, health.passive-ejection (should) included', async () => {
+    const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', 'haproxy', '--target', 'reference', '--target', 'nginx', '--target', 'apache', ...FAST]);
     expect(run.report, run.stderr).toBeDefined();
-    expect(run.report!.results.filter((r) => r.status !== 'pass').map((r) => `${r.check}: ${r.observed}`)).toEqual([]);
+    // unsupported only where the target says why: nginx OSS has no active checks, slow start,
+    // session shutdown or runtime API; Apache no slow start, session shutdown or runtime API
+    expectCells(run.report!);
+    expect(run.report!.results).toHaveLength(32);
     expect(run.code).toBe(0);
-  }, 150_000);
+  }, 170_000);
 });
 
-describe('profile haproxy-role: HAProxy with the bundled config, and configs broken for one check on every target', () => {
-  it('passes every must-check with the bundled config', async () => {
-    const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', 'haproxy', ...FAST]);
-    expect(run.report, run.stderr).toBeDefined();
-    expect(mustFailures(run.report!)).toEqual([]);
-    expect(run.code).toBe(0);
-  }, 150_000);
-
+describe('profile haproxy-role: configs broken for one check on every target', () => {
   for (const { target, file, path, check } of broken) {
     it(`${target}: ${file} fails ${check}`, async () => {
       // the bundled configs pass every check (above); a broken file is judged on its own check
@@ -76,10 +72,10 @@ describe('profile haproxy-role: HAProxy with the bundled config, and configs bro
 });
 
 describe('network-namespace mode', () => {
-  it('partitions a backend host at the link on HAProxy and the reference LB, and leaves no namespace or route behind', async (t) => {
+  it('partitions a backend host at the link on HAProxy and the reference LB, and leaves no namespace or route behind', async () => {
     const { TestHosts } = await import('../harness/netns/test-hosts.ts');
-    const available = await TestHosts.available();
-    if (!available.ok) t.skip();
+    // a machine without root, iptables or namespaces fails here with the reason, never skips
+    expect(await TestHosts.available()).toEqual({ ok: true });
     const run = await runLbdrill(['run', join(ROOT, 'scenarios', 'api-partition.yaml'), '--network', 'netns']);
     expect(run.report, run.stderr).toBeDefined();
     expect(run.report!.results.map((r) => `${r.target}:${r.status}: ${r.observed}`)).toEqual([expect.stringMatching(/^haproxy:pass/), expect.stringMatching(/^reference:pass/)]);
@@ -108,7 +104,7 @@ describe('scenarios', () => {
     expect(run.stderr.trim().split('\n').filter((l) => l.startsWith('lbdrill:'))).toHaveLength(1);
     expect(run.stderr.trim().split('\n').at(-1)).toMatch(/^lbdrill: /);
     expect(run.stderr).toContain('timeline[0].backend: no backend "backend-api-9"');
-    expect(run.stderr).toContain('backends: backend-api-1, backend-api-2, backend-api-3, stream-srv-1, stream-srv-2');
+    expect(run.stderr).toContain('backends: backend-api-1, backend-api-2, stream-srv-1, stream-srv-2');
   }, 60_000);
 
   it('a parameter out of range: one line naming the field, exit 2', async () => {

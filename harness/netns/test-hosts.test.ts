@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
 import { REPO_ROOT } from '../paths.ts';
 import { DEFAULT_STATE_DIR } from './run-journal.ts';
@@ -12,7 +12,15 @@ import { runCommand } from './system-command.ts';
 import { TestHosts, type SetupStep } from './test-hosts.ts';
 
 const availability = await TestHosts.available();
-const reason = availability.ok ? '' : availability.reason;
+
+/**
+ * CI runs every test: on a machine that cannot host test hosts (no root, no iptables, no
+ * namespaces) each test of these suites fails with the reason instead of being skipped
+ * (a beforeEach, since a failing beforeAll makes vitest report its tests as skipped).
+ */
+function requireTestHosts(): void {
+  if (!availability.ok) throw new Error(`network-namespace test hosts cannot run here: ${availability.reason}`);
+}
 
 /** A fresh connect to a reachable host completes in well under this; EHOSTUNREACH must come faster still. */
 const FAST_FAIL_MS = 1000;
@@ -26,19 +34,20 @@ const ownPrefix = `lbd-${process.pid}-`;
 const children: number[] = [];
 
 describe('TestHosts.available', () => {
-  it('says why when test hosts cannot run here', () => {
-    if (availability.ok) expect(availability).toEqual({ ok: true });
-    else expect(availability.reason).toMatch(/\w{3,}/);
+  it('finds root, iproute2, iptables and network namespaces here, or fails saying which is missing', () => {
+    expect(availability).toEqual({ ok: true });
   });
 });
 
-describe.skipIf(!availability.ok)(`TestHosts in network namespaces${reason ? ` (skipped: ${reason})` : ''}`, () => {
+describe('TestHosts in network namespaces', () => {
   let hosts: TestHosts;
   const backends: http.Server[] = [];
   const ports: number[] = [];
   let rootRulesBefore = '';
 
+  beforeEach(requireTestHosts);
   beforeAll(async () => {
+    if (!availability.ok) return;
     rootRulesBefore = await iptablesRoot();
     hosts = await TestHosts.create({ count: 2, runId: 'test-hosts.test' });
     for (let i = 0; i < 2; i += 1) {
@@ -137,7 +146,8 @@ describe.skipIf(!availability.ok)(`TestHosts in network namespaces${reason ? ` (
   });
 });
 
-describe.skipIf(!availability.ok)('TestHosts setup failures and process exits', () => {
+describe('TestHosts setup failures and process exits', () => {
+  beforeEach(requireTestHosts);
   afterAll(async () => {
     // Safety net should an assertion fail half-way: children are dead by now, so this only removes theirs.
     for (const pid of children) await TestHosts.cleanupStale(`lbd-${pid}-`);
