@@ -12,12 +12,14 @@ import { backendOf, setCookieValue, stickyContract } from './sticky-support.ts';
  *   login showed is another backend: address affinity fails for certain, whatever its hash.
  * - An LB ignoring both puts each upgrade on the login's backend with probability about 1/n,
  *   n >= 2 servers: all 2 x USERS of them with (1/2)^40 ≈ 9e-13.
- * - Logins must reach at least two backends, or no address leads elsewhere; a correct config
- *   balances them (round robin alternates; nginx hashes 20 distinct cookie values, all on
- *   one of 2 servers with 2 x (1/2)^20 ≈ 1.9e-6).
+ * - Logins must reach at least two backends, or no address leads elsewhere: users keep
+ *   logging in (at most MAX_LOGINS) until they do, as Apache's byrequests sends every new
+ *   client to one server while it evens out the requests an earlier check pinned to the other.
  */
 /** Logged-in users, each pinned by an HTTP request, then upgrading to WebSockets. */
 const USERS = 20;
+/** Logins at most, until two backends have answered one. */
+const MAX_LOGINS = 200;
 
 /** Seed 001: the WebSocket upgrade carrying the cookie lands on the instance that issued it. */
 export const stickyWsSameBackend: Check = {
@@ -28,45 +30,44 @@ export const stickyWsSameBackend: Check = {
   async run(ctx) {
     const { pool, cookie, wsPath } = stickyContract(ctx);
     const expected = `${USERS} users log in over HTTP, each from its own address: their WebSocket upgrades on ${wsPath} with ${cookie}, from the login's address and from another, reach the backend that answered the login; logins reach more than one backend`;
-    await using users = new SimulatedUsers({ caPem: ctx.caPem, seed: ctx.seed, purpose: stickyWsSameBackend.id, count: USERS });
+    await using users = new SimulatedUsers({ caPem: ctx.caPem, seed: ctx.seed, purpose: stickyWsSameBackend.id, count: MAX_LOGINS });
     const logins: Array<{ address: string; cookie: string; http: string | null; ws?: string; roamingAddress?: string; roamingLogin?: string | null; roamingWs?: string }> = [];
-    for (const user of users.users) {
-      const i = user.index;
-      const res = await user.http.send(ctx.app, { path: `${pool.probePath}?login=${i}`, headers: ctx.tag(ctx.nextId()) }, { fresh: true });
+    const login = async (k: number) => {
+      const user = users.at(k);
+      const res = await user.http.send(ctx.app, { path: `${pool.probePath}?login=${k}`, headers: ctx.tag(ctx.nextId()) }, { fresh: true });
       const given = setCookieValue(res, cookie);
-      if (given !== undefined) {
-        logins.push({ address: user.address, cookie: given, http: backendOf(res) });
-        continue;
-      }
+      if (given !== undefined) return { address: user.address, cookie: given, http: backendOf(res) };
       // The LB sets no cookie (nginx OSS): the application's value, hashed by the LB.
-      const value = `lbdrill-user-${ctx.seed}-${i}`;
-      const pinned = await user.http.send(ctx.app, { path: `${pool.probePath}?login=${i}`, headers: ctx.tag(ctx.nextId(), { cookie: `${cookie}=${value}` }) });
-      logins.push({ address: user.address, cookie: value, http: backendOf(pinned) });
-    }
+      const value = `lbdrill-user-${ctx.seed}-${k}`;
+      const pinned = await user.http.send(ctx.app, { path: `${pool.probePath}?login=${k}`, headers: ctx.tag(ctx.nextId(), { cookie: `${cookie}=${value}` }) });
+      return { address: user.address, cookie: value, http: backendOf(pinned) };
+    };
+    for (let k = 0; k < USERS || (k < MAX_LOGINS && new Set(logins.map((u) => u.http)).size < 2); k++) logins.push(await login(k));
     const spread = new Set(logins.map((u) => u.http)).size;
-    if (spread < 2) return fail(expected, `all ${USERS} logins reached ${logins[0]!.http}: no balancing to tell affinity by`, { logins });
-    // the next user (cyclically) whose login reached another backend lends its address
-    for (const [i, login] of logins.entries()) {
-      for (let k = 1; k < USERS && login.roamingAddress === undefined; k++) {
-        const other = logins[(i + k) % USERS]!;
-        if (other.http !== login.http) Object.assign(login, { roamingAddress: other.address, roamingLogin: other.http });
+    if (spread < 2) return fail(expected, `all ${logins.length} logins reached ${logins[0]!.http}: no balancing to tell affinity by`, { logins });
+    // the next login (cyclically) that reached another backend lends its address
+    const tested = logins.slice(0, USERS);
+    for (const [i, u] of tested.entries()) {
+      for (let k = 1; k < logins.length && u.roamingAddress === undefined; k++) {
+        const other = logins[(i + k) % logins.length]!;
+        if (other.http !== u.http) Object.assign(u, { roamingAddress: other.address, roamingLogin: other.http });
       }
     }
-    const fleet = await ctx.wsFleet({ count: 2 * USERS, localAddress: (i) => (i < USERS ? logins[i]!.address : logins[i - USERS]!.roamingAddress), pathFor: () => wsPath, cookies: (i) => ({ [cookie]: logins[i % USERS]!.cookie }) });
+    const fleet = await ctx.wsFleet({ count: 2 * USERS, localAddress: (i) => (i < USERS ? tested[i]!.address : tested[i - USERS]!.roamingAddress), pathFor: () => wsPath, cookies: (i) => ({ [cookie]: tested[i % USERS]!.cookie }) });
     try {
       await fleet.waitAllConnected(20_000);
     } catch (err) {
-      return fail(expected, `not every WebSocket connected: ${(err as Error).message}`, { logins, stats: fleet.stats() });
+      return fail(expected, `not every WebSocket connected: ${(err as Error).message}`, { logins: tested, stats: fleet.stats() });
     }
     fleet.clients.forEach((c, i) => {
-      const login = logins[i % USERS]!;
-      if (i < USERS) login.ws = c.backend ?? '?';
-      else login.roamingWs = c.backend ?? '?';
+      const u = tested[i % USERS]!;
+      if (i < USERS) u.ws = c.backend ?? '?';
+      else u.roamingWs = c.backend ?? '?';
     });
-    const evidence = { logins, perBackend: fleet.stats().perBackend };
-    const home = logins.filter((u) => u.ws !== u.http);
+    const evidence = { logins: tested, loginsMade: logins.length, perBackend: fleet.stats().perBackend };
+    const home = tested.filter((u) => u.ws !== u.http);
     if (home.length > 0) return fail(expected, `${home.length} of ${USERS} upgrades from the login's own address landed elsewhere (e.g. ${home[0]!.address}: HTTP on ${home[0]!.http}, WebSocket on ${home[0]!.ws})`, evidence);
-    const roaming = logins.filter((u) => u.roamingWs !== u.http);
+    const roaming = tested.filter((u) => u.roamingWs !== u.http);
     if (roaming.length > 0) {
       const u = roaming[0]!;
       const byAddress = roaming.every((r) => r.roamingWs === r.roamingLogin) ? `, where that address's own login went (the LB follows addresses, not the cookie)` : '';
