@@ -49,8 +49,32 @@ describe('lbdrill drill failover --profile sticky-ws', () => {
   }, 150_000);
 });
 
+/**
+ * Configs that pin users by client address instead of the cookie, and every sticky check
+ * each one must fail (the rest of the profile passes them: other pools). Before each simulated
+ * user had its own address, both passed sticky.cookie-honoured: every client came from one.
+ */
+const ADDRESS_AFFINITY: Record<string, readonly string[]> = {
+  // nginx cannot insert a cookie: the other cookie checks are unsupported there
+  'sticky.cookie-honoured~ip-hash.conf': ['sticky.cookie-honoured', 'sticky.ws-same-backend'],
+  'sticky.cookie-honoured~balance-source.cfg': ['sticky.cookie-inserted', 'sticky.cookie-honoured', 'sticky.ws-same-backend', 'sticky.dead-pin-rebalanced', 'sticky.ws-reconnect-after-failover'],
+};
+
+describe('configs pinning by client address instead of the cookie fail every cookie check they can run', () => {
+  for (const { target, file, path } of broken.filter((b) => b.file in ADDRESS_AFFINITY)) {
+    const checks = ADDRESS_AFFINITY[file]!;
+    it(`${target}: ${file} fails ${checks.join(', ')}`, async () => {
+      const run = await runLbdrill(['run', '--profile', 'sticky-ws', '--target', `${target}=${path}`, ...checks.flatMap((c) => ['--only', c]), ...FAST]);
+      expect(run.report, run.stderr).toBeDefined();
+      const observed = run.report!.results.map((r) => `${r.check} ${r.status}: ${r.observed}`).join('\n');
+      expect(Object.fromEntries(run.report!.results.map((r) => [r.check, r.status])), observed).toEqual(Object.fromEntries(checks.map((c) => [c, 'fail'])));
+      expect(run.code).toBe(1);
+    }, 120_000);
+  }
+});
+
 describe('configs broken for exactly one sticky-ws check fail it', () => {
-  for (const { target, file, path, check } of broken) {
+  for (const { target, file, path, check } of broken.filter((b) => !(b.file in ADDRESS_AFFINITY))) {
     it(`${target}: ${file} fails ${check}`, async () => {
       const run = await runLbdrill(['run', '--profile', 'sticky-ws', '--target', `${target}=${path}`, '--only', check, ...FAST]);
       expect(run.report, run.stderr).toBeDefined();

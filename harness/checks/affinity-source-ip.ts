@@ -1,15 +1,12 @@
-import { LbClient } from '../client/lb-client.ts';
+import { SimulatedUsers } from '../client/simulated-user.ts';
 import { fail, pass, type Check } from './check.ts';
 import { backendOf } from './sticky-support.ts';
 import { contractPool } from '../contracts/pools.ts';
 
-/** Distinct client addresses; 127.0.0.0/8 gives each one its own source. */
+/** Users, each with its own address (one per /24: nginx's ip_hash keys on the first three octets). */
 const SOURCES = 24;
-/** HTTP requests per source (on new connections), then one WebSocket upgrade. */
+/** HTTP requests per user (on new connections), then one WebSocket upgrade from the same address. */
 const REQUESTS = 5;
-
-/** One address per /24: nginx's ip_hash keys on the first three octets of an IPv4 address. */
-const sourceAddress = (i: number) => `127.${40 + i}.0.9`;
 
 /** Seed 004 (`ip_hash`, `balance source`): the same client address always reaches the same backend, WebSocket upgrades on /ws/ included. */
 export const affinitySourceIp: Check = {
@@ -21,21 +18,17 @@ export const affinitySourceIp: Check = {
   async run(ctx) {
     const expected = `${SOURCES} client addresses x ${REQUESTS} requests on new connections, then a WebSocket upgrade: each address on one backend, more than one backend in use`;
     const pool = contractPool(ctx);
+    await using users = new SimulatedUsers({ caPem: ctx.caPem, seed: ctx.seed, purpose: affinitySourceIp.id, count: SOURCES });
     const rows: Array<{ source: string; http: string[]; ws?: string }> = [];
-    for (let i = 0; i < SOURCES; i++) {
-      const client = new LbClient({ ca: ctx.caPem, localAddress: sourceAddress(i) });
-      try {
-        const http: string[] = [];
-        for (let r = 0; r < REQUESTS; r++) {
-          const res = await client.send(ctx.app, { path: `${pool.probePath}?src=${i}&r=${r}`, headers: ctx.tag(ctx.nextId()) }, { fresh: true });
-          http.push(backendOf(res) ?? `status ${res.status ?? res.error?.kind}`);
-        }
-        rows.push({ source: sourceAddress(i), http });
-      } finally {
-        await client.close();
+    for (const user of users.users) {
+      const http: string[] = [];
+      for (let r = 0; r < REQUESTS; r++) {
+        const res = await user.http.send(ctx.app, { path: `${pool.probePath}?src=${user.index}&r=${r}`, headers: ctx.tag(ctx.nextId()) }, { fresh: true });
+        http.push(backendOf(res) ?? `status ${res.status ?? res.error?.kind}`);
       }
+      rows.push({ source: user.address, http });
     }
-    const fleet = await ctx.wsFleet({ count: SOURCES, localAddress: sourceAddress, pathFor: (i) => `${pool.probePath.replace(/[^/]*$/, '')}affinity-${i}` });
+    const fleet = await ctx.wsFleet({ count: SOURCES, localAddress: users.addressOf, pathFor: (i) => `${pool.probePath.replace(/[^/]*$/, '')}affinity-${i}` });
     try {
       await fleet.waitAllConnected(20_000);
     } catch (err) {

@@ -1,3 +1,4 @@
+import { SimulatedUsers } from '../client/simulated-user.ts';
 import { fail, pass, type Check } from './check.ts';
 import { backendOf, cookieHeaderHas, setCookieValue } from './sticky-support.ts';
 import { stickyContract } from '../contracts/sticky.ts';
@@ -19,7 +20,9 @@ export const stickyCookieInserted: Check = {
     const contract = stickyContract(ctx);
     const { pool, cookie } = contract;
     const expected = `the first response sets ${cookie}; requests carrying it reach the backend without it (other cookies intact)`;
-    const first = await ctx.client.send(ctx.app, { path: `${pool.probePath}?sticky=first`, headers: ctx.tag(ctx.nextId()) }, { fresh: true });
+    await using users = new SimulatedUsers({ caPem: ctx.caPem, seed: ctx.seed, purpose: stickyCookieInserted.id, count: 1 });
+    const client = users.at(0).http;
+    const first = await client.send(ctx.app, { path: `${pool.probePath}?sticky=first`, headers: ctx.tag(ctx.nextId()) }, { fresh: true });
     const value = setCookieValue(first, cookie);
     const setCookie = first.headers['set-cookie'] ?? null;
     if (first.status !== 200) return fail(expected, `the first request got ${first.status ?? first.error?.kind}`, { setCookie });
@@ -28,7 +31,7 @@ export const stickyCookieInserted: Check = {
     const reissued: number[] = [];
     for (let i = 0; i < FOLLOW_UPS; i++) {
       const id = ctx.nextId();
-      const res = await ctx.client.send(ctx.app, { path: `${pool.probePath}?sticky=follow-${i}`, headers: ctx.tag(id, { cookie: `session=abc${i}; ${cookie}=${value}; theme=dark` }) });
+      const res = await client.send(ctx.app, { path: `${pool.probePath}?sticky=follow-${i}`, headers: ctx.tag(id, { cookie: `session=abc${i}; ${cookie}=${value}; theme=dark` }) });
       if (setCookieValue(res, cookie) !== undefined) reissued.push(i);
       const rec = await ctx.waitReceived(id, 5_000);
       if (!rec) return fail(expected, `follow-up ${i} never reached a backend (${res.status ?? res.error?.kind})`);

@@ -1,3 +1,4 @@
+import { SimulatedUsers } from '../client/simulated-user.ts';
 import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
 import { budgetMs, fail, pass, type Check } from './check.ts';
@@ -24,7 +25,9 @@ export const stickyDeadPinRebalanced: Check = {
     const expected = `with its pinned server down, a client's ${REQUESTS} requests with the old cookie all succeed on live servers, and it is pinned again by a new cookie`;
     const { pool, cookie } = stickyContract(ctx);
     await (await steadyProbe(ctx, pool)).stop();
-    const first = await ctx.client.send(ctx.app, { path: `${pool.probePath}?pin=1`, headers: ctx.tag(ctx.nextId()) }, { fresh: true });
+    await using users = new SimulatedUsers({ caPem: ctx.caPem, seed: ctx.seed, purpose: stickyDeadPinRebalanced.id, count: 1 });
+    const client = users.at(0).http;
+    const first = await client.send(ctx.app, { path: `${pool.probePath}?pin=1`, headers: ctx.tag(ctx.nextId()) }, { fresh: true });
     const pin = setCookieValue(first, cookie);
     const pinned = pool.primaries.find((b) => b.backend.id === backendOf(first));
     if (pin === undefined || !pinned) return fail(expected, `the first response set no ${cookie} (or named no backend)`, { headers: first.headers });
@@ -35,7 +38,7 @@ export const stickyDeadPinRebalanced: Check = {
     const rows: Array<{ status: number | string; backend: string | null; newCookie: string | null }> = [];
     let current = pin;
     for (let i = 0; i < REQUESTS; i++) {
-      const res = await ctx.client.send(ctx.app, { path: `${pool.probePath}?pin=${i}`, headers: ctx.tag(ctx.nextId(), { cookie: `${cookie}=${current}` }), timeoutMs: 10_000 });
+      const res = await client.send(ctx.app, { path: `${pool.probePath}?pin=${i}`, headers: ctx.tag(ctx.nextId(), { cookie: `${cookie}=${current}` }), timeoutMs: 10_000 });
       const renewed = setCookieValue(res, cookie);
       rows.push({ status: res.status ?? res.error?.kind ?? 'none', backend: backendOf(res), newCookie: renewed ?? null });
       if (renewed !== undefined) current = renewed;

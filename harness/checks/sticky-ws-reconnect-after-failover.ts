@@ -1,3 +1,4 @@
+import { SimulatedUsers } from '../client/simulated-user.ts';
 import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
 import { budgetMs, fail, pass, type Check } from './check.ts';
@@ -29,7 +30,9 @@ export const stickyWsReconnectAfterFailover: Check = {
     const { pool, cookie, wsPath } = stickyContract(ctx);
     // every primary back in rotation first (an earlier check may have stopped one)
     await (await steadyProbe(ctx, pool)).stop();
-    const fleet = await ctx.wsFleet({ count: CLIENTS, pathFor: () => wsPath, pushMs: 500, sendEveryMs: 1000, backoff: { initialMs: 50, maxMs: 1000 } });
+    // each WebSocket client is a user: the HTTP re-check below comes from its address
+    await using users = new SimulatedUsers({ caPem: ctx.caPem, seed: ctx.seed, purpose: stickyWsReconnectAfterFailover.id, count: CLIENTS });
+    const fleet = await ctx.wsFleet({ count: CLIENTS, localAddress: users.addressOf, pathFor: () => wsPath, pushMs: 500, sendEveryMs: 1000, backoff: { initialMs: 50, maxMs: 1000 } });
     ctx.progress(`${CLIENTS} WebSocket clients connecting`);
     await fleet.waitAllConnected(30_000);
     const unpinned = fleet.clients.filter((c) => c.cookies.get(cookie) === undefined).length;
@@ -59,7 +62,7 @@ export const stickyWsReconnectAfterFailover: Check = {
     const notSticky: string[] = [];
     for (const c of sample) {
       const value = c.cookies.get(cookie);
-      const res = await ctx.client.send(ctx.app, { path: `${pool.probePath}?repin=${c.index}`, headers: ctx.tag(ctx.nextId(), { cookie: `${cookie}=${value}` }) });
+      const res = await users.at(c.index).http.send(ctx.app, { path: `${pool.probePath}?repin=${c.index}`, headers: ctx.tag(ctx.nextId(), { cookie: `${cookie}=${value}` }) });
       if (backendOf(res) !== c.backend || setCookieValue(res, cookie) !== undefined) notSticky.push(`client ${c.index}: WebSocket on ${c.backend}, HTTP with its cookie on ${backendOf(res)}`);
     }
     const times = records.flatMap((d) => (d?.reconnectMs === undefined ? [] : [d.reconnectMs]));

@@ -1,3 +1,4 @@
+import { SimulatedUsers } from '../client/simulated-user.ts';
 import { formatMs } from '../duration.ts';
 import { fail, pass, type Check } from './check.ts';
 import { contractPool } from '../contracts/pools.ts';
@@ -19,7 +20,8 @@ export const wsIdleSurvives: Check = {
     const gap = ctx.settings.idleGapMs;
     const expected = `WebSockets on the sticky path and on /ws/ stay open through ${formatMs(gap)} of silence, then echo a message`;
     const paths = [stickyContract(ctx).wsPath, contractPool(ctx).probePath.replace(/[^/]*$/, 'idle')];
-    const fleet = await ctx.wsFleet({ count: paths.length, pathFor: (i) => paths[i]!, backoff: { initialMs: 60_000, maxMs: 60_000 } });
+    await using users = new SimulatedUsers({ caPem: ctx.caPem, seed: ctx.seed, purpose: wsIdleSurvives.id, count: paths.length });
+    const fleet = await ctx.wsFleet({ count: paths.length, localAddress: users.addressOf, pathFor: (i) => paths[i]!, backoff: { initialMs: 60_000, maxMs: 60_000 } });
     await fleet.waitAllConnected(15_000);
     ctx.progress(`${paths.length} WebSockets idle for ${formatMs(gap)}`);
     await new Promise((r) => setTimeout(r, gap));

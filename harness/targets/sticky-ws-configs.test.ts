@@ -541,6 +541,10 @@ const BROKEN: Record<string, { removed: string[]; added: string[] }> = {
       'backend api_ws > server backend-api-2 10.0.0.12:8080',
     ].sort(),
   },
+  'haproxy/sticky.cookie-honoured~balance-source.cfg': {
+    removed: [`${API} > balance roundrobin`, `${API} > cookie VEZA_SERVERID insert indirect nocache`, `${API} > server backend-api-1 10.0.0.11:8080 cookie api1`, `${API} > server backend-api-2 10.0.0.12:8080 cookie api2`],
+    added: [`${API} > balance source`, `${API} > server backend-api-1 10.0.0.11:8080`, `${API} > server backend-api-2 10.0.0.12:8080`],
+  },
   'haproxy/sticky.dead-pin-rebalanced.cfg': { removed: ['defaults > option redispatch'], added: ['defaults > option persist'] },
   'haproxy/sticky.ws-reconnect-after-failover.cfg': {
     removed: [`${API} > default-server check inter 5s fall 3 rise 2 on-marked-down shutdown-sessions`],
@@ -553,6 +557,7 @@ const BROKEN: Record<string, { removed: string[]; added: string[] }> = {
     added: ['backend ws_pool > balance roundrobin'],
   },
   'nginx/affinity.source-ip.conf': { removed: ['upstream ws_pool { > ip_hash;'], added: [] },
+  'nginx/sticky.cookie-honoured~ip-hash.conf': { removed: ['upstream api_pool { > hash $cookie_VEZA_SERVERID consistent;'], added: ['upstream api_pool { > ip_hash;'] },
   'nginx/hash.uri-consistent.conf': { removed: ['upstream stream_pool { > hash $request_uri consistent;'], added: ['upstream stream_pool { > hash $request_uri;'] },
   'nginx/ws.idle-survives.conf': {
     removed: [`${NGINX_API_WS} > proxy_read_timeout 1h;`, `${NGINX_API_WS} > proxy_send_timeout 1h;`, `${NGINX_WS} > proxy_read_timeout 1h;`, `${NGINX_WS} > proxy_send_timeout 1h;`],
