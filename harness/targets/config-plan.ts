@@ -166,6 +166,8 @@ export interface Mapping {
   to: string;
   /** 1-based line in the source file, when the change is in it. */
   line?: number;
+  /** absolute path of the included file the line is in, when it is not the source file itself. */
+  file?: string;
   /** set when the change points the config at lbdrill's copy of a companion file; `to` is that copy's absolute path. */
   companion?: CompanionKind;
   /** `timing`: how much longer than the exact scaled value the proxy had to be given (whole seconds, a minimum), in ms. */
