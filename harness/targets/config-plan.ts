@@ -70,6 +70,14 @@ export interface ConfigAnalysis {
   pools?: PoolHealth[];
   /** files the config names (maps, password files, included snippets), read by analyze; render copies them into the run dir. */
   files?: CompanionFile[];
+  /** further files the proxy reads as part of the same config after the source file (HAProxy's second and later `-f`), as analyze was given them. */
+  mains?: SourceFile[];
+}
+
+/** A config file's path and text, as read. */
+export interface SourceFile {
+  path: string;
+  content: string;
 }
 
 /** What a companion file is to the proxy. */
@@ -157,11 +165,17 @@ export interface RenderPlan {
   runtimeSocket?: string;
   /** A free loopback port for the target's HTTP runtime API (the reference LB's admin API). */
   runtimePort?: number;
+  /**
+   * The open-file limit (RLIMIT_NOFILE) the proxy will start with (`childFdLimit()`); settings that
+   * need more are lowered in place to fit (Mapping kind 'limit'). Undefined: left as written.
+   */
+  fdLimit?: number;
 }
 
 /** One thing lbdrill changed in the user's config, listed in the report. */
 export interface Mapping {
-  kind: 'upstream' | 'listen' | 'certificate' | 'path' | 'variable' | 'wrap' | 'dropped' | 'timing' | 'runtime-api';
+  /** `limit`: a setting lowered to fit what this machine allows (HAProxy `maxconn`/`ulimit-n` over the open-file limit). */
+  kind: 'upstream' | 'listen' | 'certificate' | 'path' | 'variable' | 'wrap' | 'dropped' | 'timing' | 'runtime-api' | 'limit';
   from: string;
   to: string;
   /** 1-based line in the source file, when the change is in it. */
@@ -195,6 +209,7 @@ export interface RenderedConfig {
  * returns them as run-directory files, with each path rewritten in place (Mapping kind 'path').
  */
 export interface ConfigDialect {
-  analyze(source: string, sourcePath: string): ConfigAnalysis;
+  /** `further`: files the proxy reads after the source as one config (HAProxy's later `-f` files); a dialect without that notion ignores them. */
+  analyze(source: string, sourcePath: string, further?: readonly SourceFile[]): ConfigAnalysis;
   render(source: string, sourcePath: string, analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig;
 }

@@ -12,7 +12,6 @@ import {
   RunDirNames,
   SCHEME_PORTS,
   activeTimeScale,
-  applyEdits,
   commentOutEdits,
   copyCompanion,
   hostPort,
