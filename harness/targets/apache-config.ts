@@ -878,8 +878,15 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
   const main = apacheMainConfig(runDir, extraListens.map(port), s.loadedModules);
   mapped.push({ kind: 'wrap', from: sourcePath, to: `${MAIN_FILE}: Include ${SITE_FILE}${extraListens.length > 0 ? `; Listen ${extraListens.map(port).join(', ')}` : ''}` });
   const rendered = s.tree.apply(edits);
-  for (const [file, text] of rendered) if (file.base !== 0) files[copies.copyOf(file).slice(runDir.length + 1)] = text;
-  return { files: { [SITE_FILE]: rendered.get(s.tree.files[0] as TreeFile) as string, [MAIN_FILE]: main, ...files }, main: MAIN_FILE, source: SITE_FILE, mapped };
+  const copiesOf: Record<string, string> = {};
+  for (const [file, text] of rendered) {
+    if (file.base === 0) continue;
+    const name = copies.copyOf(file).slice(runDir.length + 1);
+    files[name] = text;
+    copiesOf[name] = file.path;
+  }
+  const site = rendered.get(s.tree.files[0] as TreeFile) as string;
+  return { files: { [SITE_FILE]: site, [MAIN_FILE]: main, ...files }, main: MAIN_FILE, source: SITE_FILE, mapped, ...(Object.keys(copiesOf).length > 0 ? { copiesOf } : {}) };
 }
 
 let builtins: Set<string> | undefined;

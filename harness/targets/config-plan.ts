@@ -198,6 +198,8 @@ export interface RenderedConfig {
   source?: string;
   /** relative names of further files the proxy is started with after `main` (HAProxy's second and later `-f`). */
   extraMains?: string[];
+  /** relative name of each rendered copy of one of the user's further files (an included file, a later `-f`) -> that file's path, for the proxy's messages. */
+  copiesOf?: Record<string, string>;
   mapped: Mapping[];
 }
 

@@ -550,7 +550,8 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
   // The further -f files keep their names (made unique) in the run dir, passed in the same order.
   const extraMains = s.tree.files.slice(1).map((f) => names.mapBase(f.path, 'haproxy.cfg').slice(runDir.length + 1));
   extraMains.forEach((name, i) => (files[name] = rendered[i + 1] as string));
-  return { files: { [MAIN_FILE]: main, ...files }, main: MAIN_FILE, mapped, ...(extraMains.length > 0 ? { extraMains } : {}) };
+  const copiesOf = Object.fromEntries(extraMains.map((name, i) => [name, (s.tree.files[i + 1] as TreeFile).path]));
+  return { files: { [MAIN_FILE]: main, ...files }, main: MAIN_FILE, mapped, ...(extraMains.length > 0 ? { extraMains, copiesOf } : {}) };
 }
 
 /**

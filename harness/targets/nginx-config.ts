@@ -723,19 +723,24 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
     }
   }
   const renderedTree = s.tree.apply(edits);
+  const copiesOf: Record<string, string> = {};
   for (const [file, copy] of renderedTree) {
-    if (file.base !== 0) files[copies.copyOf(file).slice(runDir.length + 1)] = copy;
+    if (file.base === 0) continue;
+    const name = copies.copyOf(file).slice(runDir.length + 1);
+    files[name] = copy;
+    copiesOf[name] = file.path;
   }
+  const further = Object.keys(copiesOf).length > 0 ? { copiesOf } : {};
   const rendered = renderedTree.get(s.tree.files[0] as TreeFile) as string;
   mapped.splice(0, mapped.length, ...uniqueMappings(mapped, s.tree).sort(treeOrder(s.tree)));
 
   if (!s.fragment) {
     if (!s.mainSets.pid) mapped.push({ kind: 'path', from: 'pid (built-in default)', to: `${runDir}/nginx.pid` });
     if (!s.mainSets.errorLog) mapped.push({ kind: 'path', from: 'error_log (built-in default)', to: `${runDir}/error.log` });
-    return { files: { [MAIN_FILE]: rendered, ...files }, main: MAIN_FILE, mapped };
+    return { files: { [MAIN_FILE]: rendered, ...files }, main: MAIN_FILE, mapped, ...further };
   }
   mapped.push({ kind: 'wrap', from: sourcePath, to: `${MAIN_FILE}: http { include ${SITE_FILE}; }` });
-  return { files: { [SITE_FILE]: rendered, [MAIN_FILE]: nginxMainConfig(runDir), ...files }, main: MAIN_FILE, source: SITE_FILE, mapped };
+  return { files: { [SITE_FILE]: rendered, [MAIN_FILE]: nginxMainConfig(runDir), ...files }, main: MAIN_FILE, source: SITE_FILE, mapped, ...further };
 }
 
 /** The main config lbdrill wraps a fragment in: Debian's mime types, everything else under runDir. */
