@@ -119,7 +119,7 @@ export interface IncludeRules {
   directories?: boolean;
 }
 
-/** A glob pattern in an include path (`*`, `?`, `[...]`, as glob(3)). */
+/** A glob pattern in an include path (`*`, `?`, `[...]`, as glob(3)); only the last component may hold one. */
 export function isGlob(path: string): boolean {
   return /[*?[]/.test(path);
 }
@@ -164,30 +164,17 @@ function componentPattern(glob: string): RegExp {
   return new RegExp(`^${glob.startsWith('.') ? '' : '(?!\\.)'}${re}$`);
 }
 
-/** Files a glob names, in lexical order (glob(3) sorts); a wildcard may sit in any component. */
+/** Files a glob names in one directory, in lexical order (glob(3) sorts). */
 function expandGlob(pattern: string): string[] {
-  const parts = pattern.split('/').filter((p) => p !== '');
-  let paths = [pattern.startsWith('/') ? '/' : '.'];
-  for (const [i, part] of parts.entries()) {
-    const last = i === parts.length - 1;
-    const next: string[] = [];
-    for (const dir of paths) {
-      if (!isGlob(part)) {
-        next.push(join(dir, part));
-        continue;
-      }
-      let names: string[];
-      try {
-        names = readdirSync(dir).sort();
-      } catch {
-        continue;
-      }
-      const re = componentPattern(part);
-      for (const name of names) if (re.test(name)) next.push(join(dir, name));
-    }
-    paths = next.filter((p) => stat(p) === (last ? 'file' : 'dir'));
+  const dir = dirname(pattern);
+  const re = componentPattern(basename(pattern));
+  let names: string[];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return [];
   }
-  return paths;
+  return names.filter((name) => re.test(name)).map((name) => join(dir, name)).filter((path) => stat(path) === 'file');
 }
 
 /** Every file below a directory, in lexical order, as Apache reads `Include DIR`. */
@@ -201,13 +188,6 @@ function filesBelow(dir: string): string[] {
     });
 }
 
-/** The part of a path before its first wildcard component: the directory a glob is expanded in. */
-function staticDir(pattern: string): string {
-  const parts = pattern.split('/');
-  const first = parts.findIndex((p) => isGlob(p));
-  return parts.slice(0, first < 0 ? parts.length - 1 : first).join('/') || '/';
-}
-
 /**
  * The files an include names, in the order the proxy reads them. A glob is expanded in the first
  * candidate place whose fixed directory exists (none: no files); a plain path is the first
@@ -217,7 +197,7 @@ function staticDir(pattern: string): string {
 export function findInclude(path: string, rules: IncludeRules): string[] | null {
   const places = candidates(path, rules);
   if (isGlob(path)) {
-    const place = places.find((p) => stat(staticDir(p)) === 'dir');
+    const place = places.find((p) => stat(dirname(p)) === 'dir');
     return place === undefined ? [] : expandGlob(place);
   }
   for (const p of places) {
@@ -245,6 +225,9 @@ export type IncludeReader = (ref: IncludeRef) => CompanionFile[];
 /** The reader analyze uses: the disk, by `findInclude`'s rule; a missing file that is not optional is one line naming file:line. */
 export function diskIncludes(rules: IncludeRules): IncludeReader {
   return (ref) => {
+    if (isGlob(dirname(ref.path))) {
+      throw new LbdrillError('LBDRILL_ERR_CONFIG_PARSE', `${ref.file}:${ref.line}: lbdrill cannot map include ${ref.path}: a wildcard in a directory name is not supported; name the directory`);
+    }
     const found = findInclude(ref.path, rules);
     if (found === null) {
       if (ref.optional) return [];
@@ -300,16 +283,12 @@ export class TreeCopies {
   /**
    * What the include must name: the copy of its one file; for a glob, the same pattern over the
    * copies' directory (a glob that matched nothing stays matching nothing: the in-tree place is
-   * not copied); for a directory, the copy of that directory. A wildcard in a directory name is
-   * refused in one line: no single rewritten pattern would name exactly the copies.
+   * not copied); for a directory, the copy of that directory.
    */
   pattern(ref: IncludeRef, members: readonly CompanionFile[]): string {
     const places = candidates(ref.path, this.#rules);
     const first = members[0];
     if (isGlob(ref.path)) {
-      if (isGlob(dirname(ref.path))) {
-        throw new LbdrillError('LBDRILL_ERR_CONFIG_PARSE', `${ref.file}:${ref.line}: lbdrill cannot map include ${ref.path}: a wildcard in a directory name is not supported; name the directory`);
-      }
       const dir = first === undefined ? dirname(places[0] as string) : dirname(first.foundAt);
       return `${this.#runDir}/${copyName(join(dir, basename(ref.path)), this.#rules.root)}`;
     }
