@@ -86,7 +86,9 @@ export type CompanionKind = 'map' | 'htpasswd' | 'groups' | 'include' | 'errorfi
 /**
  * A file the config names next to itself: HAProxy `map*(<path>)`, `set-map(<path>)`, `errorfile`;
  * nginx `include`, `auth_basic_user_file`; Apache `AuthUserFile`, `AuthGroupFile`, `RewriteMap txt:`, `Include`.
- * Copied verbatim: addresses or paths inside an included snippet are not mapped.
+ * Copied verbatim, except kind `include`: a file of the config tree (nginx `include`, Apache
+ * `Include`/`IncludeOptional`, one entry per file a glob matched), analyzed and rendered like the
+ * source file (config-tree.ts).
  */
 export interface CompanionFile {
   /** the path as written in the config. */

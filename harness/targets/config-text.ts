@@ -335,8 +335,6 @@ export interface CompanionRef {
   path: string;
   line: number;
   kind: CompanionKind;
-  /** the proxy itself skips a missing file (Apache `IncludeOptional`): then it is left as written. */
-  optional?: boolean;
   /** the included file the reference is written in; undefined in the source file. */
   file?: string;
 }
@@ -374,7 +372,6 @@ export function readCompanions(refs: readonly CompanionRef[], sourcePath: string
       read.set(ref.path, found);
     }
     if (found === null) {
-      if (ref.optional === true) continue;
       throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `${ref.file ?? sourcePath}:${ref.line}: ${ref.kind} file ${ref.path} not found (nor ${basename(ref.path)} next to the config)`);
     }
     files.push({ path: ref.path, line: ref.line, kind: ref.kind, ...found });
