@@ -616,3 +616,12 @@ describe('nginx config trees (/etc/nginx as Debian ships it)', () => {
     }
   });
 });
+
+describe('nginx modules of a Debian tree', () => {
+  it("load_module modules/x.so is Debian's prefix's, not the run dir's (-p)", () => {
+    const source = 'load_module modules/ngx_stream_module.so;\nevents {}\nhttp { server { listen 80; location / { proxy_pass http://10.0.0.1:80; } } }\n';
+    const analysis = nginxDialect.analyze(source, '/tmp/lbdrill-none/nginx.conf');
+    const rendered = nginxDialect.render(source, '/tmp/lbdrill-none/nginx.conf', analysis, plan(analysis));
+    expect((rendered.files['nginx.conf'] as string).split('\n')[0]).toBe('load_module /usr/share/nginx/modules/ngx_stream_module.so;');
+  });
+});

@@ -575,6 +575,8 @@ function scaleFailTimeouts(s: Scan, scale: number, edits: TextEdit[], mapped: Ma
 
 // ---- companion files ----
 
+/** nginx's own prefix on Debian (`nginx -V`: --prefix=/usr/share/nginx; its modules/ links to /usr/lib/nginx/modules). */
+const NGINX_PREFIX = '/usr/share/nginx';
 /** nginx's conf prefix on Debian: a relative `include` in a published config is meant from here. */
 const NGINX_ROOT = '/etc/nginx';
 
@@ -718,6 +720,9 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
       replaceWord(arg, names.mapBase(arg.value, d.name.replace(/_temp_path$/, ''), 'tmp'), 'path', d);
     } else if (CACHE_DIRECTIVES.has(d.name)) {
       replaceWord(arg, names.mapBase(arg.value, 'cache', 'tmp'), 'path', d);
+    } else if (d.name === 'load_module' && !arg.value.startsWith('/')) {
+      // Relative to nginx's prefix, which -p moves to the run dir: Debian's prefix it was written for.
+      replaceWord(arg, `${NGINX_PREFIX}/${arg.value}`, 'path', d);
     } else if (d.name === 'lock_file' || d.name === 'working_directory') {
       replaceWord(arg, d.name === 'lock_file' ? names.mapBase(arg.value, 'nginx.lock') : runDir, 'path', d);
     }
