@@ -191,7 +191,7 @@ function filesBelow(dir: string): string[] {
 /**
  * The files an include names, in the order the proxy reads them. A glob is expanded in the first
  * candidate place whose fixed directory exists (none: no files); a plain path is the first
- * candidate that exists, else the same base name next to the source file (a bundled config naming
+ * candidate that exists, else the same base name in the tree's root (a bundled config naming
  * /etc/nginx/x ships x beside itself), else null.
  */
 export function findInclude(path: string, rules: IncludeRules): string[] | null {
