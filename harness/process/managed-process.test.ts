@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { isProcessAlive as alive } from '../netns/run-names.ts';
+import { childFdLimit } from './fd-limit.ts';
+import { ManagedProcess } from './managed-process.ts';
 
 describe('ManagedProcess', () => {
   it('a child does not outlive an lbdrill killed with SIGKILL (parent-death signal)', async () => {
@@ -21,5 +23,16 @@ describe('ManagedProcess', () => {
     await once(parent, 'exit');
     for (let i = 0; i < 100 && alive(pid); i++) await sleep(20);
     expect(alive(pid), `sleep (pid ${pid}) still running 2 s after its parent was killed`).toBe(false);
+  });
+});
+
+describe('ManagedProcess open-file limit', () => {
+  it('starts the child with childFdLimit() open files, soft and hard, as a service manager would', async () => {
+    const limit = childFdLimit();
+    expect(limit, 'this machine runs proxies through util-linux prlimit').toBeGreaterThan(0);
+    const child = new ManagedProcess({ command: 'sh', args: ['-c', 'echo "$(ulimit -Sn) $(ulimit -Hn)"'], label: 'sh' });
+    const line = await child.waitForLine(() => true, 5000);
+    await child.stop();
+    expect(line).toBe(`${limit} ${limit}`);
   });
 });

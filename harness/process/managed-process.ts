@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { EventEmitter, once } from 'node:events';
 import { trackProcessGroup } from './cleanup.ts';
+import { withFdLimit } from './fd-limit.ts';
 
 const TAIL_LINES = 40;
 const STOP_GRACE_MS = 2000;
@@ -51,7 +52,7 @@ export class ManagedProcess extends EventEmitter implements AsyncDisposable {
   constructor(options: ManagedProcessOptions) {
     super();
     this.label = options.label;
-    const [command, args] = withParentDeathSignal(options.command, options.args);
+    const [command, args] = withParentDeathSignal(...withFdLimit(options.command, options.args));
     this.child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env ?? process.env,

@@ -1,8 +1,9 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Endpoint } from '../client/lb-client.ts';
 import { LbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, Mapping, UpstreamRef } from '../targets/config-plan.ts';
+import type { ConfigAnalysis, Mapping, SourceFile, UpstreamRef } from '../targets/config-plan.ts';
+import { childFdLimit } from '../process/fd-limit.ts';
 import { TestHosts } from '../netns/test-hosts.ts';
 import type { RenderedTarget, TargetKind, TargetName } from '../targets/target-kind.ts';
 import type { CertificateAuthority, CertificateFiles } from '../tls/certificate-authority.ts';
@@ -60,13 +61,31 @@ function backendId(upstream: UpstreamRef, n: number): string {
   return named ? upstream.name : `${upstream.pool}-${n + 1}`;
 }
 
-async function readConfig(kind: TargetKind, file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `cannot read ${kind.name} config ${file}: ${reason}`, { cause: err });
+/**
+ * The files a target's config path names, in the order the proxy reads them. HAProxy takes several
+ * `-f`: a comma list (`global.cfg,backends.cfg`) or a directory (HAProxy's own `-f DIR` rule: its
+ * `*.cfg` files in lexical order); every other target reads one file.
+ */
+async function readConfig(kind: TargetKind, spec: string): Promise<[SourceFile, ...SourceFile[]]> {
+  const several = kind.name === 'haproxy';
+  let paths = several ? spec.split(',').map((p) => resolve(p)) : [resolve(spec)];
+  const dir = several && paths.length === 1 && (await stat(paths[0]!).then((s) => s.isDirectory(), () => false)) ? paths[0]! : undefined;
+  if (dir !== undefined) {
+    paths = (await readdir(dir)).filter((name) => name.endsWith('.cfg')).sort().map((name) => join(dir, name));
+    if (paths.length === 0) throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `cannot read ${kind.name} config ${dir}: the directory has no *.cfg file`);
   }
+  const files = await Promise.all(
+    paths.map(async (path) => {
+      try {
+        return { path, content: await readFile(path, 'utf8') };
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory (name the main config file)' : (err as Error).message;
+        throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `cannot read ${kind.name} config ${path}: ${reason}`, { cause: err });
+      }
+    }),
+  );
+  return files as [SourceFile, ...SourceFile[]];
 }
 
 /**
@@ -87,9 +106,8 @@ export async function prepareTarget(options: {
   network?: 'loopback' | 'netns';
 }): Promise<PreparedTarget> {
   const { kind, spec, runDir } = options;
-  const sourceFile = resolve(options.configFile);
-  const source = await readConfig(kind, sourceFile);
-  const analysis = kind.dialect.analyze(source, sourceFile);
+  const [{ path: sourceFile, content: source }, ...further] = await readConfig(kind, options.configFile);
+  const analysis = kind.dialect.analyze(source, sourceFile, further);
   if (analysis.upstreams.length === 0) {
     throw new LbdrillError('LBDRILL_ERR_NO_UPSTREAMS', `${sourceFile} has no upstream servers: nothing for lbdrill to put backends behind (${kind.name})`);
   }
@@ -167,6 +185,7 @@ async function renderAndValidate(options: PrepareOptions, source: string, source
     ...(options.timeScale !== undefined && options.timeScale !== 1 ? { timeScale: options.timeScale } : {}),
     ...(kind.name === 'haproxy' ? { runtimeSocket: haproxySocketPath(runDir) } : {}),
     ...(kind.name === 'reference' ? { runtimePort: await freePort() } : {}),
+    ...(childFdLimit() === undefined ? {} : { fdLimit: childFdLimit() }),
   });
   for (const [name, text] of Object.entries(rendered.files)) {
     const file = join(runDir, name);

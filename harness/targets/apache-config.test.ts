@@ -2,11 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
 import { apacheDialect, apacheTimeoutMs } from './apache-config.ts';
 import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
-import { changedLines, freePort, get, makeCertificate, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
+import { changedLines, freePort, get, makeCertificate, runConfig, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
 
 const SHAKENFIST = '/work/shared/real-configs/shakenfist/apache-loadbalancer.conf';
 
@@ -471,5 +472,97 @@ describe('apache companion files', () => {
     expect(() => apacheDialect.analyze('<Location />\n    AuthUserFile /etc/apache2/users\n</Location>\n', config)).toThrow(
       `${config}:2: htpasswd file /etc/apache2/users not found (nor users next to the config)`,
     );
+  });
+});
+
+describe('Apache config trees', () => {
+  const TREES = fileURLToPath(new URL('../../fixtures/trees/', import.meta.url));
+  const DEBIAN = join(TREES, 'apache-debian', 'apache2.conf');
+  const IMAGE = join(TREES, 'apache-httpd-image', 'conf', 'httpd.conf');
+  const rel = (file: string | undefined): string => (file === undefined ? '(main)' : file.slice(TREES.length));
+  const read = (file: string): { source: string; analysis: ConfigAnalysis } => {
+    const source = readFileSync(file, 'utf8');
+    return { source, analysis: apacheDialect.analyze(source, file) };
+  };
+
+  it("Debian's /etc/apache2: mods-enabled, ports.conf, conf-enabled and sites-enabled are read, the balancer found in its site", () => {
+    const { analysis } = read(DEBIAN);
+    expect(analysis.upstreams.map((u) => `${u.pool} ${u.address} ${rel(u.file)}:${u.line}`)).toEqual([
+      'api 10.0.0.31:8080 apache-debian/sites-enabled/api.example.com.conf:6',
+      'api 10.0.0.32:8080 apache-debian/sites-enabled/api.example.com.conf:7',
+    ]);
+    expect(analysis.listeners.filter((l) => l.port === 80).map((l) => `${l.spec} [${l.serverNames.join(',')}] ${rel(l.file)}:${l.line}`)).toEqual([
+      '*:80 [] apache-debian/sites-enabled/000-default.conf:1',
+      '*:80 [api.example.com] apache-debian/sites-enabled/api.example.com.conf:1',
+    ]);
+    const included = new Set(analysis.files?.filter((f) => f.kind === 'include').map((f) => f.path));
+    expect([...included]).toEqual(['mods-enabled/*.load', 'mods-enabled/*.conf', 'ports.conf', 'conf-enabled/*.conf', 'sites-enabled/*.conf']);
+  });
+
+  it('the httpd image layout: ServerRoot /usr/local/apache2, modules/mod_x.so and a relative IncludeOptional, in place', () => {
+    const { source, analysis } = read(IMAGE);
+    expect(analysis.upstreams.map((u) => `${u.pool} ${u.address} ${rel(u.file)}:${u.line}`)).toEqual([
+      'TomcatCluster tomcatcontainer01:8080 apache-httpd-image/conf/sites/devopsjunction.conf:21',
+      'TomcatCluster tomcatcontainer02:8080 apache-httpd-image/conf/sites/devopsjunction.conf:22',
+    ]);
+    const rendered = apacheDialect.render(source, IMAGE, analysis, plan(analysis));
+    const site = rendered.files['site.conf'] as string;
+    const lines = site.split('\n');
+    expect(lines.length).toBe(source.split('\n').length);
+    expect(lines[30]).toBe('ServerRoot "/run/lbdrill/t3/files"');
+    expect(lines[65]).toBe('LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so');
+    expect(lines[124]).toBe('# lbdrill dropped: LoadModule log_config_module modules/mod_log_config.so');
+    expect(lines[315]).toBe('ErrorLog /run/lbdrill/t3/error.log');
+    expect(lines[416]).toBe('    TypesConfig /etc/mime.types');
+    expect(lines[551]).toBe('IncludeOptional /run/lbdrill/t3/files/conf/sites/*.conf');
+    const vhost = rendered.files['files/conf/sites/devopsjunction.conf'] as string;
+    expect(vhost.split('\n')[20]).toBe('        BalancerMember "http://127.0.12.1:45000" route=node1 timeout=600');
+    expect(rendered.mapped.filter((m) => m.kind === 'dropped').map((m) => m.from)).toEqual([
+      'LoadModule watchdog_module modules/mod_watchdog.so',
+      'LoadModule log_config_module modules/mod_log_config.so',
+      'LoadModule version_module modules/mod_version.so',
+      'LoadModule unixd_module modules/mod_unixd.so',
+    ]);
+  });
+
+  it('a module Debian does not ship is one line naming the file and line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lbdrill-apache-module-'));
+    try {
+      const file = join(dir, 'httpd.conf');
+      writeFileSync(file, 'ServerRoot "/usr/local/apache2"\nLoadModule evasive20_module modules/mod_evasive20.so\nListen 80\nProxyPass / http://10.0.0.1:8080/\n');
+      expect(() => apacheDialect.analyze(readFileSync(file, 'utf8'), file)).toThrow(
+        `${file}:2: LoadModule evasive20_module modules/mod_evasive20.so: Debian's apache2 has no mod_evasive20.so (looked in /usr/lib/apache2/modules/)`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  describe.skipIf(!HAVE_APACHE)('under Apache 2.4', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lbdrill-apache-trees-'));
+    chmodSync(dir, 0o755);
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    for (const [name, file, host] of [
+      ['the Debian tree', DEBIAN, 'api.example.com'],
+      ['the httpd image tree', IMAGE, 'devopsjunction.com'],
+    ] as const) {
+      it(`${name} passes apache2 -t and proxies to its balancer`, async () => {
+        const backend = await startBackend('127.0.0.1');
+        try {
+          const { analysis } = read(file);
+          const run = await runConfig('apache', file, join(dir, name.replace(/\W+/g, '-')), new Map(analysis.upstreams.map((u) => [u.address, backend.address])));
+          try {
+            const path = file === IMAGE ? '/SampleWebApp/x' : '/x';
+            expect((await get(run.port, path, false, host)).status).toBe(200);
+            expect(backend.paths).toContain(path);
+          } finally {
+            await run.stop();
+          }
+        } finally {
+          await new Promise((r) => backend.server.close(r));
+        }
+      });
+    }
   });
 });

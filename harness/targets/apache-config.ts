@@ -6,14 +6,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import { basename, dirname } from 'node:path';
+import { LbdrillError } from '../errors.ts';
+import type { CompanionFile, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
-  LineIndex,
   RunDirNames,
   SCHEME_PORTS,
   activeTimeScale,
-  applyEdits,
   commentOutEdits,
   copyCompanion,
   formatMs,
@@ -31,12 +31,26 @@ import {
   type Word,
 } from './config-text.ts';
 import { statusRange } from './status-range.ts';
+import {
+  ConfigTree,
+  TreeCopies,
+  analyzedIncludes,
+  diskIncludes,
+  treeOrder,
+  uniqueMappings,
+  type IncludeReader,
+  type IncludeRef,
+  type IncludeRules,
+  type TreeFile,
+} from './config-tree.ts';
 
 const SITE_FILE = 'site.conf';
 const MAIN_FILE = 'apache2.conf';
 const SERVER_ROOT = '/etc/apache2';
 const MODULE_DIR = '/usr/lib/apache2/modules';
 const MODULE_CONF_DIR = '/etc/apache2/mods-available';
+/** Debian's mime types, for a TypesConfig relative to a ServerRoot this machine does not have. */
+const DEBIAN_MIME_TYPES = '/etc/mime.types';
 const RUN_USER = 'www-data';
 
 /**
@@ -123,6 +137,13 @@ interface Directive {
   line: number;
   start: number;
   end: number;
+  /** the included file the directive is in; undefined in the source file. */
+  file?: string;
+}
+
+/** Where a directive is, for refs and mappings: its line, and its file when it is an included one. */
+function at(d: Directive): { line: number; file?: string } {
+  return d.file === undefined ? { line: d.line } : { line: d.line, file: d.file };
 }
 
 interface Block {
@@ -140,9 +161,14 @@ interface Entry {
   opens: Block | null;
 }
 
-function readDirectives(source: string, path: string, index: LineIndex): Entry[] {
+/**
+ * `file`: the tree file read (its offsets are placed at file.base); `parent`: the section an
+ * Include of it sits in, which its directives belong to; `included`: it is not the source file.
+ */
+function readDirectives(file: TreeFile, parent: Block | null, included: boolean): Entry[] {
+  const { content: source, path, index, base } = file;
   const out: Entry[] = [];
-  let block: Block | null = null;
+  let block: Block | null = parent;
   for (let n = 1; n <= index.lineCount; n++) {
     const first = n;
     const start = index.lineStart(n);
@@ -158,13 +184,20 @@ function readDirectives(source: string, path: string, index: LineIndex): Entry[]
       if (gt < 0 || text.slice(gt + 1).trim() !== '') throw parseError(path, first, `${trimmed.split(/\s/)[0]} directive missing closing '>'`);
       body = text.slice(0, gt);
     }
-    const split = splitWords(body, start, { comments: 'none', midWordQuotes: false });
+    const split = splitWords(body, base + start, { comments: 'none', midWordQuotes: false });
     if (split.unterminated) throw parseError(path, first, 'unterminated quoted string');
     const head = split.words[0] as Word;
-    const directive: Directive = { name: head.value.toLowerCase(), words: split.words, line: first, start: head.start, end: start + text.indexOf(trimmed) + trimmed.length };
+    const directive: Directive = {
+      name: head.value.toLowerCase(),
+      words: split.words,
+      line: first,
+      start: head.start,
+      end: base + start + text.indexOf(trimmed) + trimmed.length,
+      ...(included ? { file: path } : {}),
+    };
     if (directive.name.startsWith('</')) {
       const name = directive.name.slice(2);
-      if (block === null || block.name !== name) throw parseError(path, first, `</${head.value.slice(2)}> without matching <${head.value.slice(2)}> section`);
+      if (block === null || block === parent || block.name !== name) throw parseError(path, first, `</${head.value.slice(2)}> without matching <${head.value.slice(2)}> section`);
       out.push({ directive, block, opens: null });
       block = block.parent;
       continue;
@@ -173,8 +206,68 @@ function readDirectives(source: string, path: string, index: LineIndex): Entry[]
     out.push({ directive, block, opens });
     if (opens !== null) block = opens;
   }
-  if (block !== null) throw parseError(path, block.open.line, `<${block.open.words[0]?.value.slice(1)}> was not closed`);
+  if (block !== parent && block !== null) throw parseError(path, block.open.line, `<${block.open.words[0]?.value.slice(1)}> was not closed`);
   return out;
+}
+
+/** How deep Includes may nest (Apache's own limit, AP_MAX_INCLUDE_DEPTH). */
+const MAX_INCLUDE_DEPTH = 128;
+
+/** An `Include`/`IncludeOptional` with the files it named. */
+interface IncludeSite {
+  directive: Directive;
+  word: Word;
+  ref: IncludeRef;
+  members: CompanionFile[];
+}
+
+/** Sections whose contents Apache may skip: an Include in them that names nothing is not an error. */
+const CONDITIONAL = new Set(['ifmodule', 'ifdefine', 'ifversion', 'ifdirective', 'iffile', 'ifsection']);
+
+/**
+ * Where relative paths resolve: ServerRoot as the config writes it (before any Include; Debian's
+ * /etc/apache2 when it says none), which the tree stands for: the directory of the file passed, or
+ * its parent when that directory is `conf/` (httpd's own layout, ServerRoot/conf/httpd.conf).
+ */
+function includeRules(sourcePath: string, file: TreeFile): IncludeRules {
+  const written = readDirectives(file, null, false).find((e) => e.directive.name === 'serverroot')?.directive.words[1]?.value;
+  const here = dirname(sourcePath);
+  return { root: basename(here) === 'conf' ? dirname(here) : here, prefix: written ?? SERVER_ROOT, directories: true };
+}
+
+/**
+ * Reads the source and every file it includes, in Apache's reading order: each included file's
+ * directives follow the Include that names it, inside the section the Include sits in.
+ */
+function readTree(source: string, sourcePath: string, readerFor: (rules: IncludeRules) => IncludeReader): { tree: ConfigTree; rules: IncludeRules; entries: Entry[]; includes: IncludeSite[] } {
+  const tree = new ConfigTree();
+  const main = tree.add(sourcePath, source).file;
+  const rules = includeRules(sourcePath, main);
+  const reader = readerFor(rules);
+  const includes: IncludeSite[] = [];
+  const loading: string[] = [];
+  const load = (file: TreeFile, parent: Block | null, included: boolean): Entry[] => {
+    loading.push(file.path);
+    const out: Entry[] = [];
+    for (const entry of readDirectives(file, parent, included)) {
+      out.push(entry);
+      const d = entry.directive;
+      const word = d.words[1];
+      if ((d.name !== 'include' && d.name !== 'includeoptional') || word === undefined || /[$%]\{/.test(word.value)) continue;
+      let conditional = false;
+      for (let b = entry.block; b !== null; b = b.parent) if (CONDITIONAL.has(b.name)) conditional = true;
+      const ref: IncludeRef = { path: word.value, file: d.file ?? sourcePath, line: d.line, optional: d.name === 'includeoptional' || conditional };
+      const members = reader(ref);
+      if (members.some((m) => loading.includes(m.foundAt)) || loading.length >= MAX_INCLUDE_DEPTH) {
+        throw parseError(ref.file, d.line, `${d.words[0]?.value} ${ref.path} includes itself (directly or through other files)`);
+      }
+      includes.push({ directive: d, word, ref, members });
+      for (const m of members) out.push(...load(tree.add(m.foundAt, m.content).file, entry.block, true));
+    }
+    loading.pop();
+    return out;
+  };
+  return { tree, rules, entries: load(main, null, false), includes };
 }
 
 function enclosing(block: Block | null, name: string): Block | null {
@@ -234,18 +327,22 @@ interface VirtualHost {
 }
 
 interface Scan {
-  index: LineIndex;
+  /** the source and every file it includes; `tree.index` holds the lines of the joined text all offsets point into. */
+  tree: ConfigTree;
+  rules: IncludeRules;
+  includes: IncludeSite[];
   directives: Entry[];
   upstreams: Array<{ ref: UpstreamRef; start: number; end: number }>;
   /** further occurrences of a literal address (ProxyPassReverse, repeated ProxyPass): rewritten when mapped. */
-  extra: Array<{ address: string; start: number; end: number; line: number }>;
+  extra: Array<{ address: string; start: number; end: number; directive: Directive }>;
   vhosts: VirtualHost[];
   listens: Array<{ directive: Directive; address: Address; dropped: boolean }>;
   mainTls: boolean;
   mainNames: string[];
   mainHasKeyFile: boolean;
   loadedModules: Set<string>;
-  variables: Map<string, number>;
+  /** each ${VAR} and the first directive naming it. */
+  variables: Map<string, Directive>;
   /** balancer members in order, with the path of their URL and their key=value parameters. */
   members: Array<{ directive: Directive; pool: string; path: string; params: Word[] }>;
   /** ProxyHCTemplate name (lower case) -> its parameters. */
@@ -262,11 +359,13 @@ function hostName(value: string): string {
   return host.toLowerCase();
 }
 
-function scan(source: string, path: string): Scan {
-  const index = new LineIndex(source);
-  const directives = readDirectives(source, path, index);
+function scan(source: string, path: string, readerFor: (rules: IncludeRules) => IncludeReader): Scan {
+  const { tree, rules, entries: directives, includes } = readTree(source, path, readerFor);
+  const text = tree.text;
   const s: Scan = {
-    index,
+    tree,
+    rules,
+    includes,
     directives,
     upstreams: [],
     extra: [],
@@ -290,27 +389,29 @@ function scan(source: string, path: string): Scan {
   };
   const vhostOf = new Map<Block, VirtualHost>();
   /** A literal backend URL is one upstream, its pool named by the address; later uses of it are only rewritten. */
-  const addLiteral = (word: Word, line: number): void => {
+  const addLiteral = (word: Word, directive: Directive): void => {
     const target = literalTarget(word);
     if (target === null) return;
     if (s.upstreams.some((u) => u.ref.address === target.address && u.ref.pool === target.address)) {
-      s.extra.push({ ...target, line });
+      s.extra.push({ ...target, directive });
       return;
     }
-    s.upstreams.push({ ref: { pool: target.address, name: target.address, address: target.address, line, backup: false }, start: target.start, end: target.end });
+    s.upstreams.push({ ref: { pool: target.address, name: target.address, address: target.address, ...at(directive), backup: false }, start: target.start, end: target.end });
   };
   for (const { directive: d, block, opens } of directives) {
-    for (const m of source.slice(d.start, d.end).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
-      if (!s.variables.has(m[1] as string)) s.variables.set(m[1] as string, d.line);
+    const where = d.file ?? path;
+    for (const m of text.slice(d.start, d.end).matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g)) {
+      if (!s.variables.has(m[1] as string)) s.variables.set(m[1] as string, d);
     }
     const args = d.words.slice(1);
     const vhostBlock = enclosing(block, 'virtualhost');
     const vhost = vhostBlock === null ? null : vhostOf.get(vhostBlock) ?? null;
     switch (d.name) {
       case '<virtualhost': {
+        if (skippedByIfModule(block, s.loadedModules)) break;
         const v: VirtualHost = {
           open: d,
-          addresses: args.map((word) => ({ word, address: readAddress(word.value, path, d.line) })),
+          addresses: args.map((word) => ({ word, address: readAddress(word.value, where, d.line) })),
           tls: false,
           serverNames: [],
           hasKeyFile: false,
@@ -321,8 +422,9 @@ function scan(source: string, path: string): Scan {
       }
       case 'listen': {
         const spec = args[0];
-        if (spec === undefined) throw parseError(path, d.line, 'Listen requires at least one argument');
-        s.listens.push({ directive: d, address: readAddress(spec.value, path, d.line), dropped: false });
+        if (spec === undefined) throw parseError(where, d.line, 'Listen requires at least one argument');
+        if (skippedByIfModule(block, s.loadedModules)) break;
+        s.listens.push({ directive: d, address: readAddress(spec.value, where, d.line), dropped: false });
         break;
       }
       case 'servername':
@@ -353,7 +455,7 @@ function scan(source: string, path: string): Scan {
         const explicit = args[0]?.value.toLowerCase().startsWith('balancer://') === true;
         const pool = (explicit ? (args[0] as Word).value : proxy?.open.words[1]?.value ?? '').replace(/^balancer:\/\//i, '').replace(/\/+$/, '');
         const urlWord = explicit ? args[1] : args[0];
-        if (urlWord === undefined) throw parseError(path, d.line, 'BalancerMember requires a URL');
+        if (urlWord === undefined) throw parseError(where, d.line, 'BalancerMember requires a URL');
         const params = args.slice(explicit ? 2 : 1);
         s.members.push({ directive: d, pool, path: urlPath(urlWord.value), params });
         s.timed.push({ directive: d, params });
@@ -367,7 +469,7 @@ function scan(source: string, path: string): Scan {
             pool,
             name: target.address,
             address: target.address,
-            line: d.line,
+            ...at(d),
             backup: isHotStandby(params),
             ...(loadfactor !== undefined && /^\d+$/.test(loadfactor) ? { weight: Number(loadfactor) } : {}),
             ...(route !== undefined && route !== '' ? { cookieValue: route } : {}),
@@ -385,7 +487,7 @@ function scan(source: string, path: string): Scan {
         const params = args.slice(args.indexOf(urlWord) + 1);
         s.timed.push({ directive: d, params });
         if (/^balancer:\/\//i.test(urlWord.value)) setBalancerParams(urlWord.value, params, d);
-        addLiteral(urlWord, d.line);
+        addLiteral(urlWord, d);
         break;
       }
       case 'proxyset': {
@@ -406,13 +508,13 @@ function scan(source: string, path: string): Scan {
       case 'rewriterule': {
         const flags = args[2]?.value ?? '';
         if (args[1] === undefined || !/^\[(.*,)?\s*(P|proxy)\s*(,.*)?\]$/i.test(flags)) break;
-        addLiteral(args[1], d.line);
+        addLiteral(args[1], d);
         break;
       }
       case 'proxypassreverse': {
         for (const a of args) {
           const target = literalTarget(a);
-          if (target !== null) s.extra.push({ ...target, line: d.line });
+          if (target !== null) s.extra.push({ ...target, directive: d });
         }
         break;
       }
@@ -490,7 +592,7 @@ function checkPath(base: string, hcuri: string | undefined): string {
 
 /** A directive as a ConfigStatement. */
 function statement(source: string, d: Directive): ConfigStatement {
-  return { text: source.slice(d.start, d.end), line: d.line };
+  return { text: source.slice(d.start, d.end), ...at(d) };
 }
 
 /** The <VirtualHost> a directive sits in (its opening line), or null in the server config. */
@@ -582,7 +684,7 @@ function hcMethod(value: string): string {
  * statuses its hcexpr accepts; an expression that is not a status test is shown by `at`.
  */
 function activeCheck(s: Scan, member: Scan['members'][number], check: Map<string, string>): NonNullable<PoolHealth['active']> {
-  const source = s.index.source;
+  const source = s.tree.text;
   const method = hcMethod(check.get('hcmethod') as string);
   const count = (key: string, fallback: number): number => {
     const v = check.get(key);
@@ -619,7 +721,7 @@ function stickyCookie(s: Scan, pool: string): PoolHealth['cookie'] {
     const i = d.words.findIndex((w) => w.value.toLowerCase() === 'set-cookie');
     return i > 0 && d.words[i + 1]?.value.startsWith(`${name}=`) === true;
   });
-  return { name, mode: sets ? 'insert' : 'honour', indirect: false, at: statement(s.index.source, sticky.directive) };
+  return { name, mode: sets ? 'insert' : 'honour', indirect: false, at: statement(s.tree.text, sticky.directive) };
 }
 
 /** Apache's Timeout as Debian's apache2.conf sets it (and the main config lbdrill wraps a file in). */
@@ -679,7 +781,7 @@ function literalPools(s: Scan): PoolHealth[] {
   const scopeOf = scopes(s);
   return s.upstreams.flatMap(({ ref }) => {
     if (ref.pool !== ref.address) return [];
-    const directive = s.directives.find((e) => e.directive.line === ref.line)?.directive;
+    const directive = s.directives.find((e) => e.directive.line === ref.line && e.directive.file === ref.file)?.directive;
     if (directive === undefined) return [];
     // ProxyPass worker parameters follow the URL; a [P] rewrite has none (the default worker's ProxyTimeout applies).
     const params = directive.name.startsWith('proxypass') ? directive.words.filter((w) => w.value.includes('=') && !w.value.includes('://')) : [];
@@ -702,7 +804,7 @@ function scaleWorkerDurations(s: Scan, scale: number, edits: TextEdit[], mapped:
     const whole = exact === 0 ? 0 : Math.max(1, Math.ceil(exact));
     return { text: `retry=${whole}`, note: whole === exact ? '' : ` (${exact} s rounded up: Apache reads retry= in whole seconds)`, lengthenedMs: Math.round((whole - exact) * 1000) };
   };
-  const timing = (from: string, to: Scaled, line: number): Mapping => ({ kind: 'timing', from, to: to.text + to.note, line, ...(to.lengthenedMs > 0 ? { lengthenedMs: to.lengthenedMs } : {}) });
+  const timing = (from: string, to: Scaled, directive: Directive): Mapping => ({ kind: 'timing', from, to: to.text + to.note, ...at(directive), ...(to.lengthenedMs > 0 ? { lengthenedMs: to.lengthenedMs } : {}) });
   for (const { directive, params } of s.timed) {
     for (const word of params) {
       const eq = word.value.indexOf('=');
@@ -719,13 +821,13 @@ function scaleWorkerDurations(s: Scan, scale: number, edits: TextEdit[], mapped:
       // An unchanged value is still reported when rounding is the reason it did not shrink.
       if (to === null || (to.text.toLowerCase() === word.value.toLowerCase() && to.note === '')) continue;
       edits.push({ start: word.start, end: word.end, text: word.quote === '' ? to.text : requote(word, to.text) });
-      mapped.push(timing(word.value, to, directive.line));
+      mapped.push(timing(word.value, to, directive));
     }
   }
   // What is left at Apache's defaults must shrink too: said on the line that would otherwise inherit it.
   const add = (directive: Directive, from: string, to: Scaled): void => {
     edits.push({ start: directive.end, end: directive.end, text: ` ${to.text}` });
-    mapped.push(timing(from, to, directive.line));
+    mapped.push(timing(from, to, directive));
   };
   for (const { directive, params } of s.members) {
     const own = new Map(keyValues(params));
@@ -757,38 +859,60 @@ interface CompanionWord {
 
 function companionWords(s: Scan): CompanionWord[] {
   const found: CompanionWord[] = [];
-  const add = (word: Word | undefined, line: number, kind: CompanionRef['kind'], prefix = '', optional = false): void => {
+  const add = (word: Word | undefined, d: Directive, kind: CompanionRef['kind'], prefix = ''): void => {
     if (word === undefined) return;
     const path = word.value.slice(prefix.length);
-    if (!notAFile(path)) found.push({ ref: { path, line, kind, ...(optional ? { optional } : {}) }, word, prefix });
+    if (!notAFile(path)) found.push({ ref: { path, kind, ...at(d) }, word, prefix });
   };
+  // Include and IncludeOptional are read as part of the tree (readTree), not copied as they are.
   for (const { directive: d } of s.directives) {
     const arg = d.words[1];
-    if (d.name === 'authuserfile') add(arg, d.line, 'htpasswd');
-    else if (d.name === 'authgroupfile') add(arg, d.line, 'groups');
-    else if (d.name === 'include') add(arg, d.line, 'include');
-    // Apache skips an IncludeOptional whose file does not exist; so does lbdrill.
-    else if (d.name === 'includeoptional') add(arg, d.line, 'include', '', true);
+    if (d.name === 'authuserfile') add(arg, d, 'htpasswd');
+    else if (d.name === 'authgroupfile') add(arg, d, 'groups');
     else if (d.name === 'rewritemap') {
       const spec = d.words[2];
       const colon = spec?.value.indexOf(':') ?? -1;
-      if (spec !== undefined && colon > 0 && TEXT_MAP_TYPES.has(spec.value.slice(0, colon).toLowerCase())) add(spec, d.line, 'map', spec.value.slice(0, colon + 1));
+      if (spec !== undefined && colon > 0 && TEXT_MAP_TYPES.has(spec.value.slice(0, colon).toLowerCase())) add(spec, d, 'map', spec.value.slice(0, colon + 1));
     }
   }
   return found;
 }
 
+/**
+ * A LoadModule's file, as Debian ships it: `modules/mod_x.so` (httpd's own layout) is
+ * /usr/lib/apache2/modules/mod_x.so; null for a module compiled into Debian's apache2, which
+ * LoadModule must not name.
+ */
+function debianModule(d: Directive): { word: Word; to: string } | null {
+  const name = d.words[1]?.value;
+  const word = d.words[2];
+  if (name === undefined || word === undefined || builtinModules().has(name.replace(/_module$/, ''))) return null;
+  return { word, to: word.value.includes('${') ? word.value : `${MODULE_DIR}/${basename(word.value)}` };
+}
+
+/** Every LoadModule must name a module Debian's apache2 has: one line naming file:line otherwise. */
+function checkModules(s: Scan, sourcePath: string): void {
+  for (const { directive: d } of s.directives) {
+    if (d.name !== 'loadmodule') continue;
+    const module = debianModule(d);
+    if (module !== null && !module.to.includes('${') && !existsSync(module.to)) {
+      throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `${d.file ?? sourcePath}:${d.line}: LoadModule ${d.words[1]?.value} ${module.word.value}: Debian's apache2 has no ${basename(module.to)} (looked in ${MODULE_DIR}/)`);
+    }
+  }
+}
+
 function analyze(source: string, sourcePath: string): ConfigAnalysis {
-  const s = scan(source, sourcePath);
-  // Relative paths are ServerRoot's (/etc/apache2) in a published config.
-  const files = readCompanions(companionWords(s).map((c) => c.ref), sourcePath, [SERVER_ROOT]);
+  const s = scan(source, sourcePath, diskIncludes);
+  checkModules(s, sourcePath);
+  // Relative paths are ServerRoot's (/etc/apache2 in a published Debian config).
+  const files = [...s.includes.flatMap((i) => i.members), ...readCompanions(companionWords(s).map((c) => c.ref), sourcePath, [s.rules.root, SERVER_ROOT])];
   const listeners: ListenerRef[] = [];
   const vhostPorts = new Set<number>();
   // SSLProtocol in the vhost, else in the server config; none: OpenSSL's defaults decide.
   const protocols = new ScopedDirectives(s, ['sslprotocol']);
   const tlsProtocols = (tls: boolean, scope: Scope): Pick<ListenerRef, 'tlsProtocols'> => {
     const d = tls ? protocols.get(scope, 'sslprotocol') : undefined;
-    return d === undefined ? {} : { tlsProtocols: statement(source, d) };
+    return d === undefined ? {} : { tlsProtocols: statement(s.tree.text, d) };
   };
   for (const v of s.vhosts) {
     const seen = new Set<number>();
@@ -796,15 +920,15 @@ function analyze(source: string, sourcePath: string): ConfigAnalysis {
       vhostPorts.add(address.port);
       if (seen.has(address.port)) continue;
       seen.add(address.port);
-      listeners.push({ spec: word.value, port: address.port, tls: v.tls, serverNames: v.serverNames, line: v.open.line, ...tlsProtocols(v.tls, v.open) });
+      listeners.push({ spec: word.value, port: address.port, tls: v.tls, serverNames: v.serverNames, ...at(v.open), ...tlsProtocols(v.tls, v.open) });
     }
   }
   for (const l of s.listens) {
     if (l.dropped || vhostPorts.has(l.address.port)) continue;
     const tls = s.mainTls || l.directive.words[2]?.value.toLowerCase() === 'https';
-    listeners.push({ spec: (l.directive.words[1] as Word).value, port: l.address.port, tls, serverNames: s.mainNames, line: l.directive.line, ...tlsProtocols(tls, null) });
+    listeners.push({ spec: (l.directive.words[1] as Word).value, port: l.address.port, tls, serverNames: s.mainNames, ...at(l.directive), ...tlsProtocols(tls, null) });
   }
-  listeners.sort((a, b) => a.line - b.line);
+  listeners.sort(treeOrder(s.tree));
   return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true, pools: [...healthPools(s), ...literalPools(s)], ...(files.length > 0 ? { files } : {}) };
 }
 
@@ -821,28 +945,35 @@ function cacheSpec(value: string, names: RunDirNames): string | null {
 }
 
 function render(source: string, sourcePath: string, analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
-  const s = scan(source, sourcePath);
+  const s = scan(source, sourcePath, () => analyzedIncludes(analysis));
   const runDir = plan.runDir.replace(/\/+$/, '');
   const names = new RunDirNames(runDir, [SITE_FILE, MAIN_FILE, 'apache2.pid', 'ssl_scache']);
   const edits: TextEdit[] = [];
   const mapped: Mapping[] = [];
   const files: Record<string, string> = {};
-  const replace = (word: Word, value: string, kind: Mapping['kind'], line: number, from = word.value): void => {
+  const replace = (word: Word, value: string, kind: Mapping['kind'], d: Directive, from = word.value): void => {
     edits.push({ start: word.start, end: word.end, text: word.quote === '' ? apArg(value) : requote(word, value) });
-    mapped.push({ kind, from, to: value, line });
+    mapped.push({ kind, from, to: value, ...at(d) });
   };
   const drop = (d: Directive): void => {
     // Apache joins continuation lines before it sees a '#', so every physical line is commented.
-    edits.push(...commentOutEdits(s.index, d.start, d.end));
-    mapped.push({ kind: 'dropped', from: source.slice(d.start, d.end), to: '', line: d.line });
+    edits.push(...commentOutEdits(s.tree.index, d.start, d.end));
+    mapped.push({ kind: 'dropped', from: s.tree.text.slice(d.start, d.end), to: '', ...at(d) });
   };
   const port = (p: number): string => `${LOOPBACK}:${planned(plan.ports, p, 'loopback port')}`;
 
   const scale = activeTimeScale(plan);
   if (scale !== null) scaleWorkerDurations(s, scale, edits, mapped);
 
+  // Every included file is rendered by the same rules and the Include names its rendered copy.
+  const copies = new TreeCopies(names, runDir, s.rules);
+  for (const site of s.includes) {
+    if (site.members.length === 0) continue;
+    const to = copies.pattern(site.ref, site.members);
+    edits.push({ start: site.word.start, end: site.word.end, text: site.word.quote === '' ? apArg(to) : requote(site.word, to) });
+    mapped.push({ kind: 'path', from: site.ref.path, to, ...at(site.directive), companion: 'include' });
+  }
   for (const { ref, word, prefix } of companionWords(s)) {
-    if (ref.optional === true && analysis.files?.some((f) => f.path === ref.path) !== true) continue;
     const to = prefix + copyCompanion(analysis, ref, names, runDir, files, mapped);
     edits.push({ start: word.start, end: word.end, text: word.quote === '' ? apArg(to) : requote(word, to) });
   }
@@ -850,13 +981,13 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
   for (const u of s.upstreams) {
     const to = planned(plan.upstreams, u.ref.address, 'test backend');
     edits.push({ start: u.start, end: u.end, text: to });
-    mapped.push({ kind: 'upstream', from: u.ref.address, to, line: u.ref.line });
+    mapped.push({ kind: 'upstream', from: u.ref.address, to, line: u.ref.line, ...(u.ref.file === undefined ? {} : { file: u.ref.file }) });
   }
   for (const e of s.extra) {
     const to = plan.upstreams.get(e.address);
     if (to === undefined) continue;
     edits.push({ start: e.start, end: e.end, text: to });
-    mapped.push({ kind: 'upstream', from: e.address, to, line: e.line });
+    mapped.push({ kind: 'upstream', from: e.address, to, ...at(e.directive) });
   }
   for (const v of s.vhosts) {
     const first = v.addresses[0];
@@ -864,11 +995,11 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
     if (first === undefined || last === undefined) continue;
     const to = [...new Set(v.addresses.map((a) => port(a.address.port)))].join(' ');
     edits.push({ start: first.word.start, end: last.word.end, text: to });
-    mapped.push({ kind: 'listen', from: v.addresses.map((a) => a.word.value).join(' '), to, line: v.open.line });
+    mapped.push({ kind: 'listen', from: v.addresses.map((a) => a.word.value).join(' '), to, ...at(v.open) });
   }
   for (const l of s.listens) {
     if (l.dropped) drop(l.directive);
-    else replace(l.directive.words[1] as Word, port(l.address.port), 'listen', l.directive.line);
+    else replace(l.directive.words[1] as Word, port(l.address.port), 'listen', l.directive);
   }
 
   let vhost: VirtualHost | null = null;
@@ -881,44 +1012,99 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
       continue;
     }
     if (arg === undefined || arg.value.includes('${')) continue;
-    if (d.name === 'sslcertificatefile') {
+    if (d.name === 'loadmodule') {
+      const module = debianModule(d);
+      if (module === null) drop(d);
+      else if (module.to !== module.word.value) replace(module.word, module.to, 'path', d);
+    } else if (d.name === 'serverroot') {
+      // Relative paths then resolve among the rendered copies, as they did in the user's tree.
+      replace(arg, `${runDir}/files`, 'path', d);
+    } else if (d.name === 'documentroot' && !existsSync(arg.value)) {
+      // Apache 2.4.71 refuses a DocumentRoot that is not a directory; lbdrill serves no content from it.
+      replace(arg, runDir, 'path', d);
+    } else if (d.name === 'typesconfig' && !arg.value.startsWith('/')) {
+      replace(arg, DEBIAN_MIME_TYPES, 'path', d);
+    } else if (d.name === 'sslcertificatefile') {
       // No key file in the section: the user's file held both, and so must ours.
       const both = !(vhost?.hasKeyFile ?? s.mainHasKeyFile);
-      replace(arg, both ? plan.tls.pemFile : plan.tls.certFile, 'certificate', d.line);
-    } else if (d.name === 'namevirtualhost' && plan.ports.has(readAddress(arg.value, sourcePath, d.line).port)) {
-      replace(arg, port(readAddress(arg.value, sourcePath, d.line).port), 'listen', d.line);
+      replace(arg, both ? plan.tls.pemFile : plan.tls.certFile, 'certificate', d);
+    } else if (d.name === 'namevirtualhost' && plan.ports.has(readAddress(arg.value, d.file ?? sourcePath, d.line).port)) {
+      replace(arg, port(readAddress(arg.value, d.file ?? sourcePath, d.line).port), 'listen', d);
     } else if (d.name === 'sslcertificatekeyfile') {
-      replace(arg, plan.tls.keyFile, 'certificate', d.line);
+      replace(arg, plan.tls.keyFile, 'certificate', d);
     } else if (d.name === 'sslproxymachinecertificatefile') {
-      replace(arg, plan.tls.pemFile, 'certificate', d.line);
+      replace(arg, plan.tls.pemFile, 'certificate', d);
     } else if (CERT_FILE.has(d.name)) {
-      replace(arg, plan.tls.certFile, 'certificate', d.line);
+      replace(arg, plan.tls.certFile, 'certificate', d);
     } else if (LOG_FILE.has(d.name) && !/^(\||syslog)/i.test(arg.value)) {
-      replace(arg, names.mapBase(arg.value, d.name === 'errorlog' ? 'error.log' : 'access.log'), 'path', d.line);
+      // The container idiom /proc/self/fd/1 cannot be opened on the socket a child's stdio is: a run-dir file instead.
+      const fallback = d.name === 'errorlog' ? 'error.log' : 'access.log';
+      replace(arg, names.mapBase(/^\/(proc\/self\/fd\/\d+|dev\/std(out|err))$/.test(arg.value) ? fallback : arg.value, fallback), 'path', d);
     } else if (RUN_FILE.has(d.name)) {
-      replace(arg, d.name === 'pidfile' ? `${runDir}/apache2.pid` : names.mapBase(arg.value, d.name), 'path', d.line);
+      replace(arg, d.name === 'pidfile' ? `${runDir}/apache2.pid` : names.mapBase(arg.value, d.name), 'path', d);
     } else if (RUN_DIR.has(d.name)) {
-      replace(arg, runDir, 'path', d.line);
+      replace(arg, runDir, 'path', d);
     } else if (d.name === 'mutex' && /^(file|fcntl|flock):/i.test(arg.value)) {
-      replace(arg, `${arg.value.slice(0, arg.value.indexOf(':'))}:${runDir}`, 'path', d.line);
+      replace(arg, `${arg.value.slice(0, arg.value.indexOf(':'))}:${runDir}`, 'path', d);
     } else if (d.name === 'sslsessioncache' || d.name === 'sslstaplingcache') {
       const spec = cacheSpec(arg.value, names);
-      if (spec !== null) replace(arg, spec, 'path', d.line);
+      if (spec !== null) replace(arg, spec, 'path', d);
     }
   }
 
   const variables = debianVariables(runDir);
-  for (const [name, line] of s.variables) {
+  for (const [name, d] of s.variables) {
     const value = variables[name];
-    if (value !== undefined) mapped.push({ kind: 'variable', from: `\${${name}}`, to: value, line });
+    if (value !== undefined) mapped.push({ kind: 'variable', from: `\${${name}}`, to: value, ...at(d) });
   }
-  mapped.sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
+  const order = treeOrder(s.tree);
+  mapped.splice(0, mapped.length, ...uniqueMappings(mapped, s.tree).sort((a, b) => Number(a.line === undefined) - Number(b.line === undefined) || order(a, b)));
 
   const ownListens = new Set(s.listens.map((l) => l.address.port));
   const extraListens = [...new Set(s.vhosts.flatMap((v) => v.addresses.map((a) => a.address.port)))].filter((p) => !ownListens.has(p));
   const main = apacheMainConfig(runDir, extraListens.map(port), s.loadedModules);
   mapped.push({ kind: 'wrap', from: sourcePath, to: `${MAIN_FILE}: Include ${SITE_FILE}${extraListens.length > 0 ? `; Listen ${extraListens.map(port).join(', ')}` : ''}` });
-  return { files: { [SITE_FILE]: applyEdits(source, edits), [MAIN_FILE]: main, ...files }, main: MAIN_FILE, source: SITE_FILE, mapped };
+  const rendered = s.tree.apply(edits);
+  const copiesOf: Record<string, string> = {};
+  for (const [file, text] of rendered) {
+    if (file.base === 0) continue;
+    const name = copies.copyOf(file).slice(runDir.length + 1);
+    files[name] = text;
+    copiesOf[name] = file.path;
+  }
+  const site = rendered.get(s.tree.files[0] as TreeFile) as string;
+  return { files: { [SITE_FILE]: site, [MAIN_FILE]: main, ...files }, main: MAIN_FILE, source: SITE_FILE, mapped, ...(Object.keys(copiesOf).length > 0 ? { copiesOf } : {}) };
+}
+
+/**
+ * A config that loads its own MPM is a whole server config (Debian builds every MPM as a module):
+ * it loads what it needs, and a module lbdrill added would change it (an `<IfModule ssl_module>`
+ * Listen 443 would open). The generated main then loads none.
+ */
+function wholeConfig(loaded: ReadonlySet<string>): boolean {
+  return [...loaded].some((m) => m.startsWith('mpm_'));
+}
+
+/** `ssl_module`, `mod_ssl.c`, `ssl` -> "ssl". */
+function moduleName(spec: string): string {
+  return spec.replace(/^mod_/, '').replace(/(_module|\.c)$/, '');
+}
+
+/**
+ * The section is inside an `<IfModule>` whose test fails where the directive is read: Apache skips
+ * it, and lbdrill must neither plan nor map a Listen or VirtualHost in it. Loaded so far: the
+ * user's LoadModules read before it, Debian's compiled-in modules, and unless the config is whole,
+ * the modules lbdrill's main config loads first.
+ */
+function skippedByIfModule(block: Block | null, loaded: ReadonlySet<string>): boolean {
+  for (let b = block; b !== null; b = b.parent) {
+    const arg = b.name === 'ifmodule' ? b.open.words[1]?.value : undefined;
+    if (arg === undefined) continue;
+    const name = moduleName(arg.replace(/^!/, ''));
+    const on = builtinModules().has(name) || loaded.has(`${name}_module`) || (!wholeConfig(loaded) && (MODULES as readonly string[]).includes(name));
+    if (on === arg.startsWith('!')) return true;
+  }
+  return false;
 }
 
 let builtins: Set<string> | undefined;
@@ -940,10 +1126,12 @@ function builtinModules(): Set<string> {
 function apacheMainConfig(runDir: string, listens: string[], userModules: ReadonlySet<string>): string {
   const q = (path: string): string => apArg(path);
   const compiled = builtinModules();
-  const userMpm = [...userModules].some((m) => m.startsWith('mpm_'));
-  const modules = MODULES.filter(
-    (m) => !compiled.has(m) && !userModules.has(`${m}_module`) && !(userMpm && m.startsWith('mpm_')) && existsSync(`${MODULE_DIR}/mod_${m}.so`),
-  );
+  // mod_proxy's extensions resolve its symbols when loaded: with the user's own LoadModule of
+  // mod_proxy (later, in their file) lbdrill loads none of them ahead of it.
+  const userProxy = userModules.has('proxy_module');
+  const modules = wholeConfig(userModules)
+    ? []
+    : MODULES.filter((m) => !compiled.has(m) && !userModules.has(`${m}_module`) && !(userProxy && (m.startsWith('proxy_') || m.startsWith('lbmethod_'))) && existsSync(`${MODULE_DIR}/mod_${m}.so`));
   const lines = [
     '# Generated by lbdrill: runs site.conf, the file under test, as published (Debian apache2.conf defaults).',
     `ServerRoot "${SERVER_ROOT}"`,

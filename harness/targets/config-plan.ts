@@ -70,6 +70,14 @@ export interface ConfigAnalysis {
   pools?: PoolHealth[];
   /** files the config names (maps, password files, included snippets), read by analyze; render copies them into the run dir. */
   files?: CompanionFile[];
+  /** further files the proxy reads as part of the same config after the source file (HAProxy's second and later `-f`), as analyze was given them. */
+  mains?: SourceFile[];
+}
+
+/** A config file's path and text, as read. */
+export interface SourceFile {
+  path: string;
+  content: string;
 }
 
 /** What a companion file is to the proxy. */
@@ -78,7 +86,9 @@ export type CompanionKind = 'map' | 'htpasswd' | 'groups' | 'include' | 'errorfi
 /**
  * A file the config names next to itself: HAProxy `map*(<path>)`, `set-map(<path>)`, `errorfile`;
  * nginx `include`, `auth_basic_user_file`; Apache `AuthUserFile`, `AuthGroupFile`, `RewriteMap txt:`, `Include`.
- * Copied verbatim: addresses or paths inside an included snippet are not mapped.
+ * Copied verbatim, except kind `include`: a file of the config tree (nginx `include`, Apache
+ * `Include`/`IncludeOptional`, one entry per file a glob matched), analyzed and rendered like the
+ * source file (config-tree.ts).
  */
 export interface CompanionFile {
   /** the path as written in the config. */
@@ -157,15 +167,23 @@ export interface RenderPlan {
   runtimeSocket?: string;
   /** A free loopback port for the target's HTTP runtime API (the reference LB's admin API). */
   runtimePort?: number;
+  /**
+   * The open-file limit (RLIMIT_NOFILE) the proxy will start with (`childFdLimit()`); settings that
+   * need more are lowered in place to fit (Mapping kind 'limit'). Undefined: left as written.
+   */
+  fdLimit?: number;
 }
 
 /** One thing lbdrill changed in the user's config, listed in the report. */
 export interface Mapping {
-  kind: 'upstream' | 'listen' | 'certificate' | 'path' | 'variable' | 'wrap' | 'dropped' | 'timing' | 'runtime-api';
+  /** `limit`: a setting lowered to fit what this machine allows (HAProxy `maxconn`/`ulimit-n` over the open-file limit). */
+  kind: 'upstream' | 'listen' | 'certificate' | 'path' | 'variable' | 'wrap' | 'dropped' | 'timing' | 'runtime-api' | 'limit';
   from: string;
   to: string;
   /** 1-based line in the source file, when the change is in it. */
   line?: number;
+  /** absolute path of the included file the line is in, when it is not the source file itself. */
+  file?: string;
   /** set when the change points the config at lbdrill's copy of a companion file; `to` is that copy's absolute path. */
   companion?: CompanionKind;
   /** `timing`: how much longer than the exact scaled value the proxy had to be given (whole seconds, a minimum), in ms. */
@@ -182,6 +200,8 @@ export interface RenderedConfig {
   source?: string;
   /** relative names of further files the proxy is started with after `main` (HAProxy's second and later `-f`). */
   extraMains?: string[];
+  /** relative name of each rendered copy of one of the user's further files (an included file, a later `-f`) -> that file's path, for the proxy's messages. */
+  copiesOf?: Record<string, string>;
   mapped: Mapping[];
 }
 
@@ -193,6 +213,7 @@ export interface RenderedConfig {
  * returns them as run-directory files, with each path rewritten in place (Mapping kind 'path').
  */
 export interface ConfigDialect {
-  analyze(source: string, sourcePath: string): ConfigAnalysis;
+  /** `further`: files the proxy reads after the source as one config (HAProxy's later `-f` files); a dialect without that notion ignores them. */
+  analyze(source: string, sourcePath: string, further?: readonly SourceFile[]): ConfigAnalysis;
   render(source: string, sourcePath: string, analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig;
 }

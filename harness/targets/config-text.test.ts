@@ -128,14 +128,13 @@ describe('readCompanions', () => {
     ]);
   });
 
-  it('looks a relative path up under the proxy root too, and skips a missing optional file', () => {
+  it('looks a relative path up under the proxy root too', () => {
     const root = join(dir, 'root');
     mkdirSync(join(root, 'conf'), { recursive: true });
     writeFileSync(join(root, 'conf', 'extra.conf'), 'x');
     const files = readCompanions(
       [
         { path: 'conf/extra.conf', line: 4, kind: 'include' },
-        { path: '/nowhere/optional.conf', line: 5, kind: 'include', optional: true },
       ],
       config,
       [root],

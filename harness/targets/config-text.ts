@@ -335,8 +335,8 @@ export interface CompanionRef {
   path: string;
   line: number;
   kind: CompanionKind;
-  /** the proxy itself skips a missing file (Apache `IncludeOptional`): then it is left as written. */
-  optional?: boolean;
+  /** the included file the reference is written in; undefined in the source file. */
+  file?: string;
 }
 
 /** A path that names no single file lbdrill can copy: a glob, or one built from variables at run time. */
@@ -372,8 +372,7 @@ export function readCompanions(refs: readonly CompanionRef[], sourcePath: string
       read.set(ref.path, found);
     }
     if (found === null) {
-      if (ref.optional === true) continue;
-      throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `${sourcePath}:${ref.line}: ${ref.kind} file ${ref.path} not found (nor ${basename(ref.path)} next to the config)`);
+      throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `${ref.file ?? sourcePath}:${ref.line}: ${ref.kind} file ${ref.path} not found (nor ${basename(ref.path)} next to the config)`);
     }
     files.push({ path: ref.path, line: ref.line, kind: ref.kind, ...found });
   }
@@ -384,7 +383,7 @@ function readCompanion(path: string, ref: CompanionRef, sourcePath: string): str
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `${sourcePath}:${ref.line}: cannot read ${ref.kind} file ${path}: ${(err as Error).message}`, { cause: err });
+    throw new LbdrillError('LBDRILL_ERR_CONFIG_READ', `${ref.file ?? sourcePath}:${ref.line}: cannot read ${ref.kind} file ${path}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -395,7 +394,7 @@ function readCompanion(path: string, ref: CompanionRef, sourcePath: string): str
  */
 export function copyCompanion(
   analysis: ConfigAnalysis,
-  ref: { path: string; line: number },
+  ref: { path: string; line: number; file?: string },
   names: RunDirNames,
   runDir: string,
   files: Record<string, string>,
@@ -405,7 +404,7 @@ export function copyCompanion(
   if (file === undefined) throw new LbdrillError('LBDRILL_ERR_INTERNAL', `the analysis has no contents for ${ref.path}: render needs the analysis analyze made`);
   const to = names.map(`companion:${file.path}`, `files/${basename(file.path) || 'file'}`);
   files[to.slice(runDir.replace(/\/+$/, '').length + 1)] = file.content;
-  mapped.push({ kind: 'path', from: file.path, to, line: ref.line, companion: file.kind });
+  mapped.push({ kind: 'path', from: file.path, to, line: ref.line, ...(ref.file === undefined ? {} : { file: ref.file }), companion: file.kind });
   return to;
 }
 

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
 import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
@@ -636,5 +637,52 @@ describe('haproxy companion files', () => {
     } catch (err) {
       expect(isLbdrillError(err, 'LBDRILL_ERR_CONFIG_READ')).toBe(true);
     }
+  });
+});
+
+describe('HAProxy configs in several -f files', () => {
+  const TREE = fileURLToPath(new URL('../../fixtures/trees/haproxy-split/', import.meta.url));
+  const read = (name: string): { path: string; content: string } => ({ path: join(TREE, name), content: readFileSync(join(TREE, name), 'utf8') });
+  const [debian, tuning, api] = [read('00-debian.cfg'), read('10-tuning.cfg'), read('20-api.cfg')];
+
+  it('reads the files as one config: servers of a later file with their file, defaults of an earlier one inherited', () => {
+    const analysis = haproxyDialect.analyze(debian.content, debian.path, [tuning, api]);
+    expect(analysis.upstreams.map((u) => `${u.pool} ${u.name} ${u.address} ${u.file?.slice(TREE.length)}:${u.line}`)).toEqual([
+      'be_api api1 10.0.0.21:8080 20-api.cfg:8',
+      'be_api api2 10.0.0.22:8080 20-api.cfg:9',
+    ]);
+    expect(analysis.listeners.map((l) => `${l.port} ${l.file?.slice(TREE.length)}:${l.line}`)).toEqual(['80 20-api.cfg:2']);
+    expect(analysis.pools?.[0]?.active?.path).toBe('/health');
+    expect(analysis.mains?.map((m) => m.path)).toEqual([tuning.path, api.path]);
+  });
+
+  it('renders each file in place, in order, as extraMains, and lists every change with its file', () => {
+    const analysis = haproxyDialect.analyze(debian.content, debian.path, [tuning, api]);
+    const rendered = haproxyDialect.render(debian.content, debian.path, analysis, { ...plan(analysis), runtimeSocket: '/run/lbdrill/t2/admin.sock' });
+    expect(rendered.extraMains).toEqual(['10-tuning.cfg', '20-api.cfg']);
+    expect(changedLines(api.content, rendered.files['20-api.cfg'] as string)).toEqual([2, 8, 9]);
+    expect((rendered.files['20-api.cfg'] as string).split('\n')[7]).toBe('    server api1 127.0.11.1:43000 check');
+    expect(rendered.files['10-tuning.cfg']).toBe(tuning.content);
+    expect(rendered.mapped.filter((m) => m.file !== undefined).map((m) => `${m.kind} ${m.from} -> ${m.to} ${m.file?.slice(TREE.length)}:${m.line}`)).toEqual([
+      'listen :80 -> 127.0.0.1:44000 20-api.cfg:2',
+      'upstream 10.0.0.21:8080 -> 127.0.11.1:43000 20-api.cfg:8',
+      'upstream 10.0.0.22:8080 -> 127.0.11.2:43001 20-api.cfg:9',
+    ]);
+    // The runtime socket is Debian's own stats socket in the first file.
+    expect((rendered.files['haproxy.cfg'] as string).split('\n')[4]).toBe('\tstats socket /run/lbdrill/t2/admin.sock mode 660 level admin');
+  });
+
+  it('lowers a global maxconn or ulimit-n the machine cannot give, in place, saying from what to what', () => {
+    const analysis = haproxyDialect.analyze(debian.content, debian.path, [tuning, api]);
+    const rendered = haproxyDialect.render(debian.content, debian.path, analysis, { ...plan(analysis), fdLimit: 20_000 });
+    expect((rendered.files['10-tuning.cfg'] as string).split('\n')[2]).toBe('    maxconn 9500');
+    expect(rendered.mapped.filter((m) => m.kind === 'limit').map((m) => `${m.from} -> ${m.to} ${m.file?.slice(TREE.length)}:${m.line}`)).toEqual([
+      'maxconn 100000 -> maxconn 9500 (2 files per connection + 1000 must fit the 20000 open files HAProxy may have here) 10-tuning.cfg:3',
+    ]);
+    const own = 'global\n    ulimit-n 300000\n    maxconn 5000\nlisten l\n    bind :80\n    server s 10.0.0.1:80\n';
+    const ownRendered = haproxyDialect.render(own, 'haproxy.cfg', haproxyDialect.analyze(own, 'haproxy.cfg'), { ...plan(haproxyDialect.analyze(own, 'haproxy.cfg')), fdLimit: 20_000 });
+    expect((ownRendered.files['haproxy.cfg'] as string).split('\n').slice(1, 3)).toEqual(['    ulimit-n 20000', '    maxconn 5000']);
+    const fits = haproxyDialect.render(own, 'haproxy.cfg', haproxyDialect.analyze(own, 'haproxy.cfg'), { ...plan(haproxyDialect.analyze(own, 'haproxy.cfg')), fdLimit: 400_000 });
+    expect(fits.mapped.filter((m) => m.kind === 'limit')).toEqual([]);
   });
 });

@@ -4,13 +4,11 @@
  * without adding or removing a line.
  */
 import { LbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import type { ConfigAnalysis, ConfigDialect, ConfigStatement, SourceFile, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
-  LineIndex,
   RunDirNames,
   activeTimeScale,
-  applyEdits,
   commentOutEdits,
   copyCompanion,
   formatMs,
@@ -27,6 +25,7 @@ import {
   type Word,
 } from './config-text.ts';
 import { statusRange } from './status-range.ts';
+import { ConfigTree, treeOrder, type TreeFile } from './config-tree.ts';
 
 const MAIN_FILE = 'haproxy.cfg';
 
@@ -60,6 +59,13 @@ interface Line {
   /** offset of the first word, or of the comment. */
   start: number;
   end: number;
+  /** the further -f file the line is in; undefined in the first. */
+  file?: string;
+}
+
+/** Where a line is, for refs and mappings: its number, and its file when it is not the first. */
+function at(line: Line): { line: number; file?: string } {
+  return line.file === undefined ? { line: line.number } : { line: line.number, file: line.file };
 }
 
 interface Section {
@@ -110,36 +116,42 @@ function serverAddress(raw: string, ssl: boolean): string {
   return hostPort(host, /^\d+$/.test(portText) ? Number(portText) : fallback);
 }
 
-function readLines(source: string, path: string, index: LineIndex): Line[] {
+/** The lines of one file of the tree; offsets point into the tree's joined text. */
+function readLines(file: TreeFile, further: boolean): Line[] {
   const lines: Line[] = [];
+  const { index, content, base, path } = file;
   for (let n = 1; n <= index.lineCount; n++) {
     const start = index.lineStart(n);
     const end = index.lineEnd(n);
-    const split = splitWords(source.slice(start, end), start, { comments: 'anywhere', midWordQuotes: true });
+    const split = splitWords(content.slice(start, end), base + start, { comments: 'anywhere', midWordQuotes: true });
     if (split.unterminated) throw parseError(path, n, 'unmatched quote');
     if (split.words.length === 0) continue;
-    lines.push({ number: n, words: split.words, start: (split.words[0] as Word).start, end: (split.words[split.words.length - 1] as Word).end });
+    lines.push({ number: n, words: split.words, start: (split.words[0] as Word).start, end: (split.words[split.words.length - 1] as Word).end, ...(further ? { file: path } : {}) });
   }
   return lines;
 }
 
 interface Scan {
-  index: LineIndex;
+  /** every -f file in order; `tree.index` holds the lines of the joined text all offsets point into. */
+  tree: ConfigTree;
   lines: Array<{ line: Line; section: Section }>;
-  upstreams: Array<{ ref: UpstreamRef; word: Word }>;
+  upstreams: Array<{ ref: UpstreamRef; word: Word; line: Line }>;
   binds: Array<{ line: Line; section: Section; addresses: Array<BindAddress | null>; dropped: boolean; refs: ListenerRef[] }>;
 }
 
-function scan(source: string, path: string): Scan {
-  const index = new LineIndex(source);
+function scan(source: string, path: string, further: readonly SourceFile[] = []): Scan {
+  const tree = new ConfigTree();
   const lines: Scan['lines'] = [];
-  let section: Section = { kind: '', name: '' };
-  for (const line of readLines(source, path, index)) {
-    const keyword = (line.words[0] as Word).value;
-    if (SECTIONS.has(keyword)) section = { kind: keyword, name: line.words[1]?.value ?? '' };
-    lines.push({ line, section });
+  for (const [n, f] of [{ path, content: source }, ...further].entries()) {
+    // HAProxy reads each -f file on its own: a file starts outside any section; defaults carry over.
+    let section: Section = { kind: '', name: '' };
+    for (const line of readLines(tree.add(f.path, f.content).file, n > 0)) {
+      const keyword = (line.words[0] as Word).value;
+      if (SECTIONS.has(keyword)) section = { kind: keyword, name: line.words[1]?.value ?? '' };
+      lines.push({ line, section });
+    }
   }
-  const result: Scan = { index, lines, upstreams: [], binds: [] };
+  const result: Scan = { tree, lines, upstreams: [], binds: [] };
   const bySection = new Map<Section, Line[]>();
   for (const { line, section: s } of lines) {
     const list = bySection.get(s) ?? [];
@@ -154,15 +166,16 @@ function scan(source: string, path: string): Scan {
         const kw = keyword?.value;
         if (kw !== 'server' && kw !== 'server-template') continue;
         const addressWord = kw === 'server' ? rest[0] : rest[1];
-        if (name === undefined || addressWord === undefined) throw parseError(path, line.number, `'${kw}' expects a name and an address`);
+        if (name === undefined || addressWord === undefined) throw parseError(line.file ?? path, line.number, `'${kw}' expects a name and an address`);
         if (addressWord.value.includes('$')) {
-          throw parseError(path, line.number, `server address "${addressWord.value}" uses an environment variable; lbdrill cannot map it`);
+          throw parseError(line.file ?? path, line.number, `server address "${addressWord.value}" uses an environment variable; lbdrill cannot map it`);
         }
         const params = rest.slice(kw === 'server' ? 1 : 2).map((w) => w.value);
         const address = serverAddress(addressWord.value, params.includes('ssl'));
         result.upstreams.push({
-          ref: { pool: s.name, name: name.value, address, line: line.number, backup: params.includes('backup') },
+          ref: { pool: s.name, name: name.value, address, ...at(line), backup: params.includes('backup') },
           word: addressWord,
+          line,
         });
       }
     }
@@ -170,8 +183,8 @@ function scan(source: string, path: string): Scan {
       const binds = sectionLines.filter((l) => l.words[0]?.value === 'bind');
       const parsed = binds.map((l) => {
         const spec = l.words[1];
-        if (spec === undefined) throw parseError(path, l.number, "'bind' expects an address");
-        return spec.value.split(',').map((raw) => readBindAddress(raw, path, l.number));
+        if (spec === undefined) throw parseError(l.file ?? path, l.number, "'bind' expects an address");
+        return spec.value.split(',').map((raw) => readBindAddress(raw, l.file ?? path, l.number));
       });
       const v4Ports = new Set(parsed.flat().flatMap((a) => (a !== null && !a.v6 ? [a.port] : [])));
       binds.forEach((l, i) => {
@@ -180,7 +193,7 @@ function scan(source: string, path: string): Scan {
         const dropped = inet.length > 0 && inet.length === addresses.length && inet.every((a) => a.v6 && v4Ports.has(a.port));
         const tls = l.words.slice(2).some((w) => w.value === 'ssl');
         const ports = new Set<number>();
-        const refs = dropped ? [] : inet.filter((a) => !ports.has(a.port) && ports.add(a.port)).map((a) => ({ spec: a.raw, port: a.port, tls, serverNames: [], line: l.number }));
+        const refs = dropped ? [] : inet.filter((a) => !ports.has(a.port) && ports.add(a.port)).map((a) => ({ spec: a.raw, port: a.port, tls, serverNames: [], ...at(l) }));
         result.binds.push({ line: l, section: s, addresses, dropped, refs });
       });
     }
@@ -429,7 +442,7 @@ function time(settings: Settings, key: string): number | undefined {
 
 /** A line as a ConfigStatement: its words as written, without a trailing comment. */
 function statement(source: string, line: Line): ConfigStatement {
-  return { text: source.slice(line.start, line.end), line: line.number };
+  return { text: source.slice(line.start, line.end), ...at(line) };
 }
 
 /** The active check a checked server gets: HTTP with `option httpchk` (method, URI and expectation), else a TCP connect. */
@@ -514,73 +527,79 @@ const FILE_KEYWORDS = new Set(['errorfile', 'file', 'lf-file']);
 
 function companionSpans(s: Scan): CompanionSpan[] {
   const spans: CompanionSpan[] = [];
-  const whole = (word: Word | undefined, line: number): void => {
-    if (word !== undefined) spans.push({ path: word.value, line, kind: 'errorfile', word, start: word.start, end: word.end });
+  const whole = (word: Word | undefined, line: Line): void => {
+    if (word !== undefined) spans.push({ path: word.value, ...at(line), kind: 'errorfile', word, start: word.start, end: word.end });
   };
   for (const { line } of s.lines) {
     const words = line.words;
     const keyword = (words[0] as Word).value;
-    if (keyword === 'errorfile') whole(words[2], line.number);
+    if (keyword === 'errorfile') whole(words[2], line);
     const answers = keyword === 'http-error' || ((keyword === 'http-request' || keyword === 'http-response' || keyword === 'http-after-response') && FILE_ACTIONS.has(words[1]?.value ?? ''));
     for (let i = 1; answers && i < words.length - 1; i++) {
-      if (FILE_KEYWORDS.has((words[i] as Word).value)) whole(words[++i], line.number);
+      if (FILE_KEYWORDS.has((words[i] as Word).value)) whole(words[++i], line);
     }
     for (const word of words) {
       for (const m of word.raw.matchAll(MAP_FILE)) {
         const [from, to] = (m.indices as RegExpIndicesArray)[1] as [number, number];
-        spans.push({ path: m[1] as string, line: line.number, kind: 'map', word: null, start: word.start + from, end: word.start + to });
+        spans.push({ path: m[1] as string, ...at(line), kind: 'map', word: null, start: word.start + from, end: word.start + to });
       }
     }
   }
   return spans.filter((c) => !notAFile(c.path));
 }
 
-function analyze(source: string, sourcePath: string): ConfigAnalysis {
-  const s = scan(source, sourcePath);
+/** `further`: the second and later -f files, in order (HAProxy reads them as one config). */
+function analyze(source: string, sourcePath: string, further: readonly SourceFile[] = []): ConfigAnalysis {
+  const s = scan(source, sourcePath, further);
+  // Offsets of every line are in the tree's text (all -f files in order), so statements are cut from it.
+  const text = s.tree.text;
   // A relative path is HAProxy's working directory's; lbdrill looks next to the config.
   const files = readCompanions(companionSpans(s), sourcePath);
   const pools = healthPools(s);
   // Weight and cookie value as the server has them, default-server included (what HAProxy balances by).
-  const serverSettings = new Map(pools.flatMap((p) => p.servers.map((x) => [x.line.number, x.settings] as const)));
+  const where = (l: { line: number; file?: string }): string => `${l.file ?? ''}:${l.line}`;
+  const serverSettings = new Map(pools.flatMap((p) => p.servers.map((x) => [where(at(x.line)), x.settings] as const)));
   const upstreams = s.upstreams.map(({ ref }) => {
-    const set = serverSettings.get(ref.line);
+    const set = serverSettings.get(where(ref));
     const weight = set?.get('weight')?.value;
     const cookie = set?.get('cookie')?.value;
     return { ...ref, ...(weight !== undefined && /^\d+$/.test(weight) ? { weight: Number(weight) } : {}), ...(cookie !== undefined ? { cookieValue: cookie } : {}) };
   });
   const listeners = s.binds.flatMap((b) => {
-    const tls = b.refs.some((r) => r.tls) ? tlsProtocols(source, s, b.line) : undefined;
+    const tls = b.refs.some((r) => r.tls) ? tlsProtocols(text, s, b.line) : undefined;
     return b.refs.map((r) => (r.tls && tls !== undefined ? { ...r, tlsProtocols: tls } : r));
   });
   return {
     upstreams,
-    listeners: listeners.sort((a, b) => a.line - b.line),
+    listeners: listeners.sort(treeOrder(s.tree)),
     fragment: false,
-    pools: pools.flatMap((p) => poolHealth(source, p) ?? []),
+    pools: pools.flatMap((p) => poolHealth(text, p) ?? []),
     ...(files.length > 0 ? { files } : {}),
+    ...(further.length > 0 ? { mains: [...further] } : {}),
   };
 }
 
 function render(source: string, sourcePath: string, analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
-  const s = scan(source, sourcePath);
+  const s = scan(source, sourcePath, analysis.mains);
+  const text = s.tree.text;
   const runDir = plan.runDir.replace(/\/+$/, '');
   const names = new RunDirNames(runDir, [MAIN_FILE]);
   const edits: TextEdit[] = [];
   const mapped: Mapping[] = [];
   const files: Record<string, string> = {};
-  const replace = (word: Word, value: string, kind: Mapping['kind'], line: number, from = word.value): void => {
+  const replace = (word: Word, value: string, kind: Mapping['kind'], line: Line, from = word.value): void => {
     edits.push({ start: word.start, end: word.end, text: requote(word, value) });
-    mapped.push({ kind, from, to: value, line });
+    mapped.push({ kind, from, to: value, ...at(line) });
   };
   /** Removes `words[i]` (and its value when it takes one) with the space before it. */
-  const remove = (words: Word[], i: number, takesValue: boolean, line: number): void => {
+  const remove = (words: Word[], i: number, takesValue: boolean, line: Line): void => {
     const last = words[takesValue ? i + 1 : i] ?? (words[i] as Word);
     const prev = words[i - 1] as Word;
     edits.push({ start: prev.end, end: last.end, text: '' });
-    mapped.push({ kind: 'dropped', from: source.slice((words[i] as Word).start, last.end), to: '', line });
+    mapped.push({ kind: 'dropped', from: text.slice((words[i] as Word).start, last.end), to: '', ...at(line) });
   };
   /** Certificate parameters shared by bind, server and default-server lines. */
-  const certParams = (words: Word[], line: number, from: number): void => {
+  const certParams = (words: Word[], line: Line, from: number): void => {
     for (let i = from; i < words.length; i++) {
       const kw = (words[i] as Word).value;
       const value = words[i + 1];
@@ -589,14 +608,14 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
       else if (kw === 'ca-file' || kw === 'ca-verify-file') replace(value, plan.tls.certFile, 'certificate', line);
       else if (kw === 'crt-list') {
         edits.push({ start: (words[i] as Word).start, end: value.end, text: `crt ${plan.tls.pemFile}` });
-        mapped.push({ kind: 'certificate', from: `crt-list ${value.value}`, to: `crt ${plan.tls.pemFile}`, line });
+        mapped.push({ kind: 'certificate', from: `crt-list ${value.value}`, to: `crt ${plan.tls.pemFile}`, ...at(line) });
       } else if (kw === 'crl-file') remove(words, i, true, line);
       else continue;
       i++;
     }
   };
 
-  for (const u of s.upstreams) replace(u.word, planned(plan.upstreams, u.ref.address, 'test backend'), 'upstream', u.ref.line, u.ref.address);
+  for (const u of s.upstreams) replace(u.word, planned(plan.upstreams, u.ref.address, 'test backend'), 'upstream', u.line, u.ref.address);
   for (const c of companionSpans(s)) {
     // The copy is the file HAProxy loads, so `set map <copy>` on the runtime API updates what routing reads.
     const to = copyCompanion(analysis, c, names, runDir, files, mapped);
@@ -607,6 +626,7 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
 
   const scale = activeTimeScale(plan);
   if (scale !== null) scaleDurations(s, scale, edits, mapped);
+  if (plan.fdLimit !== undefined) fitFdLimit(s, plan.fdLimit, edits, mapped);
   const runtimeLine = plan.runtimeSocket === undefined ? undefined : runtimeSocketLine(s);
 
   const bindLines = new Set<Line>();
@@ -614,8 +634,8 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
     bindLines.add(b.line);
     const words = b.line.words;
     if (b.dropped) {
-      edits.push(...commentOutEdits(s.index, b.line.start, b.line.end));
-      mapped.push({ kind: 'dropped', from: source.slice(b.line.start, b.line.end), to: '', line: b.line.number });
+      edits.push(...commentOutEdits(s.tree.index, b.line.start, b.line.end));
+      mapped.push({ kind: 'dropped', from: text.slice(b.line.start, b.line.end), to: '', ...at(b.line) });
       continue;
     }
     const specWord = words[1] as Word;
@@ -626,15 +646,15 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
       return socket === null ? raw : names.mapBase(socket, 'haproxy.sock');
     });
     const spec = [...new Set(mappedAddresses)].join(',');
-    if (spec !== specWord.value) replace(specWord, spec, 'listen', b.line.number);
+    if (spec !== specWord.value) replace(specWord, spec, 'listen', b.line);
     const wasV6 = b.addresses.some((a) => a?.v6 === true);
     for (let i = 2; i < words.length; i++) {
       const kw = (words[i] as Word).value;
-      if (wasV6 && (kw === 'v4v6' || kw === 'v6only')) remove(words, i, false, b.line.number);
+      if (wasV6 && (kw === 'v4v6' || kw === 'v6only')) remove(words, i, false, b.line);
       // A bind pinned to a NIC would never see loopback traffic.
-      if (kw === 'interface') remove(words, i++, true, b.line.number);
+      if (kw === 'interface') remove(words, i++, true, b.line);
     }
-    certParams(words, b.line.number, 2);
+    certParams(words, b.line, 2);
   }
 
   for (const { line, section } of s.lines) {
@@ -642,33 +662,73 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
     const words = line.words;
     const keyword = (words[0] as Word).value;
     if (section.kind === 'global' && DROP_GLOBAL.has(keyword)) {
-      edits.push(...commentOutEdits(s.index, line.start, line.end));
-      mapped.push({ kind: 'dropped', from: source.slice(line.start, line.end), to: '', line: line.number });
+      edits.push(...commentOutEdits(s.tree.index, line.start, line.end));
+      mapped.push({ kind: 'dropped', from: text.slice(line.start, line.end), to: '', ...at(line) });
     } else if (section.kind === 'global' && keyword === 'pidfile' && words[1] !== undefined) {
-      replace(words[1], `${runDir}/haproxy.pid`, 'path', line.number);
+      replace(words[1], `${runDir}/haproxy.pid`, 'path', line);
     } else if (section.kind === 'global' && keyword === 'server-state-file' && words[1] !== undefined) {
-      replace(words[1], names.mapBase(words[1].value, 'haproxy.state'), 'path', line.number);
+      replace(words[1], names.mapBase(words[1].value, 'haproxy.state'), 'path', line);
     } else if (line === runtimeLine && plan.runtimeSocket !== undefined) {
       pointRuntimeSocket(line, plan.runtimeSocket, edits, mapped);
     } else if (section.kind === 'global' && keyword === 'stats' && words[1]?.value === 'socket' && words[2] !== undefined) {
-      replace(words[2], names.map(words[2].value, 'haproxy.sock'), 'path', line.number);
+      replace(words[2], names.map(words[2].value, 'haproxy.sock'), 'path', line);
     } else if (keyword === 'log' && words[1] !== undefined && /^(\/|unix@)/.test(words[1].value)) {
       // No syslog daemon here: the log goes to the process's stdout, which the runner keeps.
       const hasFormat = words.some((w) => w.value === 'format');
-      replace(words[1], hasFormat ? 'stdout' : 'stdout format raw', 'path', line.number);
+      replace(words[1], hasFormat ? 'stdout' : 'stdout format raw', 'path', line);
     } else if ((keyword === 'server' || keyword === 'default-server' || keyword === 'server-template') && (section.kind === 'backend' || section.kind === 'listen' || section.kind === 'defaults')) {
-      certParams(words, line.number, keyword === 'default-server' ? 1 : keyword === 'server' ? 3 : 4);
+      certParams(words, line, keyword === 'default-server' ? 1 : keyword === 'server' ? 3 : 4);
     }
   }
-  mapped.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  let text = applyEdits(source, edits);
+  mapped.sort(treeOrder(s.tree));
+  const rendered = [...s.tree.apply(edits).values()];
+  let main = rendered[0] as string;
   if (plan.runtimeSocket !== undefined && runtimeLine === undefined) {
     // HAProxy merges every global section; one after the last line moves no line number.
     const socket = `stats socket ${haproxyArg(plan.runtimeSocket)} mode 600 level admin`;
-    text += `${text === '' || text.endsWith('\n') ? '' : '\n'}\nglobal\n    ${socket}\n`;
+    main += `${main === '' || main.endsWith('\n') ? '' : '\n'}\nglobal\n    ${socket}\n`;
     mapped.push({ kind: 'runtime-api', from: 'no stats socket', to: `appended after the last line: global / ${socket}` });
   }
-  return { files: { [MAIN_FILE]: text, ...files }, main: MAIN_FILE, mapped };
+  // The further -f files keep their names (made unique) in the run dir, passed in the same order.
+  const extraMains = s.tree.files.slice(1).map((f) => names.mapBase(f.path, 'haproxy.cfg').slice(runDir.length + 1));
+  extraMains.forEach((name, i) => (files[name] = rendered[i + 1] as string));
+  const copiesOf = Object.fromEntries(extraMains.map((name, i) => [name, (s.tree.files[i + 1] as TreeFile).path]));
+  return { files: { [MAIN_FILE]: main, ...files }, main: MAIN_FILE, mapped, ...(extraMains.length > 0 ? { extraMains, copiesOf } : {}) };
+}
+
+/**
+ * File descriptors HAProxy needs besides two per connection (client and server side): listeners,
+ * health checks, pipes, the stats socket, logs. It asks for 2 * maxconn + 17 with one frontend and
+ * one server (2.6: "Cannot raise FD limit to 200017" for maxconn 100000); 1000 leaves room for a
+ * large config.
+ */
+const FD_RESERVE = 1000;
+
+/**
+ * Global `ulimit-n` and `maxconn` brought within the open-file limit the proxy starts with. On a
+ * real host a service manager raises the limit (systemd LimitNOFILE=); here lbdrill already raised
+ * it as far as the machine allows, so what still does not fit is mapped down in place, or HAProxy
+ * refuses to start ("Cannot raise FD limit").
+ */
+function fitFdLimit(s: Scan, fdLimit: number, edits: TextEdit[], mapped: Mapping[]): void {
+  const globals = s.lines.filter(({ section, line }) => section.kind === 'global' && line.words[1] !== undefined && /^\d+$/.test((line.words[1] as Word).value));
+  const setting = (keyword: string): Line[] => globals.filter(({ line }) => line.words[0]?.value === keyword).map(({ line }) => line);
+  const lower = (line: Line, to: number, why: string): void => {
+    const word = line.words[1] as Word;
+    edits.push({ start: word.start, end: word.end, text: String(to) });
+    mapped.push({ kind: 'limit', from: `${(line.words[0] as Word).value} ${word.value}`, to: `${(line.words[0] as Word).value} ${to} (${why})`, ...at(line) });
+  };
+  let limit = fdLimit;
+  for (const line of setting('ulimit-n')) {
+    const value = Number((line.words[1] as Word).value);
+    if (value > fdLimit) lower(line, fdLimit, `this machine allows lbdrill's children ${fdLimit} open files`);
+    else limit = Math.min(limit, value);
+  }
+  const most = Math.floor((limit - FD_RESERVE) / 2);
+  for (const line of setting('maxconn')) {
+    if (Number((line.words[1] as Word).value) <= most) continue;
+    lower(line, most, `2 files per connection + ${FD_RESERVE} must fit the ${limit} open files HAProxy may have here`);
+  }
 }
 
 /** Every health-check and slow-start duration on server lines and every `timeout check`, multiplied by the time scale. */
@@ -685,7 +745,7 @@ function scaleDurations(s: Scan, scale: number, edits: TextEdit[], mapped: Mappi
       const to = scaled(words[2].value);
       if (to === null || to === words[2].value) continue;
       edits.push({ start: words[2].start, end: words[2].end, text: to });
-      mapped.push({ kind: 'timing', from: `timeout check ${words[2].value}`, to: `timeout check ${to}`, line: line.number });
+      mapped.push({ kind: 'timing', from: `timeout check ${words[2].value}`, to: `timeout check ${to}`, ...at(line) });
       continue;
     }
     if (keyword !== 'server' && keyword !== 'server-template' && keyword !== 'default-server') continue;
@@ -694,7 +754,7 @@ function scaleDurations(s: Scan, scale: number, edits: TextEdit[], mapped: Mappi
       const to = scaled(value.value);
       if (to === null || to === value.value) continue;
       edits.push({ start: value.start, end: value.end, text: to });
-      mapped.push({ kind: 'timing', from: `${key.value} ${value.value}`, to: `${key.value} ${to}`, line: line.number });
+      mapped.push({ kind: 'timing', from: `${key.value} ${value.value}`, to: `${key.value} ${to}`, ...at(line) });
     }
   }
   // A checked server with no inter anywhere runs on the built-in 2 s, which must shrink too.
@@ -703,7 +763,7 @@ function scaleDurations(s: Scan, scale: number, edits: TextEdit[], mapped: Mappi
     for (const { line, settings } of pool.servers) {
       if (!settings.has('check') || settings.has('inter')) continue;
       edits.push({ start: line.end, end: line.end, text: ` inter ${inter}` });
-      mapped.push({ kind: 'timing', from: `inter ${formatMs(DEFAULT_INTER_MS)} (default)`, to: `inter ${inter}`, line: line.number });
+      mapped.push({ kind: 'timing', from: `inter ${formatMs(DEFAULT_INTER_MS)} (default)`, to: `inter ${inter}`, ...at(line) });
     }
   }
 }
@@ -731,7 +791,7 @@ function pointRuntimeSocket(line: Line, socket: string, edits: TextEdit[], mappe
     edits.push({ start: levelValue.start, end: levelValue.end, text: 'admin' });
     to[level + 1] = 'admin';
   }
-  mapped.push({ kind: 'runtime-api', from: words.map((w) => w.value).join(' '), to: to.join(' '), line: line.number });
+  mapped.push({ kind: 'runtime-api', from: words.map((w) => w.value).join(' '), to: to.join(' '), ...at(line) });
 }
 
 /** HAProxy: `server`/`bind` in backend, frontend and listen sections, mapped onto loopback. */

@@ -6,11 +6,16 @@ import { RuntimeMapUpdater } from '../runtime/runtime-map-updater.ts';
 import { companionCopy } from './config-text.ts';
 import { haproxyDialect } from './haproxy-config.ts';
 import { rejectedConfig, versionFrom } from './proxy-messages.ts';
-import type { TargetKind } from './target-kind.ts';
+import type { RenderedTarget, TargetKind } from './target-kind.ts';
 
 const BINARY = 'haproxy';
 
-/** HAProxy as a foreground child: `haproxy -f FILE -db`. */
+/** `-f` for the main file and each further file, in order: HAProxy reads them as one config. */
+function configArgs(target: RenderedTarget): string[] {
+  return [target.mainFile, ...(target.rendered.extraMains ?? []).map((name) => join(target.runDir, name))].flatMap((file) => ['-f', file]);
+}
+
+/** HAProxy as a foreground child: `haproxy -f FILE [-f FILE2 ...] -db`. */
 export const haproxyTarget: TargetKind = {
   name: 'haproxy',
   aptPackage: 'haproxy',
@@ -26,7 +31,7 @@ export const haproxyTarget: TargetKind = {
     }
   },
   async validate(target) {
-    const { code, output } = await runToCompletion(BINARY, ['-c', '-f', target.mainFile]);
+    const { code, output } = await runToCompletion(BINARY, ['-c', ...configArgs(target)]);
     if (code !== 0) throw rejectedConfig('haproxy', target, output, /\[(ALERT|EMERG)\]/);
   },
   runtime(process, target) {
@@ -41,7 +46,7 @@ export const haproxyTarget: TargetKind = {
   spawn(target) {
     return new ManagedProcess({
       command: BINARY,
-      args: ['-f', target.mainFile, '-db'],
+      args: [...configArgs(target), '-db'],
       label: 'haproxy',
       logFile: join(target.runDir, 'process.log'),
     });

@@ -2,10 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
 import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
-import { changedLines, freePort, get, makeCertificate, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
+import { changedLines, freePort, get, makeCertificate, runConfig, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
 import { nginxDialect, nginxGlobalDirectives, nginxTempDirs, nginxTimeMs } from './nginx-config.ts';
 
 const SHAKENFIST = '/work/shared/real-configs/shakenfist/nginx-loadbalancer.conf';
@@ -575,7 +576,7 @@ describe('nginx companion files', () => {
     '}',
   ].join('\n');
 
-  it('copies included snippets and password files, leaving globs as written', () => {
+  it('copies included snippets and password files; a glob matching nothing in the tree names nothing in the run dir', () => {
     const config = join(dir, 'site.conf');
     const analysis = nginxDialect.analyze(source, config);
     expect(analysis.files?.map((f) => `${f.kind} ${f.path} @${f.line} <- ${f.foundAt.slice(dir.length)}`)).toEqual([
@@ -585,9 +586,10 @@ describe('nginx companion files', () => {
     ]);
     const rendered = nginxDialect.render(source, config, analysis, plan(analysis, '/run/lbdrill/c2'));
     const site = rendered.files['site.conf'] as string;
-    expect(changedLines(source, site)).toEqual([1, 4, 7, 8, 11]);
+    expect(changedLines(source, site)).toEqual([1, 4, 7, 8, 9, 11]);
     expect(site.split('\n')[3]).toBe('    include /run/lbdrill/c2/files/nodes.map;');
-    expect(site.split('\n')[7]).toBe('    include /run/lbdrill/c2/files/headers.conf;');
+    expect(site.split('\n')[7]).toBe('    include /run/lbdrill/c2/files/snippets/headers.conf;');
+    expect(site.split('\n')[8]).toBe('    include /run/lbdrill/c2/files/conf.d/*.conf;');
     expect(site.split('\n')[10]).toBe('        auth_basic "x"; auth_basic_user_file "/run/lbdrill/c2/files/.htpasswd";');
     expect(rendered.files['files/.htpasswd']).toBe('vip:$apr1$x$y\n');
     expect(rendered.mapped.filter((m) => m.companion === 'htpasswd').map((m) => m.to)).toEqual(['/run/lbdrill/c2/files/.htpasswd']);
@@ -598,5 +600,121 @@ describe('nginx companion files', () => {
     expect(() => nginxDialect.analyze('server {\n    listen 80;\n    auth_basic_user_file /etc/nginx/users;\n}\n', config)).toThrow(
       `${config}:3: htpasswd file /etc/nginx/users not found (nor users next to the config)`,
     );
+  });
+});
+
+describe('nginx config trees (/etc/nginx as Debian ships it)', () => {
+  const TREE = fileURLToPath(new URL('../../fixtures/trees/nginx-debian/', import.meta.url));
+  const MAIN = join(TREE, 'nginx.conf');
+  const rel = (file: string | undefined): string => (file === undefined ? 'nginx.conf' : file.slice(TREE.length));
+
+  it('reads upstreams from conf.d and sites from sites-enabled, each with the file and line it is written in', () => {
+    const analysis = nginxDialect.analyze(readFileSync(MAIN, 'utf8'), MAIN);
+    expect(analysis.fragment).toBe(false);
+    expect(analysis.upstreams.map((u) => `${u.pool} ${u.address} ${rel(u.file)}:${u.line}`)).toEqual([
+      'api_backend 10.0.0.11:8080 conf.d/upstreams.conf:3',
+      'api_backend 10.0.0.12:8080 conf.d/upstreams.conf:4',
+    ]);
+    expect(analysis.listeners.map((l) => `${l.port}${l.tls ? ' tls' : ''} [${l.serverNames.join(',')}] ${rel(l.file)}:${l.line}`)).toEqual([
+      '80 [api.example.com] sites-enabled/api.example.com:2',
+      '443 tls [api.example.com] sites-enabled/api.example.com:9',
+      '80 [] sites-enabled/default:22',
+    ]);
+    expect(analysis.pools).toEqual([{ pool: 'api_backend', passive: { maxFails: 3, failTimeoutMs: 10_000 }, redispatch: true }]);
+    expect(analysis.files?.map((f) => `${f.path} <- ${rel(f.foundAt)}`)).toEqual([
+      '/etc/nginx/mime.types <- mime.types',
+      '/etc/nginx/conf.d/*.conf <- conf.d/upstreams.conf',
+      '/etc/nginx/sites-enabled/* <- sites-enabled/api.example.com',
+      '/etc/nginx/sites-enabled/* <- sites-enabled/default',
+      'snippets/snakeoil.conf <- snippets/snakeoil.conf',
+      'proxy_params <- proxy_params',
+    ]);
+  });
+
+  it('renders every file of the tree in place and points each include at the rendered copies', () => {
+    const source = readFileSync(MAIN, 'utf8');
+    const analysis = nginxDialect.analyze(source, MAIN);
+    const rendered = nginxDialect.render(source, MAIN, analysis, plan(analysis, '/run/lbdrill/t9'));
+    expect(Object.keys(rendered.files).sort()).toEqual([
+      'files/conf.d/upstreams.conf',
+      'files/mime.types',
+      'files/proxy_params',
+      'files/sites-enabled/api.example.com',
+      'files/sites-enabled/default',
+      'files/snippets/snakeoil.conf',
+      'nginx.conf',
+    ]);
+    const main = rendered.files['nginx.conf'] as string;
+    expect(changedLines(source, main)).toEqual([3, 4, 5, 26, 40, 59, 60]);
+    expect(main.split('\n')[58]).toBe('\tinclude /run/lbdrill/t9/files/conf.d/*.conf;');
+    expect(main.split('\n')[59]).toBe('\tinclude /run/lbdrill/t9/files/sites-enabled/*;');
+    const upstreams = readFileSync(join(TREE, 'conf.d/upstreams.conf'), 'utf8');
+    expect(changedLines(upstreams, rendered.files['files/conf.d/upstreams.conf'] as string)).toEqual([3, 4]);
+    expect((rendered.files['files/conf.d/upstreams.conf'] as string).split('\n')[2]).toBe('    server 127.0.10.1:41000 max_fails=3 fail_timeout=10s;');
+    const snakeoil = readFileSync(join(TREE, 'snippets/snakeoil.conf'), 'utf8');
+    expect(changedLines(snakeoil, rendered.files['files/snippets/snakeoil.conf'] as string)).toEqual([4, 5]);
+    expect(rendered.files['files/mime.types']).toBe(readFileSync(join(TREE, 'mime.types'), 'utf8'));
+    const site = rendered.files['files/sites-enabled/api.example.com'] as string;
+    expect(site.split('\n')[11]).toBe('    include /run/lbdrill/t9/files/snippets/snakeoil.conf;');
+    expect(site.split('\n')[14]).toBe('        include /run/lbdrill/t9/files/proxy_params;');
+    expect(rendered.mapped.filter((m) => m.file !== undefined).map((m) => `${m.kind} ${m.from} -> ${m.to} ${rel(m.file)}:${m.line}`)).toEqual([
+      'upstream 10.0.0.11:8080 -> 127.0.10.1:41000 conf.d/upstreams.conf:3',
+      'upstream 10.0.0.12:8080 -> 127.0.10.2:41001 conf.d/upstreams.conf:4',
+      'listen 80 -> 127.0.0.1:42002 sites-enabled/api.example.com:2',
+      'dropped listen [::]:80; ->  sites-enabled/api.example.com:3',
+      'listen 443 -> 127.0.0.1:42001 sites-enabled/api.example.com:9',
+      'dropped listen [::]:443 ssl; ->  sites-enabled/api.example.com:10',
+      'path snippets/snakeoil.conf -> /run/lbdrill/t9/files/snippets/snakeoil.conf sites-enabled/api.example.com:12',
+      'path proxy_params -> /run/lbdrill/t9/files/proxy_params sites-enabled/api.example.com:15',
+      'certificate /etc/ssl/certs/ssl-cert-snakeoil.pem -> /run/lbdrill/t9/server.crt snippets/snakeoil.conf:4',
+      'certificate /etc/ssl/private/ssl-cert-snakeoil.key -> /run/lbdrill/t9/server.key snippets/snakeoil.conf:5',
+      'listen 80 -> 127.0.0.1:42002 sites-enabled/default:22',
+      'dropped listen [::]:80 default_server; ->  sites-enabled/default:23',
+    ]);
+  });
+
+  it('an include loop and a missing include are one line naming the including file and line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lbdrill-ngx-tree-'));
+    try {
+      writeFileSync(join(dir, 'nginx.conf'), 'events {}\nhttp {\n    include conf.d/*.conf;\n}\n');
+      mkdirSync(join(dir, 'conf.d'));
+      writeFileSync(join(dir, 'conf.d', 'a.conf'), 'upstream a { server 10.0.0.1:80; }\ninclude conf.d/a.conf;\n');
+      const main = join(dir, 'nginx.conf');
+      expect(() => nginxDialect.analyze(readFileSync(main, 'utf8'), main)).toThrow(`${join(dir, 'conf.d', 'a.conf')}:2: include conf.d/a.conf includes itself (directly or through other files)`);
+      writeFileSync(join(dir, 'conf.d', 'a.conf'), 'upstream a { server 10.0.0.1:80; }\ninclude /etc/nginx/lbdrill-nowhere.conf;\n');
+      expect(() => nginxDialect.analyze(readFileSync(main, 'utf8'), main)).toThrow(`${join(dir, 'conf.d', 'a.conf')}:2: include file /etc/nginx/lbdrill-nowhere.conf not found`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.skipIf(!HAVE_NGINX)('nginx 1.22 accepts the rendered tree and proxies through the conf.d upstream', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lbdrill-ngx-tree-run-'));
+    chmodSync(dir, 0o755);
+    const backend = await startBackend('127.0.0.1');
+    try {
+      const run = await runConfig('nginx', MAIN, join(dir, 'run'), new Map([['10.0.0.11:8080', backend.address], ['10.0.0.12:8080', backend.address]]));
+      try {
+        const tlsPort = Number(run.rendered.mapped.find((m) => m.kind === 'listen' && m.from === '443')?.to.split(':')[1]);
+        expect((await get(run.port, '/x', false, 'api.example.com')).headers.location).toBe('https://api.example.com/x');
+        const reply = await get(tlsPort, '/via-conf.d', true, 'api.example.com');
+        expect(reply.status).toBe(200);
+        expect(backend.paths).toContain('/via-conf.d');
+      } finally {
+        await run.stop();
+      }
+    } finally {
+      await new Promise((r) => backend.server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('nginx modules of a Debian tree', () => {
+  it("load_module modules/x.so is Debian's prefix's, not the run dir's (-p)", () => {
+    const source = 'load_module modules/ngx_stream_module.so;\nevents {}\nhttp { server { listen 80; location / { proxy_pass http://10.0.0.1:80; } } }\n';
+    const analysis = nginxDialect.analyze(source, '/tmp/lbdrill-none/nginx.conf');
+    const rendered = nginxDialect.render(source, '/tmp/lbdrill-none/nginx.conf', analysis, plan(analysis));
+    expect((rendered.files['nginx.conf'] as string).split('\n')[0]).toBe('load_module /usr/share/nginx/modules/ngx_stream_module.so;');
   });
 });

@@ -3,15 +3,15 @@
  * `server`/`upstream` blocks) and maps what cannot exist here onto the run's plan,
  * editing spans in place so every line keeps its number.
  */
+import { dirname } from 'node:path';
 import { LbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import type { CompanionFile, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
 import {
   LOOPBACK,
   LineIndex,
   RunDirNames,
   SCHEME_PORTS,
   activeTimeScale,
-  applyEdits,
   commentOutEdits,
   copyCompanion,
   hostPort,
@@ -26,6 +26,18 @@ import {
   type TextEdit,
   type Word,
 } from './config-text.ts';
+import {
+  ConfigTree,
+  TreeCopies,
+  analyzedIncludes,
+  diskIncludes,
+  treeOrder,
+  uniqueMappings,
+  type IncludeReader,
+  type IncludeRef,
+  type IncludeRules,
+  type TreeFile,
+} from './config-tree.ts';
 
 /** What nginx analysis adds to the contract: which main-level directives a full config already sets. */
 export interface NginxConfigAnalysis extends ConfigAnalysis {
@@ -74,6 +86,8 @@ interface Directive {
   end: number;
   line: number;
   block: Directive[] | null;
+  /** the included file the directive is in; undefined in the source file. */
+  file?: string;
 }
 
 interface Token {
@@ -146,7 +160,7 @@ function tokenize(source: string, path: string, index: LineIndex): Token[] {
   return tokens;
 }
 
-function parse(source: string, path: string, index: LineIndex): Directive[] {
+function parse(source: string, path: string, index: LineIndex, file?: string): Directive[] {
   const root: Directive[] = [];
   const stack: Directive[][] = [root];
   let pending: Word[] = [];
@@ -171,6 +185,7 @@ function parse(source: string, path: string, index: LineIndex): Directive[] {
       end: token.word.end,
       line: index.lineOf(head.start),
       block: token.kind === '{' ? [] : null,
+      ...(file === undefined ? {} : { file }),
     };
     current.push(directive);
     if (directive.block !== null) stack.push(directive.block);
@@ -181,6 +196,77 @@ function parse(source: string, path: string, index: LineIndex): Directive[] {
   }
   if (stack.length > 1) throw parseError(path, index.lineOf(source.length), 'unexpected end of file, expecting "}"');
   return root;
+}
+
+/** How deep includes may nest before lbdrill calls it a loop (nginx has no limit and recurses until it fails). */
+const MAX_INCLUDE_DEPTH = 32;
+
+/** An `include` directive with the files it named. */
+interface IncludeSite {
+  directive: Directive;
+  word: Word;
+  ref: IncludeRef;
+  members: CompanionFile[];
+}
+
+/** Moves every offset of a parsed file by `base`: its place in the tree's joined text. */
+function shift(list: Directive[], base: number): void {
+  for (const d of list) {
+    d.start += base;
+    d.end += base;
+    for (const w of d.args) {
+      w.start += base;
+      w.end += base;
+    }
+    if (d.block !== null) shift(d.block, base);
+  }
+}
+
+/**
+ * Parses the source and every file it includes, in nginx's reading order: each included file's
+ * directives are spliced in after the `include` that names it, in the block it sits in, so
+ * everything that walks directives sees the config as nginx does.
+ */
+function readTree(source: string, sourcePath: string, reader: IncludeReader): { tree: ConfigTree; root: Directive[]; includes: IncludeSite[] } {
+  const tree = new ConfigTree();
+  const parsed = new Map<string, Directive[]>();
+  const loading = new Set<string>();
+  const includes: IncludeSite[] = [];
+  const load = (path: string, content: string, included: boolean): Directive[] => {
+    const { file, added } = tree.add(path, content);
+    if (!added) return parsed.get(path) ?? [];
+    const list = parse(content, path, file.index, included ? path : undefined);
+    shift(list, file.base);
+    parsed.set(path, list);
+    loading.add(path);
+    splice(list, loading.size);
+    loading.delete(path);
+    return list;
+  };
+  const splice = (list: Directive[], depth: number): void => {
+    for (let i = 0; i < list.length; i++) {
+      const d = list[i] as Directive;
+      if (d.block !== null) splice(d.block, depth);
+      const word = d.args[0];
+      if (d.name !== 'include' || d.block !== null || word === undefined || word.value.includes('$')) continue;
+      const ref: IncludeRef = { path: word.value, file: d.file ?? sourcePath, line: d.line, optional: false };
+      const members = reader(ref);
+      if (members.some((m) => loading.has(m.foundAt)) || depth >= MAX_INCLUDE_DEPTH) {
+        throw parseError(ref.file, d.line, `include ${ref.path} includes itself (directly or through other files)`);
+      }
+      includes.push({ directive: d, word, ref, members });
+      const inlined = members.flatMap((m) => load(m.foundAt, m.content, true));
+      list.splice(i + 1, 0, ...inlined);
+      i += inlined.length;
+    }
+  };
+  const root = load(sourcePath, source, false);
+  return { tree, root, includes };
+}
+
+/** The `file` a ref or mapping carries for a directive in an included file. */
+function fileOf(d: Directive): { file?: string } {
+  return d.file === undefined ? {} : { file: d.file };
 }
 
 type Context = 'main' | 'http' | 'stream' | 'mail' | 'server' | 'upstream' | 'other';
@@ -249,7 +335,9 @@ function proxyPassTarget(word: Word, module: 'http' | 'stream', upstreamNames: S
 
 /** Everything the analysis and the renderer both need, found in one pass. */
 interface Scan {
-  index: LineIndex;
+  /** the source and every file it includes; `tree.index` holds the lines of the joined text all offsets point into. */
+  tree: ConfigTree;
+  includes: IncludeSite[];
   root: Directive[];
   /** the context the file's top level is read in: a fragment sits inside `http`. */
   top: Context;
@@ -277,9 +365,8 @@ function serverNames(block: Directive[]): string[] {
   return names;
 }
 
-function scan(source: string, path: string): Scan {
-  const index = new LineIndex(source);
-  const root = parse(source, path, index);
+function scan(source: string, path: string, reader: IncludeReader): Scan {
+  const { tree, root, includes } = readTree(source, path, reader);
   const fragment = !root.some((d) => d.name === 'http' || d.name === 'events');
   const mainSets = {
     pid: !fragment && root.some((d) => d.name === 'pid'),
@@ -298,7 +385,7 @@ function scan(source: string, path: string): Scan {
   walk(root, top, topFamily, (d, context, family) => {
     if (d.name === 'ssl_protocols' && context === family && !moduleProtocols.has(family)) moduleProtocols.set(family, d);
   });
-  const result: Scan = { index, root, top, fragment, mainSets, upstreamServers: [], proxyPasses: [], listens: [], implicit: [], others: [] };
+  const result: Scan = { tree, includes, root, top, fragment, mainSets, upstreamServers: [], proxyPasses: [], listens: [], implicit: [], others: [] };
   walk(root, top, topFamily, (d, context, family) => {
     if (context === 'upstream') return;
     if (d.name === 'upstream' && d.block !== null && (context === 'http' || context === 'stream')) {
@@ -306,7 +393,7 @@ function scan(source: string, path: string): Scan {
       for (const server of d.block) {
         if (server.name !== 'server' || server.block !== null) continue;
         const word = server.args[0];
-        if (word === undefined) throw parseError(path, server.line, 'invalid number of arguments in "server" directive');
+        if (word === undefined) throw parseError(server.file ?? path, server.line, 'invalid number of arguments in "server" directive');
         const address = upstreamAddress(word.value);
         if (address === null) continue;
         const weight = serverParam(server, 'weight')?.value;
@@ -318,6 +405,7 @@ function scan(source: string, path: string): Scan {
             line: server.line,
             backup: server.args.some((a) => a.value === 'backup'),
             ...(weight !== undefined && /^\d+$/.test(weight) ? { weight: Number(weight) } : {}),
+            ...fileOf(server),
           },
           word,
         });
@@ -328,7 +416,7 @@ function scan(source: string, path: string): Scan {
       const target = proxyPassTarget(d.args[0], family === 'stream' ? 'stream' : 'http', upstreamNames);
       if (target !== null) {
         result.proxyPasses.push({
-          ref: { pool: target.address, name: target.address, address: target.address, line: d.line, backup: false },
+          ref: { pool: target.address, name: target.address, address: target.address, line: d.line, backup: false, ...fileOf(d) },
           start: target.start,
           end: target.end,
         });
@@ -343,8 +431,8 @@ function scan(source: string, path: string): Scan {
       const listens = block.filter((x) => x.name === 'listen');
       const specs = listens.map((l) => {
         const word = l.args[0];
-        if (word === undefined) throw parseError(path, l.line, 'invalid number of arguments in "listen" directive');
-        return readListen(word, path, l.line);
+        if (word === undefined) throw parseError(l.file ?? path, l.line, 'invalid number of arguments in "listen" directive');
+        return readListen(word, l.file ?? path, l.line);
       });
       const v4Ports = new Set(specs.flatMap((s) => (s.kind === 'inet' && !s.v6 ? [s.port] : [])));
       listens.forEach((l, i) => {
@@ -362,13 +450,14 @@ function scan(source: string, path: string): Scan {
               tls: tls || l.args.slice(1).some((a) => a.value === 'ssl'),
               serverNames: names,
               line: l.line,
+              ...fileOf(l),
             };
-        if (ref !== null && ref.tls && protocols !== undefined) ref.tlsProtocols = statement(source, protocols);
+        if (ref !== null && ref.tls && protocols !== undefined) ref.tlsProtocols = statement(tree.text, protocols);
         result.listens.push({ directive: l, spec, dropped, ref });
       });
       if (listens.length === 0 && context === 'http') {
-        const ref: ListenerRef = { spec: '*:80', port: 80, tls, serverNames: names, line: d.line };
-        if (tls && protocols !== undefined) ref.tlsProtocols = statement(source, protocols);
+        const ref: ListenerRef = { spec: '*:80', port: 80, tls, serverNames: names, line: d.line, ...fileOf(d) };
+        if (tls && protocols !== undefined) ref.tlsProtocols = statement(tree.text, protocols);
         result.implicit.push({ server: d, ref });
       }
       return;
@@ -463,9 +552,9 @@ function hashCookie(source: string, block: Directive[]): PoolHealth['cookie'] {
   return { name: m[1] as string, mode: 'honour', indirect: false, at: statement(source, hash) };
 }
 
-/** A directive as a ConfigStatement. */
-function statement(source: string, d: Directive): ConfigStatement {
-  return { text: source.slice(d.start, d.end), line: d.line };
+/** A directive as a ConfigStatement; `text` is the tree's joined text, which every directive's offsets point into. */
+function statement(text: string, d: Directive): ConfigStatement {
+  return { text: text.slice(d.start, d.end), line: d.line, ...fileOf(d) };
 }
 
 /**
@@ -492,7 +581,7 @@ function healthPools(s: Scan): HealthPool[] {
       }
       if (used.some((u) => u.redispatch)) health.redispatch = true;
     }
-    const cookie = hashCookie(s.index.source, block.block as Directive[]);
+    const cookie = hashCookie(s.tree.text, block.block as Directive[]);
     if (cookie !== undefined) health.cookie = cookie;
     const tunnel = tunnelTimeoutMs(used);
     if (tunnel !== undefined) health.tunnelTimeoutMs = tunnel;
@@ -552,38 +641,50 @@ function scaleFailTimeouts(s: Scan, scale: number, edits: TextEdit[], mapped: Ma
       if (written !== undefined) {
         if (written.word.value === `fail_timeout=${text}` && lengthenedMs === 0) continue;
         edits.push({ start: written.word.start, end: written.word.end, text: `fail_timeout=${text}` });
-        mapped.push({ kind: 'timing', from: written.word.value, to: `fail_timeout=${text}${note}`, line: server.line, ...(lengthenedMs > 0 ? { lengthenedMs } : {}) });
+        mapped.push({ kind: 'timing', from: written.word.value, to: `fail_timeout=${text}${note}`, line: server.line, ...fileOf(server), ...(lengthenedMs > 0 ? { lengthenedMs } : {}) });
         continue;
       }
       // Only where nginx would eject the server: a pool of two or more, max_fails not 0.
       if (pool.health?.passive === undefined || serverParam(server, 'max_fails')?.value === '0') continue;
       const last = server.args[server.args.length - 1] as Word;
       edits.push({ start: last.end, end: last.end, text: ` fail_timeout=${text}` });
-      mapped.push({ kind: 'timing', from: `fail_timeout=10s (default)`, to: `fail_timeout=${text}${note}`, line: server.line, ...(lengthenedMs > 0 ? { lengthenedMs } : {}) });
+      mapped.push({ kind: 'timing', from: `fail_timeout=10s (default)`, to: `fail_timeout=${text}${note}`, line: server.line, ...fileOf(server), ...(lengthenedMs > 0 ? { lengthenedMs } : {}) });
     }
   }
 }
 
 // ---- companion files ----
 
+/** nginx's own prefix on Debian (`nginx -V`: --prefix=/usr/share/nginx; its modules/ links to /usr/lib/nginx/modules). */
+const NGINX_PREFIX = '/usr/share/nginx';
 /** nginx's conf prefix on Debian: a relative `include` in a published config is meant from here. */
 const NGINX_ROOT = '/etc/nginx';
-const COMPANION_DIRECTIVES: Readonly<Record<string, CompanionRef['kind']>> = { include: 'include', auth_basic_user_file: 'htpasswd' };
 
-/** Every `include` and `auth_basic_user_file` naming one file (not a glob, no variables), in any block. */
+/**
+ * Where nginx finds an included file: relative to its conf prefix, the directory of nginx.conf
+ * (not of the including file). The tree the user passed stands for /etc/nginx: its directory is
+ * looked in first, for relative paths and for absolute ones under /etc/nginx.
+ */
+function includeRules(sourcePath: string): IncludeRules {
+  return { root: dirname(sourcePath), prefix: NGINX_ROOT };
+}
+
+/** Every `auth_basic_user_file` naming one file (no variables), in any file of the tree. */
 function companionDirectives(s: Scan): Array<{ ref: CompanionRef; word: Word }> {
   const found: Array<{ ref: CompanionRef; word: Word }> = [];
   walk(s.root, s.top, s.top === 'main' ? 'main' : 'http', (d) => {
-    const kind = COMPANION_DIRECTIVES[d.name];
     const word = d.args[0];
-    if (kind !== undefined && word !== undefined && !notAFile(word.value)) found.push({ ref: { path: word.value, line: d.line, kind }, word });
+    if (d.name === 'auth_basic_user_file' && word !== undefined && !notAFile(word.value)) {
+      found.push({ ref: { path: word.value, line: d.line, kind: 'htpasswd', ...fileOf(d) }, word });
+    }
   });
   return found;
 }
 
+
 function analyze(source: string, sourcePath: string): NginxConfigAnalysis {
-  const s = scan(source, sourcePath);
-  const files = readCompanions(companionDirectives(s).map((c) => c.ref), sourcePath, [NGINX_ROOT]);
+  const s = scan(source, sourcePath, diskIncludes(includeRules(sourcePath)));
+  const files = [...s.includes.flatMap((i) => i.members), ...readCompanions(companionDirectives(s).map((c) => c.ref), sourcePath, [NGINX_ROOT])];
   const upstreams = [...s.upstreamServers.map((u) => u.ref)];
   const seen = new Set<string>();
   for (const p of s.proxyPasses) {
@@ -591,9 +692,10 @@ function analyze(source: string, sourcePath: string): NginxConfigAnalysis {
     seen.add(p.ref.address);
     upstreams.push(p.ref);
   }
-  upstreams.sort((a, b) => a.line - b.line);
+  const order = treeOrder(s.tree);
+  upstreams.sort(order);
   const listeners = [...s.listens.flatMap((l) => (l.ref === null ? [] : [l.ref])), ...s.implicit.map((i) => i.ref)];
-  listeners.sort((a, b) => a.line - b.line);
+  listeners.sort(order);
   return {
     upstreams,
     listeners,
@@ -610,24 +712,32 @@ function ngxArg(value: string): string {
 }
 
 function render(source: string, sourcePath: string, analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
-  const s = scan(source, sourcePath);
+  const s = scan(source, sourcePath, analyzedIncludes(analysis));
+  const text = s.tree.text;
   const runDir = plan.runDir.replace(/\/+$/, '');
   const names = new RunDirNames(runDir, [SITE_FILE, MAIN_FILE, ...TEMP_KINDS.map((k) => `tmp/${k}`)]);
+  const copies = new TreeCopies(names, runDir, includeRules(sourcePath));
   const edits: TextEdit[] = [];
   const mapped: Mapping[] = [];
   const files: Record<string, string> = {};
-  const replaceWord = (word: Word, value: string, kind: Mapping['kind'], line: number): void => {
+  const replaceWord = (word: Word, value: string, kind: Mapping['kind'], d: Directive): void => {
     edits.push({ start: word.start, end: word.end, text: word.quote === '' ? ngxArg(value) : requote(word, value) });
-    mapped.push({ kind, from: word.value, to: value, line });
+    mapped.push({ kind, from: word.value, to: value, line: d.line, ...fileOf(d) });
   };
   const drop = (d: Directive): void => {
-    edits.push(...commentOutEdits(s.index, d.start, d.end));
-    mapped.push({ kind: 'dropped', from: source.slice(d.start, d.end), to: '', line: d.line });
+    edits.push(...commentOutEdits(s.tree.index, d.start, d.end));
+    mapped.push({ kind: 'dropped', from: text.slice(d.start, d.end), to: '', line: d.line, ...fileOf(d) });
   };
 
   const scale = activeTimeScale(plan);
   if (scale !== null) scaleFailTimeouts(s, scale, edits, mapped);
 
+  // Every included file is rendered by the same rules and the include names its rendered copy.
+  for (const site of s.includes) {
+    const to = copies.pattern(site.ref, site.members);
+    edits.push({ start: site.word.start, end: site.word.end, text: site.word.quote === '' ? ngxArg(to) : requote(site.word, to) });
+    mapped.push({ kind: 'path', from: site.ref.path, to, line: site.directive.line, ...fileOf(site.directive), companion: 'include' });
+  }
   for (const { ref, word } of companionDirectives(s)) {
     const to = copyCompanion(analysis, ref, names, runDir, files, mapped);
     edits.push({ start: word.start, end: word.end, text: word.quote === '' ? ngxArg(to) : requote(word, to) });
@@ -637,17 +747,17 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
     const to = planned(plan.upstreams, u.ref.address, 'test backend');
     const offset = u.word.start + (u.word.quote === '' ? 0 : 1);
     edits.push({ start: offset, end: offset + u.word.value.length, text: to });
-    mapped.push({ kind: 'upstream', from: u.ref.address, to, line: u.ref.line });
+    mapped.push({ kind: 'upstream', from: u.ref.address, to, line: u.ref.line, ...(u.ref.file === undefined ? {} : { file: u.ref.file }) });
   }
   for (const p of s.proxyPasses) {
     const to = planned(plan.upstreams, p.ref.address, 'test backend');
     edits.push({ start: p.start, end: p.end, text: to });
-    mapped.push({ kind: 'upstream', from: p.ref.address, to, line: p.ref.line });
+    mapped.push({ kind: 'upstream', from: p.ref.address, to, line: p.ref.line, ...(p.ref.file === undefined ? {} : { file: p.ref.file }) });
   }
   for (const l of s.listens) {
     const word = l.directive.args[0] as Word;
     if (l.spec.kind === 'unix') {
-      replaceWord(word, `unix:${names.mapBase(l.spec.path, 'nginx.sock')}`, 'path', l.directive.line);
+      replaceWord(word, `unix:${names.mapBase(l.spec.path, 'nginx.sock')}`, 'path', l.directive);
       continue;
     }
     if (l.dropped) {
@@ -655,7 +765,7 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
       continue;
     }
     const to = `${LOOPBACK}:${planned(plan.ports, l.spec.port, 'loopback port')}`;
-    replaceWord(word, to, 'listen', l.directive.line);
+    replaceWord(word, to, 'listen', l.directive);
     if (l.spec.v6) {
       // ipv6only= is only valid on an IPv6 address; the listener is IPv4 loopback now.
       const args = l.directive.args;
@@ -663,14 +773,14 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
         if (!a.value.startsWith('ipv6only=')) return;
         const prev = args[i - 1] as Word;
         edits.push({ start: prev.end, end: a.end, text: '' });
-        mapped.push({ kind: 'dropped', from: a.value, to: '', line: l.directive.line });
+        mapped.push({ kind: 'dropped', from: a.value, to: '', line: l.directive.line, ...fileOf(l.directive) });
       });
     }
   }
   for (const i of s.implicit) {
     const to = `${LOOPBACK}:${planned(plan.ports, 80, 'loopback port')}`;
     edits.push({ start: i.server.end, end: i.server.end, text: ` listen ${to};` });
-    mapped.push({ kind: 'listen', from: '*:80 (implicit)', to, line: i.server.line });
+    mapped.push({ kind: 'listen', from: '*:80 (implicit)', to, line: i.server.line, ...fileOf(i.server) });
   }
   for (const d of s.others) {
     const arg = d.args[0];
@@ -679,31 +789,43 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
     } else if (arg === undefined) {
       continue;
     } else if (CERT_DIRECTIVES.has(d.name)) {
-      replaceWord(arg, plan.tls.certFile, 'certificate', d.line);
+      replaceWord(arg, plan.tls.certFile, 'certificate', d);
     } else if (KEY_DIRECTIVES.has(d.name)) {
-      replaceWord(arg, plan.tls.keyFile, 'certificate', d.line);
+      replaceWord(arg, plan.tls.keyFile, 'certificate', d);
     } else if (d.name === 'pid') {
-      replaceWord(arg, `${runDir}/nginx.pid`, 'path', d.line);
+      replaceWord(arg, `${runDir}/nginx.pid`, 'path', d);
     } else if ((d.name === 'error_log' || d.name === 'access_log') && !LOG_KEEP.test(arg.value)) {
-      replaceWord(arg, names.mapBase(arg.value, d.name === 'error_log' ? 'error.log' : 'access.log'), 'path', d.line);
+      replaceWord(arg, names.mapBase(arg.value, d.name === 'error_log' ? 'error.log' : 'access.log'), 'path', d);
     } else if (TEMP_DIRECTIVES.has(d.name)) {
-      replaceWord(arg, names.mapBase(arg.value, d.name.replace(/_temp_path$/, ''), 'tmp'), 'path', d.line);
+      replaceWord(arg, names.mapBase(arg.value, d.name.replace(/_temp_path$/, ''), 'tmp'), 'path', d);
     } else if (CACHE_DIRECTIVES.has(d.name)) {
-      replaceWord(arg, names.mapBase(arg.value, 'cache', 'tmp'), 'path', d.line);
+      replaceWord(arg, names.mapBase(arg.value, 'cache', 'tmp'), 'path', d);
+    } else if (d.name === 'load_module' && !arg.value.startsWith('/')) {
+      // Relative to nginx's prefix, which -p moves to the run dir: Debian's prefix it was written for.
+      replaceWord(arg, `${NGINX_PREFIX}/${arg.value}`, 'path', d);
     } else if (d.name === 'lock_file' || d.name === 'working_directory') {
-      replaceWord(arg, d.name === 'lock_file' ? names.mapBase(arg.value, 'nginx.lock') : runDir, 'path', d.line);
+      replaceWord(arg, d.name === 'lock_file' ? names.mapBase(arg.value, 'nginx.lock') : runDir, 'path', d);
     }
   }
-  mapped.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-  const rendered = applyEdits(source, edits);
+  const renderedTree = s.tree.apply(edits);
+  const copiesOf: Record<string, string> = {};
+  for (const [file, copy] of renderedTree) {
+    if (file.base === 0) continue;
+    const name = copies.copyOf(file).slice(runDir.length + 1);
+    files[name] = copy;
+    copiesOf[name] = file.path;
+  }
+  const further = Object.keys(copiesOf).length > 0 ? { copiesOf } : {};
+  const rendered = renderedTree.get(s.tree.files[0] as TreeFile) as string;
+  mapped.splice(0, mapped.length, ...uniqueMappings(mapped, s.tree).sort(treeOrder(s.tree)));
 
   if (!s.fragment) {
     if (!s.mainSets.pid) mapped.push({ kind: 'path', from: 'pid (built-in default)', to: `${runDir}/nginx.pid` });
     if (!s.mainSets.errorLog) mapped.push({ kind: 'path', from: 'error_log (built-in default)', to: `${runDir}/error.log` });
-    return { files: { [MAIN_FILE]: rendered, ...files }, main: MAIN_FILE, mapped };
+    return { files: { [MAIN_FILE]: rendered, ...files }, main: MAIN_FILE, mapped, ...further };
   }
   mapped.push({ kind: 'wrap', from: sourcePath, to: `${MAIN_FILE}: http { include ${SITE_FILE}; }` });
-  return { files: { [SITE_FILE]: rendered, [MAIN_FILE]: nginxMainConfig(runDir), ...files }, main: MAIN_FILE, source: SITE_FILE, mapped };
+  return { files: { [SITE_FILE]: rendered, [MAIN_FILE]: nginxMainConfig(runDir), ...files }, main: MAIN_FILE, source: SITE_FILE, mapped, ...further };
 }
 
 /** The main config lbdrill wraps a fragment in: Debian's mime types, everything else under runDir. */
