@@ -375,10 +375,9 @@ describe('apacheDialect health and failover settings', () => {
 
 // ---- the published file under the real Apache ----
 
-const HAVE_APACHE = spawnSync('apache2', ['-v']).status === 0;
 
 
-describe.skipIf(!HAVE_APACHE)('the published shakenfist file under Apache 2.4', () => {
+describe('the published shakenfist file under Apache 2.4', () => {
   let dir: string;
   const backends: Backend[] = [];
 
@@ -538,7 +537,7 @@ describe('Apache config trees', () => {
     }
   });
 
-  describe.skipIf(!HAVE_APACHE)('under Apache 2.4', () => {
+  describe('under Apache 2.4', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lbdrill-apache-trees-'));
     chmodSync(dir, 0o755);
     afterAll(() => rmSync(dir, { recursive: true, force: true }));

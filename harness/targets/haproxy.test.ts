@@ -8,7 +8,7 @@ import { childFdLimit } from '../process/fd-limit.ts';
 import { prepareTarget } from '../runner/prepare-target.ts';
 import { CertificateAuthority } from '../tls/certificate-authority.ts';
 import { haproxyTarget } from './haproxy.ts';
-import { eventually, get, haveProxy } from './live-proxy-kit.ts';
+import { eventually, get } from './live-proxy-kit.ts';
 
 const TREE = fileURLToPath(new URL('../../fixtures/trees/haproxy-split/', import.meta.url));
 
@@ -16,7 +16,7 @@ const TREE = fileURLToPath(new URL('../../fixtures/trees/haproxy-split/', import
  * HAProxy as lbdrill starts it (prepareTarget, then the adapter's own validate and spawn): a config
  * in several -f files, named as a comma list or as a directory, with a production maxconn.
  */
-describe.skipIf(!haveProxy('haproxy'))('HAProxy 2.6 on a config in several -f files', () => {
+describe('HAProxy 2.6 on a config in several -f files', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lbdrill-haproxy-split-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -178,11 +178,6 @@ export type ProxyName = 'haproxy' | 'nginx' | 'apache';
 export const DIALECTS: Readonly<Record<ProxyName, ConfigDialect>> = { haproxy: haproxyDialect, nginx: nginxDialect, apache: apacheDialect };
 const BINARIES: Readonly<Record<ProxyName, string>> = { haproxy: 'haproxy', nginx: 'nginx', apache: 'apache2' };
 
-/** The proxy's binary answers `-v` (the suites skip a proxy that is not installed). */
-export function haveProxy(proxy: ProxyName): boolean {
-  return spawnSync(BINARIES[proxy], ['-v']).status === 0;
-}
-
 /** A bundled config rendered into its run dir and running under the real proxy. */
 export interface RunningConfig {
   analysis: ConfigAnalysis;
