@@ -1,17 +1,11 @@
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT, runLbdrill } from './run-lbdrill.ts';
+import { brokenConfigs, ROOT, runLbdrill } from './run-lbdrill.ts';
 
-const BROKEN_DIR = join(ROOT, 'fixtures', 'configs', 'shakenfist-api', 'broken');
 const PUBLISHED = join(ROOT, '..', 'shared', 'real-configs', 'shakenfist');
 
-/** fixtures/configs/shakenfist-api/broken/<target>/<check-id>.<ext>: a config broken for exactly that check. */
-const broken = readdirSync(BROKEN_DIR).flatMap((target) =>
-  readdirSync(join(BROKEN_DIR, target))
-    .filter((f) => !f.startsWith('.'))
-    .map((file) => ({ target, file, check: file.replace(/\.(conf|cfg|yaml)$/, '') })),
-);
+/** fixtures/configs/shakenfist-api/broken/<target>/<check-id>[~variant].<ext>: a config broken for exactly that check. */
+const broken = brokenConfigs('shakenfist-api');
 
 function mustFailures(report: NonNullable<Awaited<ReturnType<typeof runLbdrill>>['report']>): string[] {
   return report.results.filter((r) => r.severity === 'must' && r.status !== 'pass').map((r) => `${r.target}:${r.check}:${r.status}: ${r.observed}`);
@@ -42,9 +36,9 @@ describe('the published Shaken Fist files, unchanged', () => {
 });
 
 describe('configs broken for exactly one check fail that check and no other must-check', () => {
-  for (const { target, file, check } of broken) {
+  for (const { target, file, path, check } of broken) {
     it(`${target}: ${file} fails ${check}`, async () => {
-      const run = await runLbdrill(['run', '--profile', 'shakenfist-api', '--target', `${target}=${join(BROKEN_DIR, target, file)}`]);
+      const run = await runLbdrill(['run', '--profile', 'shakenfist-api', '--target', `${target}=${path}`]);
       expect(run.report, run.stderr).toBeDefined();
       const result = run.report!.results.find((r) => r.check === check);
       expect(result?.status, JSON.stringify(result)).toBe('fail');
