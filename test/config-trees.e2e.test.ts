@@ -14,8 +14,7 @@ describe('config trees through lbdrill run', () => {
   for (const [target, path, upstreamFile, verdict] of [
     ['nginx', 'nginx-debian/nginx.conf', 'nginx-debian/conf.d/upstreams.conf', 'pass'],
     ['apache', 'apache-debian/apache2.conf', 'apache-debian/sites-enabled/api.example.com.conf', 'pass'],
-    // Its balancer serves only /SampleWebApp: the profile's /api/ paths never reach it.
-    ['apache', 'apache-httpd-image/conf/httpd.conf', 'apache-httpd-image/conf/sites/devopsjunction.conf', 'fail'],
+    ['apache', 'apache-httpd-image/conf/httpd.conf', 'apache-httpd-image/conf/sites/api.conf', 'pass'],
     ['haproxy', 'haproxy-split', 'haproxy-split/20-api.cfg', 'pass'],
   ] as const) {
     it(`${target}=${path} runs, its upstreams found in ${upstreamFile}`, async () => {
