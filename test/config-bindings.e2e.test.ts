@@ -25,7 +25,7 @@ describe("the health fault hits the config's own check", () => {
     const config = variant('head-check.cfg', 'fixtures/configs/operator/haproxy.cfg', 'option httpchk GET /api/v1/health', 'option httpchk HEAD /login.php');
     const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', `haproxy=${config}`, '--only', 'failover.shutdown-sessions', ...FAST]);
     expect(run.report, run.stderr).toBeDefined();
-    expect(run.report!.targets[0]!.bindings.find((b) => b.what === 'health check of api_pool')?.value).toMatch(/^HEAD \/login\.php every 500 ms/);
+    expect(run.report!.targets[0]!.bindings.find((b) => b.what === 'health check of api_pool')?.value).toMatch(/^HEAD \/login\.php every 5000 ms/);
     const r = run.report!.results[0]!;
     expect(r.status, r.observed).toBe('pass');
   }, 120_000);
