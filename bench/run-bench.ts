@@ -1,6 +1,6 @@
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { arch, availableParallelism, cpus, loadavg, release } from 'node:os';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { LBDRILL_VERSION, REPO_ROOT } from '../harness/paths.ts';
 import type { PreparedTarget } from '../harness/runner/prepare-target.ts';
 import { freePort } from '../harness/runner/ports.ts';

@@ -105,7 +105,7 @@ export async function prepareTarget(options: {
   /** `netns`: every backend on its own test host (namespace + veth), for link faults. */
   network?: 'loopback' | 'netns';
 }): Promise<PreparedTarget> {
-  const { kind, spec, runDir } = options;
+  const { kind } = options;
   const [{ path: sourceFile, content: source }, ...further] = await readConfig(kind, options.configFile);
   const analysis = kind.dialect.analyze(source, sourceFile, further);
   if (analysis.upstreams.length === 0) {

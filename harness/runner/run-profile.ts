@@ -1,9 +1,7 @@
 import { chmod, mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
-import { CHECKS } from '../checks/registry.ts';
 import type { Check, CheckResult, ModeSettings, RunMode } from '../checks/check.ts';
 import { LbdrillError } from '../errors.ts';
-import { parseDurationMs } from '../duration.ts';
 import { trackTempDir } from '../process/cleanup.ts';
 import { LBDRILL_VERSION } from '../paths.ts';
 import type { Profile } from '../profiles/profile.ts';
