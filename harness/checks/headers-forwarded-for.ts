@@ -18,7 +18,7 @@ export const headersForwardedFor: Check = {
   needsPool: true,
   async run(ctx) {
     const client = ctx.client.localAddress;
-    const expected = `X-Forwarded-For ends with ${client}`;
+    const expected = `X-Forwarded-For ends with ${client}; an incoming ${UPSTREAM_CLIENT} is kept before it`;
     const plain = await probeBackendRequest(ctx, `${contractPool(ctx).pathPrefix}headers/xff`);
     const chained = await probeBackendRequest(ctx, `${contractPool(ctx).pathPrefix}headers/xff-chain`, { 'x-forwarded-for': UPSTREAM_CLIENT });
     if (!plain.recorded || !chained.recorded) {
@@ -30,6 +30,9 @@ export const headersForwardedFor: Check = {
     const last = (v: string | undefined): string | undefined => v?.split(',').map((s) => s.trim()).at(-1);
     if (last(xff) !== client) return fail(expected, xff ? `X-Forwarded-For: ${xff}` : 'no X-Forwarded-For header', evidence);
     if (last(xffChain) !== client) return fail(expected, `with an incoming chain the backend got X-Forwarded-For: ${xffChain ?? '(none)'}`, evidence);
+    // The chain a client-side proxy started must survive: the backend's view of who asked depends on it.
+    const hops = xffChain!.split(',').map((h) => h.trim());
+    if (!hops.slice(0, -1).includes(UPSTREAM_CLIENT)) return fail(expected, `the incoming chain was dropped: the backend got X-Forwarded-For: ${xffChain}`, evidence);
     return pass(expected, `X-Forwarded-For: ${xff}; with a chain: ${xffChain}`, evidence);
   },
 };
