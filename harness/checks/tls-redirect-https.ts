@@ -22,7 +22,9 @@ export const tlsRedirectHttps: Check = {
   needs: ['redirect', 'tls-termination'],
   needsPool: true,
   async run(ctx) {
-    const plain = ctx.endpoints.find((e) => !e.tls);
+    // The plain listener clients type http:// into: port 80 where the config has it, not a stats or admin port.
+    const plains = ctx.endpoints.filter((e) => !e.tls);
+    const plain = plains.find((e) => e.originalPort === 80) ?? plains[0];
     const probePath = `${contractPool(ctx).pathPrefix}${PROBE_REST}`;
     const expected = `301/308 to https://${plain?.serverName ?? ctx.app.serverName}${probePath}, which then serves the request`;
     if (!plain) return fail(expected, 'the config has no plain HTTP listener', { listeners: ctx.endpoints });
