@@ -3,10 +3,11 @@ import { basicAuth } from '../checks/auth-support.ts';
 import type { BackendBinding, PoolBinding } from '../checks/check.ts';
 import type { Binding } from '../contracts/binding.ts';
 import { poolFrom, type PoolMatch } from '../contracts/pools.ts';
-import { bindSticky, type StickyContract } from '../contracts/sticky.ts';
-import { bindWeights, type Weights } from '../contracts/weights.ts';
+import { bindPoolContract } from '../contracts/pool-contract.ts';
+import type { StickyContract } from '../contracts/sticky.ts';
+import type { Weights } from '../contracts/weights.ts';
 import type { Profile } from '../profiles/profile.ts';
-import type { ConfigAnalysis, PoolHealth } from '../targets/config-plan.ts';
+import type { ConfigAnalysis } from '../targets/config-plan.ts';
 
 /** The profile's contract values as bound to one running target. */
 export interface TargetBindings {
@@ -64,22 +65,13 @@ export async function bindTarget(options: {
     bindings.push({ what: `pool ${match.name}`, value: configName, from: 'traffic', detail: `GET ${match.probePath} answered by ${answered.backend}`, file: first?.file ?? sourceFile, ...(first ? { line: first.line } : {}) });
     pools.push(poolFrom(match, configName, analysis, options.backends));
   }
-  for (const pool of pools) bindings.push(healthBinding(pool, sourceFile));
-
   let sticky: StickyContract | undefined;
-  const stickyPool = profile.sticky && pools.find((p) => p.name === (profile.sticky?.pool ?? profile.pools[0]?.name));
-  if (profile.sticky && stickyPool) {
-    const bound = bindSticky(profile.sticky, stickyPool.health, sourceFile);
-    sticky = bound.contract;
-    bindings.push(bound.binding);
-  }
   const weights = new Map<string, Weights>();
   for (const pool of pools) {
-    const stated = profile.pools.find((p) => p.name === pool.name)?.weights;
-    const bound = bindWeights({ ...pool, primaries: pool.primaries.map((b) => b.upstream) }, stated, sourceFile);
-    if (bound.binding.from === 'missing' && stated === undefined) continue;
+    const bound = bindPoolContract(profile, pool.name, pool.configName, analysis, sourceFile);
+    bindings.push(...bound.bindings);
     if (bound.weights) weights.set(pool.name, bound.weights);
-    bindings.push(bound.binding);
+    sticky ??= bound.sticky;
   }
   return { pools, missing, sticky, weights, bindings };
 }
@@ -104,18 +96,4 @@ async function answeringPools(options: { client: LbClient; app: Endpoint; backen
     what = res.status !== undefined ? `was answered ${res.status} by the LB itself, no server` : `failed (${res.error?.kind})`;
   }
   return { pools: [], backend: '', what };
-}
-
-/** The pool's health check as the config writes it: what the LB checks, so faults aim at it. */
-export function healthBinding(pool: Pick<PoolBinding, 'name' | 'health'>, sourceFile: string): Binding {
-  const h: PoolHealth | undefined = pool.health;
-  const what = `health check of ${pool.name}`;
-  const a = h?.active;
-  if (!a) {
-    const passive = h?.passive ? `passive only: ${h.passive.maxFails} failures in ${h.passive.failTimeoutMs} ms` : 'none in the config';
-    return { what, value: passive, from: h?.passive ? 'config' : 'missing', ...(h?.passive ? { file: sourceFile } : { detail: 'the LB notices a dead server only from live traffic' }) };
-  }
-  const request = a.path === undefined ? 'TCP connect' : `${a.method ?? 'GET'} ${a.path}`;
-  const value = `${request}${a.port !== undefined ? ` on port ${a.port}` : ''} every ${a.intervalMs} ms, fall ${a.fall}, rise ${a.rise}${a.expectStatus ? `, expects ${a.expectStatus.min}-${a.expectStatus.max}` : ''}`;
-  return { what, value, from: 'config', file: a.at?.file ?? sourceFile, ...(a.at ? { line: a.at.line } : {}) };
 }

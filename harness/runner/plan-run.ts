@@ -3,14 +3,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Binding } from '../contracts/binding.ts';
 import { matchPools } from '../contracts/pools.ts';
-import { bindSticky } from '../contracts/sticky.ts';
-import { bindWeights } from '../contracts/weights.ts';
+import { bindPoolContract } from '../contracts/pool-contract.ts';
 import { LbdrillError } from '../errors.ts';
 import { trackTempDir } from '../process/cleanup.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { TARGETS } from '../targets/registry.ts';
 import { CertificateAuthority } from '../tls/certificate-authority.ts';
-import { healthBinding } from './bind-target.ts';
 import { planChecks } from './plan-checks.ts';
 import { prepareTarget, type TargetSpec } from './prepare-target.ts';
 
@@ -52,14 +50,7 @@ export async function planRun(options: { profile: Profile; targets: readonly Tar
       const matches = matchPools(profile.pools, analysis, config, options.pools ?? {}, profile.name);
       const bindings: Binding[] = matches.map((m) => m.binding);
       for (const m of matches) {
-        if (m.configName === undefined) continue;
-        const health = analysis.pools?.find((h) => h.pool === m.configName);
-        bindings.push(healthBinding({ name: m.name, health }, config));
-        const primaries = analysis.upstreams.filter((u) => u.pool === m.configName && !u.backup);
-        const stated = profile.pools.find((p) => p.name === m.name)?.weights;
-        const weights = bindWeights({ name: m.name, configName: m.configName, primaries }, stated, config);
-        if (!(weights.binding.from === 'missing' && stated === undefined)) bindings.push(weights.binding);
-        if (profile.sticky && m.name === (profile.sticky.pool ?? profile.pools[0]?.name)) bindings.push(bindSticky(profile.sticky, health, config).binding);
+        if (m.configName !== undefined) bindings.push(...bindPoolContract(profile, m.name, m.configName, analysis, config).bindings);
       }
       const checks = planned.map((p) => {
         const base = { id: p.check.id, severity: p.severity, ...(p.pool !== undefined ? { pool: p.pool } : {}) };
