@@ -142,7 +142,7 @@ describe('apacheDialect.render', () => {
     expect(main).not.toMatch(/LoadModule (watchdog|log_config|unixd)_module/);
   });
 
-  it('rewrites the user Listen instead of adding one, drops the IPv6 twin, keeps pipes, variables and quotes', () => {
+  it('rewrites the user Listen instead of adding one, drops the IPv6 twin, turns a piped log into a run-dir file, keeps variables and quotes', () => {
     const source = [
       'Listen 443 https',
       'Listen [::]:443 https',
@@ -170,7 +170,7 @@ describe('apacheDialect.render', () => {
       '    # lbdrill dropped: SSLCACertificatePath /etc/ssl/certs',
       '    # lbdrill dropped: SSLCARevocationFile \\',
       '#         /etc/ssl/crl.pem',
-      '    ErrorLog "|/usr/bin/rotatelogs /var/log/apache2/err.%Y 86400"',
+      '    ErrorLog "/run/lbdrill/t3/error.log"',
       '    CustomLog /run/lbdrill/t3/api_access.log combined',
       '    CustomLog ${APACHE_LOG_DIR}/other.log "%h %r"',
       '    SSLSessionCache shmcb:/run/lbdrill/t3/ssl_cache(512000)',

@@ -1036,10 +1036,13 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
       replace(arg, plan.tls.pemFile, 'certificate', d);
     } else if (CERT_FILE.has(d.name)) {
       replace(arg, plan.tls.certFile, 'certificate', d);
-    } else if (LOG_FILE.has(d.name) && !/^(\||syslog)/i.test(arg.value)) {
-      // The container idiom /proc/self/fd/1 cannot be opened on the socket a child's stdio is: a run-dir file instead.
+    } else if (LOG_FILE.has(d.name) && !/^syslog/i.test(arg.value)) {
+      // The container idiom /proc/self/fd/1 cannot be opened on the socket a child's stdio is, and a
+      // piped log ("|/usr/sbin/rotatelogs /var/log/x 86400") would run the user's program on their
+      // paths: a run-dir file instead.
       const fallback = d.name === 'errorlog' ? 'error.log' : 'access.log';
-      replace(arg, names.mapBase(/^\/(proc\/self\/fd\/\d+|dev\/std(out|err))$/.test(arg.value) ? fallback : arg.value, fallback), 'path', d);
+      const stream = /^\/(proc\/self\/fd\/\d+|dev\/std(out|err))$/.test(arg.value) || arg.value.startsWith('|');
+      replace(arg, names.mapBase(stream ? fallback : arg.value, fallback), 'path', d);
     } else if (RUN_FILE.has(d.name)) {
       replace(arg, d.name === 'pidfile' ? `${runDir}/apache2.pid` : names.mapBase(arg.value, d.name), 'path', d);
     } else if (RUN_DIR.has(d.name)) {
