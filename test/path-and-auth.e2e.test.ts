@@ -25,3 +25,16 @@ describe('configs broken for exactly one path-and-auth check fail it', () => {
     }, 60_000);
   }
 });
+
+describe('a config without one of the profile pools (deluxe)', () => {
+  it('auth.basic-required is judged with a user whose pool the config has; route.auth-group-map fails naming the missing pool', async () => {
+    const run = await runLbdrill(['run', '--profile', 'path-and-auth', '--target', 'haproxy=fixtures/configs/path-and-auth/partial/haproxy-without-deluxe.cfg', '--only', 'auth.basic-required', '--only', 'route.auth-group-map']);
+    expect(run.report, run.stderr).toBeDefined();
+    const result = (check: string) => run.report!.results.find((r) => r.check === check);
+    expect(result('auth.basic-required')?.status, result('auth.basic-required')?.observed).toBe('pass');
+    expect(result('auth.basic-required')?.observed).toMatch(/john with the right password: 200/);
+    expect(result('route.auth-group-map')?.status).toBe('fail');
+    expect(result('route.auth-group-map')?.observed).toMatch(/deluxe/);
+    expect(run.code).toBe(1);
+  }, 60_000);
+});

@@ -1,6 +1,6 @@
 import { fail, pass, type Check } from './check.ts';
 import { basicAuth } from './auth-support.ts';
-import { authUsers } from '../contracts/auth.ts';
+import { someAuthUser } from '../contracts/auth.ts';
 import { contractPool } from '../contracts/pools.ts';
 
 /** How long a refused request is given to (wrongly) show up at a backend. */
@@ -15,8 +15,8 @@ export const authBasicRequired: Check = {
   needsPool: true,
   async run(ctx) {
     const expected = '401 with WWW-Authenticate: Basic for no credentials, a wrong password, an unknown user and a malformed header; none reaches a backend; valid credentials get 200';
-    const [someone] = authUsers(ctx);
-    if (!someone) return fail(expected, 'the profile lists no users');
+    const pool = contractPool(ctx);
+    const someone = someAuthUser(ctx, pool);
     const attempts: Array<{ name: string; authorization?: string }> = [
       { name: 'no credentials' },
       { name: 'wrong password', authorization: basicAuth(someone.user, `${someone.password}x`) },
@@ -27,12 +27,12 @@ export const authBasicRequired: Check = {
     const rows: Array<{ name: string; status: number | string; challenge: string | null; reachedBackend: string | null }> = [];
     for (const a of attempts) {
       const id = ctx.nextId();
-      const res = await ctx.client.send(ctx.app, { path: `${contractPool(ctx).pathPrefix}dashboard`, headers: ctx.tag(id, a.authorization ? { authorization: a.authorization } : {}) });
+      const res = await ctx.client.send(ctx.app, { path: `${pool.pathPrefix}dashboard`, headers: ctx.tag(id, a.authorization ? { authorization: a.authorization } : {}) });
       const leaked = await ctx.waitReceived(id, LEAK_WAIT_MS);
       const challenge = res.headers['www-authenticate'];
       rows.push({ name: a.name, status: res.status ?? res.error?.kind ?? 'none', challenge: typeof challenge === 'string' ? challenge : null, reachedBackend: leaked?.backend ?? null });
     }
-    const okRes = await ctx.client.send(ctx.app, { path: `${contractPool(ctx).pathPrefix}dashboard`, headers: ctx.tag(ctx.nextId(), { authorization: basicAuth(someone.user, someone.password) }) });
+    const okRes = await ctx.client.send(ctx.app, { path: `${pool.pathPrefix}dashboard`, headers: ctx.tag(ctx.nextId(), { authorization: basicAuth(someone.user, someone.password) }) });
     const evidence = { rows, validCredentials: okRes.status ?? okRes.error?.kind };
     const leaked = rows.filter((r) => r.reachedBackend !== null);
     if (leaked.length > 0) return fail(expected, `${leaked[0]!.name}: the request reached backend ${leaked[0]!.reachedBackend} (${leaked[0]!.status})`, evidence);

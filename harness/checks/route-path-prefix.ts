@@ -1,7 +1,7 @@
 import { DrillProblem, fail, pass, type Check } from './check.ts';
 import { basicAuth } from './auth-support.ts';
 import { contractPool, poolOf } from '../contracts/pools.ts';
-import { authUsers } from '../contracts/auth.ts';
+import { someAuthUser } from '../contracts/auth.ts';
 import { backendOf } from './sticky-support.ts';
 
 /** Requests per path family. */
@@ -25,7 +25,7 @@ export const routePathPrefix: Check = {
     const prefixed = ctx.pools.filter((p) => p.pathPrefix !== '/' && p !== fallback);
     if (prefixed.length === 0) throw new DrillProblem('the profile routes no pool by a path prefix (pools[].path_prefix)');
     const expected = `${prefixed.map((p) => `${p.pathPrefix}… reaches ${p.name}`).join(', ')}, any other path (authenticated as a user of ${fallback.name}) reaches ${fallback.name}`;
-    const plain = authUsers(ctx).find((u) => u.pool === fallback);
+    const plain = ctx.auth && Object.values(ctx.auth.users).some((u) => u.pool === fallback.name) ? someAuthUser(ctx, fallback) : undefined;
     const cases = [
       // the prefix without its slash too: `path_beg /app3` matches it, a `location /app3/` does not
       ...prefixed.flatMap((p) => [`${p.pathPrefix.slice(0, -1)}`, `${p.pathPrefix}orders?id=7`].map((path) => ({ path, pool: p.name }))),
