@@ -563,5 +563,21 @@ describe('Apache config trees', () => {
         }
       });
     }
+
+    it('a whole httpd.conf without mod_mime, and with no file to copy, runs (generated defaults need mod_mime; ServerRoot must exist)', async () => {
+      const file = join(dir, 'bare-httpd.conf');
+      writeFileSync(file, ['ServerRoot "/usr/local/apache2"', 'LoadModule mpm_event_module modules/mod_mpm_event.so', 'LoadModule authz_core_module modules/mod_authz_core.so', 'LoadModule proxy_module modules/mod_proxy.so', 'LoadModule proxy_http_module modules/mod_proxy_http.so', 'Listen 80', 'ProxyPass / http://10.0.0.1:8080/', ''].join('\n'));
+      const backend = await startBackend('127.0.0.1');
+      try {
+        const run = await runConfig('apache', file, join(dir, 'bare'), new Map([['10.0.0.1:8080', backend.address]]));
+        try {
+          expect((await get(run.port, '/x', false, 'localhost')).status).toBe(200);
+        } finally {
+          await run.stop();
+        }
+      } finally {
+        await new Promise((r) => backend.server.close(r));
+      }
+    });
   });
 });

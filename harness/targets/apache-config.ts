@@ -973,7 +973,9 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
     edits.push({ start: site.word.start, end: site.word.end, text: site.word.quote === '' ? apArg(to) : requote(site.word, to) });
     mapped.push({ kind: 'path', from: site.ref.path, to, ...at(site.directive), companion: 'include' });
   }
-  for (const { ref, word, prefix } of companionWords(s)) {
+  const companions = companionWords(s);
+  const hasCopies = companions.length > 0 || s.includes.some((site) => site.members.length > 0);
+  for (const { ref, word, prefix } of companions) {
     const to = prefix + copyCompanion(analysis, ref, names, runDir, files, mapped);
     edits.push({ start: word.start, end: word.end, text: word.quote === '' ? apArg(to) : requote(word, to) });
   }
@@ -1017,8 +1019,9 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
       if (module === null) drop(d);
       else if (module.to !== module.word.value) replace(module.word, module.to, 'path', d);
     } else if (d.name === 'serverroot') {
-      // Relative paths then resolve among the rendered copies, as they did in the user's tree.
-      replace(arg, `${runDir}/files`, 'path', d);
+      // Relative paths then resolve among the rendered copies, as they did in the user's tree; with
+      // nothing copied, the run dir (Apache wants a directory that exists).
+      replace(arg, hasCopies ? `${runDir}/files` : runDir, 'path', d);
     } else if (d.name === 'documentroot' && !existsSync(arg.value)) {
       // Apache 2.4.71 refuses a DocumentRoot that is not a directory; lbdrill serves no content from it.
       replace(arg, runDir, 'path', d);
@@ -1156,8 +1159,13 @@ function apacheMainConfig(runDir: string, listens: string[], userModules: Readon
     ...modules.map((m) => `LoadModule ${m}_module ${MODULE_DIR}/mod_${m}.so`),
     // Each module's Debian settings, as a2enmod would enable them.
     ...modules.filter((m) => existsSync(`${MODULE_CONF_DIR}/${m}.conf`)).map((m) => `Include ${MODULE_CONF_DIR}/${m}.conf`),
-    'TypesConfig /etc/mime.types',
+    // Debian's defaults need mod_mime and mod_authz_core; a whole config (which loads its own
+    // modules, after this point) may load neither, and then states its own.
+    '<IfModule mime_module>',
+    '    TypesConfig /etc/mime.types',
+    '</IfModule>',
     '',
+    '<IfModule authz_core_module>',
     '<Directory />',
     '    Options FollowSymLinks',
     '    AllowOverride None',
@@ -1172,10 +1180,11 @@ function apacheMainConfig(runDir: string, listens: string[], userModules: Readon
     '    AllowOverride None',
     '    Require all granted',
     '</Directory>',
-    'AccessFileName .htaccess',
     '<FilesMatch "^\\.ht">',
     '    Require all denied',
     '</FilesMatch>',
+    '</IfModule>',
+    'AccessFileName .htaccess',
     'LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" vhost_combined',
     'LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{Referer}i\\" \\"%{User-Agent}i\\"" combined',
     'LogFormat "%h %l %u %t \\"%r\\" %>s %O" common',
