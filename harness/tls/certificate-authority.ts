@@ -45,21 +45,24 @@ export class CertificateAuthority {
   readonly certPem: string;
   readonly #keys: CryptoKeyPair;
   readonly #cert: x509.X509Certificate;
+  readonly #validityMs: number;
 
-  private constructor(cert: x509.X509Certificate, keys: CryptoKeyPair) {
+  private constructor(cert: x509.X509Certificate, keys: CryptoKeyPair, validityMs: number) {
     this.#cert = cert;
     this.#keys = keys;
+    this.#validityMs = validityMs;
     this.certPem = cert.toString('pem') + '\n';
   }
 
-  static async create(commonName = 'lbdrill test CA'): Promise<CertificateAuthority> {
+  /** A new CA; it and the certificates it issues are valid for `validityMs` (a run's two days by default). */
+  static async create(commonName = 'lbdrill test CA', validityMs = VALIDITY_MS): Promise<CertificateAuthority> {
     const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ['sign', 'verify'])) as CryptoKeyPair;
     const now = Date.now();
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: serial(),
       name: `CN=${commonName}, O=lbdrill`,
       notBefore: new Date(now - 3600_000),
-      notAfter: new Date(now + VALIDITY_MS),
+      notAfter: new Date(now + validityMs),
       signingAlgorithm: ALGORITHM,
       keys,
       extensions: [
@@ -68,7 +71,7 @@ export class CertificateAuthority {
         await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       ],
     });
-    return new CertificateAuthority(cert, keys);
+    return new CertificateAuthority(cert, keys, validityMs);
   }
 
   /** Issues a server certificate for DNS names and IP addresses (first name becomes the CN). */
@@ -81,7 +84,7 @@ export class CertificateAuthority {
       subject: `CN=${unique[0]}`,
       issuer: this.#cert.subject,
       notBefore: new Date(now - 3600_000),
-      notAfter: new Date(now + VALIDITY_MS),
+      notAfter: new Date(now + this.#validityMs),
       signingAlgorithm: ALGORITHM,
       publicKey: keys.publicKey,
       signingKey: this.#keys.privateKey,
