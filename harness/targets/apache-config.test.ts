@@ -109,6 +109,13 @@ describe('apacheDialect.analyze', () => {
   });
 });
 
+describe('apacheDialect: members spoken to over TLS', () => {
+  it('marks https:// and wss:// members and targets', () => {
+    const source = ['<Proxy balancer://app>', '    BalancerMember https://10.0.0.1:443', '    BalancerMember http://10.0.0.2:80', '</Proxy>', 'ProxyPass /app/ balancer://app/', 'ProxyPass /ws/ wss://10.0.0.3:8443/', 'ProxyPass /plain/ http://10.0.0.4:8080/'].join('\n');
+    expect(apacheDialect.analyze(source, 'site.conf').upstreams.map((u) => `${u.address} ${u.tls ?? false}`)).toEqual(['10.0.0.1:443 true', '10.0.0.2:80 false', '10.0.0.3:8443 true', '10.0.0.4:8080 false']);
+  });
+});
+
 describe('apacheDialect.render', () => {
   it('changes only the mapped spans of the shakenfist file and wraps it in a Debian-like main config', () => {
     const source = readFileSync(SHAKENFIST, 'utf8');

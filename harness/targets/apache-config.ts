@@ -294,13 +294,16 @@ function readAddress(spec: string, path: string, line: number): Address {
 const HTTP_SCHEMES = new Set(['http', 'https', 'ws', 'wss', 'h2', 'h2c']);
 
 /** A proxied URL's backend address, unless it is a balancer, a unix socket, not HTTP, or has a variable host. */
-function literalTarget(word: Word): { address: string; start: number; end: number } | null {
+function literalTarget(word: Word): { address: string; start: number; end: number; tls: boolean } | null {
   if (word.value.includes('|')) return null;
   const url = urlAuthority(word.value);
   if (url === null || !HTTP_SCHEMES.has(url.scheme) || url.host === '' || /[$%]/.test(url.host)) return null;
   const offset = word.start + (word.quote === '' ? 0 : 1);
-  return { address: hostPort(url.host, url.port ?? SCHEME_PORTS[url.scheme] ?? 80), start: offset + url.start, end: offset + url.end };
+  return { address: hostPort(url.host, url.port ?? SCHEME_PORTS[url.scheme] ?? 80), start: offset + url.start, end: offset + url.end, tls: TLS_SCHEMES.has(url.scheme) };
 }
+
+/** Schemes Apache speaks TLS with to the backend. */
+const TLS_SCHEMES = new Set(['https', 'wss', 'h2']);
 
 /** `status=+H` (hot standby) marks a backup member; `-H` clears it. */
 function isHotStandby(params: Word[]): boolean {
@@ -396,7 +399,7 @@ function scan(source: string, path: string, readerFor: (rules: IncludeRules) => 
       s.extra.push({ ...target, directive });
       return;
     }
-    s.upstreams.push({ ref: { pool: target.address, name: target.address, address: target.address, ...at(directive), backup: false }, start: target.start, end: target.end });
+    s.upstreams.push({ ref: { pool: target.address, name: target.address, address: target.address, ...at(directive), backup: false, ...(target.tls ? { tls: true as const } : {}) }, start: target.start, end: target.end });
   };
   for (const { directive: d, block, opens } of directives) {
     const where = d.file ?? path;
@@ -473,6 +476,7 @@ function scan(source: string, path: string, readerFor: (rules: IncludeRules) => 
             backup: isHotStandby(params),
             ...(loadfactor !== undefined && /^\d+$/.test(loadfactor) ? { weight: Number(loadfactor) } : {}),
             ...(route !== undefined && route !== '' ? { cookieValue: route } : {}),
+            ...(target.tls ? { tls: true as const } : {}),
           },
           start: target.start,
           end: target.end,

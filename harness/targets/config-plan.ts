@@ -27,6 +27,8 @@ export interface UpstreamRef {
   weight?: number;
   /** the cookie value that pins a client to this server (HAProxy `cookie V`, Apache `route=V`), when the line sets one. */
   cookieValue?: string;
+  /** the LB speaks TLS to this server (HAProxy `ssl`, nginx `proxy_pass https://`, Apache `https://`/`wss://`), so its test backend must too. */
+  tls?: true;
 }
 
 /** One listening socket as written (nginx `listen`, HAProxy `bind`, Apache `Listen`/`<VirtualHost>`). */

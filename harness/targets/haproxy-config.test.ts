@@ -119,6 +119,11 @@ describe('haproxyDialect.analyze', () => {
     ]);
   });
 
+  it('marks a server HAProxy speaks TLS to: `ssl` on its line or its default-server, not after `no-ssl`', () => {
+    const source = [GLOBAL, 'backend be', '    default-server ssl verify none', '    server a 10.0.0.1:443', '    server b 10.0.0.2:80 no-ssl', 'backend plain', '    server c 10.0.0.3:80', '    server d 10.0.0.3:443 ssl verify none'].join('\n');
+    expect(haproxyDialect.analyze(source, 'haproxy.cfg').upstreams.map((u) => `${u.name} ${u.tls ?? false}`)).toEqual(['a true', 'b false', 'c false', 'd true']);
+  });
+
   it('succeeds with no servers, and reports unreadable lines as file:line', () => {
     expect(haproxyDialect.analyze(`${GLOBAL}\nfrontend fe\n    bind :80\n    http-request return status 200\n`, 'h.cfg').upstreams).toEqual([]);
     const fails = (source: string): string => {

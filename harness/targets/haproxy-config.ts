@@ -563,7 +563,13 @@ function analyze(source: string, sourcePath: string, further: readonly SourceFil
     const set = serverSettings.get(where(ref));
     const weight = set?.get('weight')?.value;
     const cookie = set?.get('cookie')?.value;
-    return { ...ref, ...(weight !== undefined && /^\d+$/.test(weight) ? { weight: Number(weight) } : {}), ...(cookie !== undefined ? { cookieValue: cookie } : {}) };
+    return {
+      ...ref,
+      ...(weight !== undefined && /^\d+$/.test(weight) ? { weight: Number(weight) } : {}),
+      ...(cookie !== undefined ? { cookieValue: cookie } : {}),
+      // `ssl` on the server or its default-server (and no `no-ssl`): HAProxy speaks TLS to it.
+      ...(set?.has('ssl') ? { tls: true as const } : {}),
+    };
   });
   const listeners = s.binds.flatMap((b) => {
     const tls = b.refs.some((r) => r.tls) ? tlsProtocols(text, s, b.line) : undefined;

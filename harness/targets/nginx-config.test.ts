@@ -149,6 +149,13 @@ describe('nginxDialect.analyze', () => {
   });
 });
 
+describe('nginxDialect: servers spoken to over TLS', () => {
+  it('marks the servers of an upstream some proxy_pass https:// uses, and a literal https:// target', () => {
+    const source = ['upstream secure { server 10.0.0.1:443; }', 'upstream plain { server 10.0.0.2:80; }', 'server {', '    listen 80;', '    location /a/ { proxy_pass https://secure; }', '    location /b/ { proxy_pass http://plain; }', '    location /c/ { proxy_pass https://10.0.0.3:8443/; }', '    location /d/ { proxy_pass http://10.0.0.4:8080/; }', '}'].join('\n');
+    expect(nginxDialect.analyze(source, 'site.conf').upstreams.map((u) => `${u.address} ${u.tls ?? false}`)).toEqual(['10.0.0.1:443 true', '10.0.0.2:80 false', '10.0.0.3:8443 true', '10.0.0.4:8080 false']);
+  });
+});
+
 describe('nginxDialect.render', () => {
   it('changes only the mapped spans of the shakenfist file and wraps it', () => {
     const source = readFileSync(SHAKENFIST, 'utf8');

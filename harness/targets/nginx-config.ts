@@ -317,20 +317,20 @@ function upstreamAddress(spec: string): string | null {
 }
 
 /** A literal proxy_pass target: the URL's authority, or null when it names an upstream or uses variables. */
-function proxyPassTarget(word: Word, module: 'http' | 'stream', upstreamNames: Set<string>): { address: string; start: number; end: number } | null {
+function proxyPassTarget(word: Word, module: 'http' | 'stream', upstreamNames: Set<string>): { address: string; start: number; end: number; tls: boolean } | null {
   const offset = word.start + (word.quote === '' ? 0 : 1);
   if (module === 'stream') {
     if (word.value.includes('$') || upstreamNames.has(word.value.toLowerCase())) return null;
     const address = upstreamAddress(word.value);
     if (address === null || !/:\d+$/.test(word.value)) return null;
-    return { address, start: offset, end: offset + word.value.length };
+    return { address, start: offset, end: offset + word.value.length, tls: false };
   }
   const url = urlAuthority(word.value);
   // A variable in the host is resolved per request; one in the path leaves the address literal.
   if (url === null || url.host.includes('$') || url.host.startsWith('unix:') || url.host === 'unix') return null;
   if (upstreamNames.has(url.host.toLowerCase())) return null;
   const port = url.port ?? SCHEME_PORTS[url.scheme] ?? 80;
-  return { address: hostPort(url.host, port), start: offset + url.start, end: offset + url.end };
+  return { address: hostPort(url.host, port), start: offset + url.start, end: offset + url.end, tls: url.scheme === 'https' };
 }
 
 /** Everything the analysis and the renderer both need, found in one pass. */
@@ -380,6 +380,12 @@ function scan(source: string, path: string, reader: IncludeReader): Scan {
       upstreamNames.add(d.args[0].value.toLowerCase());
     }
   });
+  // An upstream that some `proxy_pass https://NAME` uses is spoken to over TLS (a server speaks one protocol on its port).
+  const tlsUpstreams = new Set<string>();
+  walk(root, top, topFamily, (d) => {
+    const url = d.name === 'proxy_pass' && d.args[0] !== undefined ? urlAuthority(d.args[0].value) : null;
+    if (url !== null && url.scheme === 'https' && upstreamNames.has(url.host.toLowerCase())) tlsUpstreams.add(url.host.toLowerCase());
+  });
   // ssl_protocols at http (stream) level holds for every server block that sets none; a fragment's top level is http.
   const moduleProtocols = new Map<Family, Directive>();
   walk(root, top, topFamily, (d, context, family) => {
@@ -405,6 +411,7 @@ function scan(source: string, path: string, reader: IncludeReader): Scan {
             line: server.line,
             backup: server.args.some((a) => a.value === 'backup'),
             ...(weight !== undefined && /^\d+$/.test(weight) ? { weight: Number(weight) } : {}),
+            ...(family === 'http' && tlsUpstreams.has(pool.toLowerCase()) ? { tls: true as const } : {}),
             ...fileOf(server),
           },
           word,
@@ -416,7 +423,7 @@ function scan(source: string, path: string, reader: IncludeReader): Scan {
       const target = proxyPassTarget(d.args[0], family === 'stream' ? 'stream' : 'http', upstreamNames);
       if (target !== null) {
         result.proxyPasses.push({
-          ref: { pool: target.address, name: target.address, address: target.address, line: d.line, backup: false, ...fileOf(d) },
+          ref: { pool: target.address, name: target.address, address: target.address, line: d.line, backup: false, ...(target.tls ? { tls: true as const } : {}), ...fileOf(d) },
           start: target.start,
           end: target.end,
         });
