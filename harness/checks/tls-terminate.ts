@@ -83,6 +83,14 @@ export const tlsTerminate: Check = {
     const accepted = legacy.filter((l) => l.accepted);
     if (accepted.length > 0) return fail(expected, `the LB completes deprecated handshakes: ${accepted.map((l) => `${l.version} ${l.detail}`).join('; ')}`, evidence);
     if (!recorded) return fail(expected, `handshake ok (${hs.protocol}) but the request did not reach a backend (client got ${status})`, evidence);
+    // One request shows one server; the config says how the LB speaks to every server of the pool.
+    const pool = contractPool(ctx);
+    const reencrypted = pool.primaries.concat(pool.backups).find((b) => b.upstream.tls);
+    if (recorded.tls || reencrypted) {
+      const server = reencrypted?.upstream ?? pool.primaries.find((b) => b.backend.id === recorded.backend)?.upstream;
+      const where = server ? ` (${server.name} ${server.address}, ${server.file ? `${server.file}:` : 'line '}${server.line})` : '';
+      return fail(expected, `the LB speaks TLS to a server of ${pool.configName}${where}: requests reach it re-encrypted, not as plain HTTP`, { ...evidence, backendTls: recorded.tls });
+    }
     return pass(expected, `${hs.protocol} ${hs.cipher}, certificate CN=${hs.subject} issued by ${hs.issuer}; ${legacy.map((l) => `${l.version} ${l.detail}`).join(', ')}, refused by ${refusedBy}; backend got plain HTTP ${recorded.method} ${recorded.rawPath}`, evidence);
   },
 };
