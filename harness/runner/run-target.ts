@@ -16,7 +16,7 @@ import { WsFleet, type StartedWsFleet } from '../ws/ws-fleet.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import { LbClient } from '../client/lb-client.ts';
 import { LbdrillError } from '../errors.ts';
-import type { ManagedProcess } from '../process/managed-process.ts';
+import type { LbProcess } from '../process/lb-process.ts';
 import { freePort, waitForPorts } from './ports.ts';
 import type { PreparedTarget } from './prepare-target.ts';
 import { RequestIndex } from './request-index.ts';
@@ -91,7 +91,7 @@ export async function runTarget(options: {
   const { prepared, settings, onEvent } = options;
   const targetName = prepared.spec.name;
   const backends: StartedBackend[] = [];
-  let lb: ManagedProcess | undefined;
+  let lb: LbProcess | undefined;
   const client = new LbClient({ ca: options.caPem, localAddress: CLIENT_ADDRESS });
   let index: RequestIndex | undefined;
   const results: CheckResult[] = [];
