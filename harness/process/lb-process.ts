@@ -19,6 +19,13 @@ export interface LaunchSpec {
 /** Runs a command to completion where the target runs (a child here, a one-shot container in its image); `env` adds to that runtime's environment. */
 export type CommandRunner = (command: string, args: string[], options?: { env?: Record<string, string>; cwd?: string }) => Promise<{ code: number | null; output: string }>;
 
+/** What starting a containerized LB cost: its image, the image check (a build when it was missing) and create + start. */
+export interface StartupCost {
+  image: string;
+  imageCheckMs: number;
+  createMs: number;
+}
+
 /**
  * The load balancer under test as the runner and the runtime views see it, whatever runs it: a
  * child process (ManagedProcess) or a container (ContainerProcess). Emits 'line' for each line it
@@ -41,6 +48,8 @@ export interface LbProcess extends AsyncDisposable {
   tail(lines?: number): string[];
   /** Resolves with the first line matching `predicate`; rejects if it exits or the time runs out first. */
   waitForLine(predicate: (line: string) => boolean, timeoutMs: number): Promise<string>;
+  /** set once a runtime that measures its start (containers) has started it. */
+  readonly startup?: StartupCost | undefined;
   /** Sends a signal to the LB's main process (SIGHUP: nginx's graceful reload). */
   signal(signal: NodeJS.Signals): Promise<void>;
   /** Stops it (SIGTERM, then SIGKILL after a grace period) and resolves once it is gone. */
