@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import { rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -75,7 +75,7 @@ export class ContainerEngine implements AsyncDisposable {
       return new ContainerEngine(await getContainerRuntimeClient(), `DOCKER_HOST ${given}`, 0);
     }
     const socket = ownSocket();
-    rmSync(socket, { force: true });
+    removeStaleSockets();
     let service: ManagedProcess;
     try {
       service = new ManagedProcess({ command: 'podman', args: ['system', 'service', '--time=0', `unix://${socket}`], env: podmanEnv(), label: 'podman system service' });
@@ -109,7 +109,17 @@ export class ContainerEngine implements AsyncDisposable {
   }
 }
 
+const SOCKET_NAME = /^lbdrill-podman-(\d+)\.sock$/;
+
 /** The socket of this process's own Podman service. */
 function ownSocket(): string {
   return join(tmpdir(), `lbdrill-podman-${process.pid}.sock`);
+}
+
+/** Sockets of services whose lbdrill is gone (a SIGKILL leaves the file; the service itself ends with its parent), and this pid's own. */
+function removeStaleSockets(): void {
+  for (const name of readdirSync(tmpdir())) {
+    const pid = Number(SOCKET_NAME.exec(name)?.[1]);
+    if (pid === process.pid || (pid > 0 && !existsSync(`/proc/${pid}`))) rmSync(join(tmpdir(), name), { force: true });
+  }
 }

@@ -74,8 +74,7 @@ export class ContainerProcess extends EventEmitter implements LbProcess {
   exitSignal: NodeJS.Signals | null = null;
   unexpectedExit = false;
   #ended = false;
-  /** set once the container runs. */
-  startup: StartupCost | undefined;
+  #startup: StartupCost | undefined;
 
   constructor(engine: ContainerEngine, spec: ContainerLaunch, options: { logFile: string; imageCheckMs: number }) {
     super();
@@ -101,7 +100,7 @@ export class ContainerProcess extends EventEmitter implements LbProcess {
       async (started) => {
         const inspect = await engine.client.container.inspect(engine.client.container.getById(started.getId()));
         this.pid = inspect.State.Pid > 0 ? inspect.State.Pid : undefined;
-        this.startup = { image: spec.image, imageCheckMs: options.imageCheckMs, createMs: Math.round(performance.now() - t0) };
+        this.#startup = { image: spec.image, imageCheckMs: options.imageCheckMs, createMs: Math.round(performance.now() - t0) };
         return started;
       },
       (err: unknown) => {
@@ -148,6 +147,12 @@ export class ContainerProcess extends EventEmitter implements LbProcess {
     if (!line.trim()) return;
     this.#tail.push(line);
     if (this.#tail.length > TAIL_LINES) this.#tail.shift();
+  }
+
+  /** Image check, create and start of the container; undefined when it did not start. */
+  async startupCost(): Promise<StartupCost | undefined> {
+    await this.#created;
+    return this.#startup;
   }
 
   get running(): boolean {

@@ -86,7 +86,7 @@ export class ContainerRuntime implements AsyncDisposable {
       this.#onMessage(`containers: ${image} is not here, pulling it`);
       const problem = await this.#pull(image);
       if (!(await this.engine.client.image.exists(name))) {
-        throw new LbdrillError('LBDRILL_ERR_USAGE', `--image ${image}: not on this machine and could not be pulled (${problem ?? 'the engine gave no reason'}); build it or use one of: lbdrill images build`);
+        throw new LbdrillError('LBDRILL_ERR_USAGE', `--image ${image}: not on this machine and could not be pulled (${problem ?? 'the engine gave no reason'}) (load or build it first; lbdrill images build makes the lbdrill/<target>:bookworm images)`);
       }
     }
     return Math.round(performance.now() - t0);

@@ -48,8 +48,8 @@ export interface LbProcess extends AsyncDisposable {
   tail(lines?: number): string[];
   /** Resolves with the first line matching `predicate`; rejects if it exits or the time runs out first. */
   waitForLine(predicate: (line: string) => boolean, timeoutMs: number): Promise<string>;
-  /** set once a runtime that measures its start (containers) has started it. */
-  readonly startup?: StartupCost | undefined;
+  /** What starting it cost, from a runtime that measures it (containers); resolves once it has started. */
+  startupCost?(): Promise<StartupCost | undefined>;
   /** Sends a signal to the LB's main process (SIGHUP: nginx's graceful reload). */
   signal(signal: NodeJS.Signals): Promise<void>;
   /** Stops it (SIGTERM, then SIGKILL after a grace period) and resolves once it is gone. */

@@ -135,8 +135,11 @@ export async function runTarget(options: {
     const started = lb;
     if (prepared.kind.waitReady) await prepared.kind.waitReady(started, prepared.target);
     else await waitForPorts(started, prepared.endpoints.map((e) => e.port), START_TIMEOUT_MS);
-    if (started.startup) {
-      startup = { ...started.startup, readyMs: Math.round(performance.now() - spawnedAt - started.startup.createMs) };
+    const readyAfterMs = performance.now() - spawnedAt;
+    const cost = await started.startupCost?.();
+    if (cost) {
+      // The proxy may serve before the engine has finished reporting the start: ready counts from then on.
+      startup = { ...cost, readyMs: Math.max(0, Math.round(readyAfterMs - cost.createMs)) };
       onEvent({ type: 'target-start', target: targetName, detail: `container ${startup.image}: image check ${startup.imageCheckMs} ms, create ${startup.createMs} ms, ready ${startup.readyMs} ms` });
     }
     started.on('exit', () => {
