@@ -21,6 +21,13 @@ const SAME_PROGRAM: Readonly<Record<string, readonly string[]>> = { apache2: ['a
 /** Runs the first program of $LBDRILL_PROGRAMS found on the image's PATH with the container's arguments (exec: it stays the main process). */
 const LAUNCHER = 'for c in $LBDRILL_PROGRAMS; do command -v "$c" >/dev/null 2>&1 && exec "$c" "$@"; done; echo "lbdrill: the image has none of $LBDRILL_PROGRAMS on its PATH" >&2; exit 127';
 
+/**
+ * The proxy starts as root, as natively under lbdrill and in the Debian images, and drops to its
+ * config's `user` itself: the official haproxy image's own USER could not create the stats socket
+ * in the run dir.
+ */
+const AS_ROOT = '0:0';
+
 /** What a container of a target is: its image, its command line and the host paths it sees. */
 export interface ContainerLaunch {
   image: string;
@@ -91,6 +98,7 @@ export class ContainerProcess extends EventEmitter implements LbProcess {
       .withCommand(args)
       .withEnvironment(env)
       .withNetworkMode('host')
+      .withUser(AS_ROOT)
       .withBindMounts(mountsOf(spec))
       .withLabels(runLabels(spec.target, 'lb'))
       .withLogConsumer((stream) => this.#consume(stream));
@@ -240,6 +248,7 @@ export async function runInContainer(engine: ContainerEngine, spec: ContainerLau
       Cmd: args,
       Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
       Labels: runLabels(spec.target, 'check'),
+      User: AS_ROOT,
       ...(spec.launch.cwd !== undefined ? { WorkingDir: spec.launch.cwd } : {}),
       HostConfig: { NetworkMode: 'host', Binds: mountsOf(spec).map((m) => `${m.source}:${m.target}:${m.mode}`) },
     });
