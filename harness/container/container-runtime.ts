@@ -82,6 +82,9 @@ export class ContainerRuntime implements AsyncDisposable {
     if (local !== undefined) {
       this.#onMessage(`containers: ${image} is missing, building it first (lbdrill images build)`);
       await buildLocalImages({ images: [local], onProgress: (line) => this.#onMessage(`containers: ${line}`) });
+      if (!(await this.engine.client.image.exists(name))) {
+        throw new LbdrillError('LBDRILL_ERR_USAGE', `${image} was built with podman, but ${this.engine.description} does not see podman's images: load it there (podman save ${image} | docker load) or give --image`);
+      }
     } else {
       this.#onMessage(`containers: ${image} is not here, pulling it`);
       const problem = await this.#pull(image);
