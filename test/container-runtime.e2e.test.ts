@@ -55,6 +55,26 @@ describe('--runtime container: every profile, bundled configs, all four targets,
   }
 });
 
+describe('--runtime container on the other commands', () => {
+  it('drill failover: the seed 001 drill on HAProxy in its container, with the LB reporting DOWN and UP', async () => {
+    const run = await runLbdrill(['drill', 'failover', '--target', 'haproxy', ...FAST, ...CONTAINER]);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const detect = run.report!.results.find((r) => r.check === 'failover.detect-within-budget')!;
+    expect((detect.evidence['measurement'] as { detectSource: string }).detectSource).toBe('lb-event');
+    expect(run.report!.targets[0]!.container?.image).toBe('lbdrill/haproxy:bookworm');
+    expect(leftContainers()).toEqual([]);
+  }, 120_000);
+
+  it('targets: the version each image holds', async () => {
+    const run = await runLbdrill(['targets', ...CONTAINER]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^haproxy +haproxy\/2\.\d+\.\d+ in lbdrill\/haproxy:bookworm$/m);
+    expect(run.stdout).toMatch(/^nginx +nginx\/1\.\d+\.\d+ in lbdrill\/nginx:bookworm$/m);
+    expect(run.stdout).toMatch(/^apache +apache2\/2\.4\.\d+ in lbdrill\/apache:bookworm$/m);
+    expect(run.stdout).toMatch(/^reference +reference-lb\/\S+ in lbdrill\/node:bookworm$/m);
+  }, 60_000);
+});
+
 describe('--runtime container: what cannot run says so in one line, exit 2', () => {
   const errorLines = (stderr: string): string[] => stderr.split('\n').filter((l) => l.trim() && !l.startsWith('lbdrill 0.') && !l.startsWith('containers: ') && !/: checking /.test(l));
 
