@@ -55,13 +55,16 @@ export class ContainerEngine implements AsyncDisposable {
   readonly startMs: number;
   readonly #service: ManagedProcess | undefined;
   readonly #socket: string | undefined;
+  /** DOCKER_HOST as it was before lbdrill pointed it at its own service, put back on dispose. */
+  readonly #givenDockerHost: string | undefined;
 
-  private constructor(client: ContainerRuntimeClient, description: string, startMs: number, service?: ManagedProcess, socket?: string) {
+  private constructor(client: ContainerRuntimeClient, description: string, startMs: number, own?: { service: ManagedProcess; socket: string; given: string | undefined }) {
     this.client = client;
     this.description = description;
     this.startMs = startMs;
-    this.#service = service;
-    this.#socket = socket;
+    this.#service = own?.service;
+    this.#socket = own?.socket;
+    this.#givenDockerHost = own?.given;
   }
 
   /** Finds or starts the engine; LBDRILL_ERR_BINARY_MISSING when neither DOCKER_HOST nor podman works. */
@@ -86,7 +89,8 @@ export class ContainerEngine implements AsyncDisposable {
     while (!(await pingDockerApi(own))) {
       if (!service.running || performance.now() > deadline) {
         await service.stop();
-        const why = service.running ? `no answer on ${socket} within ${SERVICE_START_TIMEOUT_MS} ms` : `it exited: ${service.tail(2).join(' | ') || `code ${service.exitCode}`}`;
+        const said = service.tail(2).join(' | ');
+        const why = service.running ? `no answer on ${socket} within ${SERVICE_START_TIMEOUT_MS} ms${said ? `: ${said}` : ''}` : `it exited: ${said || `code ${service.exitCode}`}`;
         throw new LbdrillError('LBDRILL_ERR_BINARY_MISSING', `--runtime container needs a Docker API: DOCKER_HOST is ${given ?? 'not set'} and \`podman system service\` did not come up (${why}; apt-get install podman runc)`);
       }
       await sleep(POLL_MS);
@@ -94,9 +98,10 @@ export class ContainerEngine implements AsyncDisposable {
     process.env['DOCKER_HOST'] = own;
     try {
       const client = await getContainerRuntimeClient();
-      return new ContainerEngine(client, `podman system service on ${socket} (started by lbdrill)`, Math.round(performance.now() - t0), service, socket);
+      return new ContainerEngine(client, `podman system service on ${socket} (started by lbdrill)`, Math.round(performance.now() - t0), { service, socket, given });
     } catch (err) {
       await service.stop();
+      restoreDockerHost(given);
       throw new LbdrillError('LBDRILL_ERR_BINARY_MISSING', `testcontainers cannot use the Podman API on ${socket}: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -106,7 +111,14 @@ export class ContainerEngine implements AsyncDisposable {
     if (this.#service === undefined) return;
     await this.#service.stop();
     if (this.#socket !== undefined) rmSync(this.#socket, { force: true });
+    restoreDockerHost(this.#givenDockerHost);
   }
+}
+
+/** Children lbdrill starts later (a deployment's hooks) must not inherit a socket that is gone. */
+function restoreDockerHost(given: string | undefined): void {
+  if (given === undefined) delete process.env['DOCKER_HOST'];
+  else process.env['DOCKER_HOST'] = given;
 }
 
 const SOCKET_NAME = /^lbdrill-podman-(\d+)\.sock$/;

@@ -89,8 +89,12 @@ export class ContainerProcess extends EventEmitter implements LbProcess {
     this.#engine = engine;
     this.#name = containerName(spec.target, 'lb');
     this.#log = createWriteStream(options.logFile, { flags: 'a' });
-    // On Ctrl-C the container goes before lbdrill's own Podman service does.
-    this.#untrack = trackDisposer(() => this.stop());
+    // On Ctrl-C the container goes before lbdrill's own Podman service does: at once (kill and
+    // remove), as cleanup.ts gives every undo 3 s in all.
+    this.#untrack = trackDisposer(async () => {
+      this.#stopping = true;
+      await removeByName(engine, this.#name);
+    });
     const { entrypoint, args, env } = commandLine(spec.launch);
     let container = new GenericContainer(spec.image)
       .withName(this.#name)
