@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LbdrillError } from '../harness/errors.ts';
 import { REPO_ROOT } from '../harness/paths.ts';
-import type { ManagedProcess } from '../harness/process/managed-process.ts';
+import type { LbProcess } from '../harness/process/lb-process.ts';
 import { prepareTarget, type PreparedTarget } from '../harness/runner/prepare-target.ts';
 import { waitForPorts } from '../harness/runner/ports.ts';
 import { TARGETS } from '../harness/targets/registry.ts';
@@ -75,11 +75,11 @@ export async function prepareBenchTarget(options: {
 /** A load balancer running in front of the bench backends. */
 export class StartedBenchTarget implements AsyncDisposable {
   readonly name: TargetName;
-  readonly process: ManagedProcess;
+  readonly process: LbProcess;
   /** `http://127.0.0.1:PORT`, the LB's listener. */
   readonly origin: string;
 
-  private constructor(name: TargetName, process: ManagedProcess, origin: string) {
+  private constructor(name: TargetName, process: LbProcess, origin: string) {
     this.name = name;
     this.process = process;
     this.origin = origin;

@@ -16,6 +16,8 @@ import { scenarioCheck } from './scenarios/scenario-check.ts';
 import { resolve } from 'node:path';
 import type { TargetSpec } from './runner/prepare-target.ts';
 import { TARGETS } from './targets/registry.ts';
+import { ContainerRuntime, type ImageOverrides } from './container/container-runtime.ts';
+import { BASE_IMAGE, buildLocalImages, LOCAL_IMAGES } from './container/local-images.ts';
 import { TARGET_NAMES, type TargetName } from './targets/target-kind.ts';
 
 function parseTarget(value: string, previous: TargetSpec[] = []): TargetSpec[] {
@@ -66,8 +68,34 @@ function collectPool(value: string, previous: Record<string, string> = {}): Reco
   return { ...previous, [m[1]!]: m[2]! };
 }
 
+function collectImage(value: string, previous: ImageOverrides = {}): ImageOverrides {
+  const m = /^([a-z]+)=([\w./:@-]+)$/.exec(value);
+  if (!m) throw new InvalidArgumentError(`expected TARGET=IMAGE, e.g. haproxy=haproxy:2.8, got "${value}"`);
+  const name = m[1]!;
+  if (!(TARGET_NAMES as readonly string[]).includes(name)) throw new InvalidArgumentError(`unknown target "${name}" in "${value}" (one of ${TARGET_NAMES.join(', ')})`);
+  if (previous[name as TargetName] !== undefined) throw new InvalidArgumentError(`--image for ${name} given twice`);
+  return { ...previous, [name]: m[2]! };
+}
+
+/** --runtime and --image, on every command that starts LBs. */
+interface RuntimeFlags {
+  runtime?: 'native' | 'container';
+  image?: ImageOverrides;
+}
+
+function runtimeOptions(opts: RuntimeFlags): { runtime?: 'native' | 'container'; images?: ImageOverrides } {
+  if (opts.image && opts.runtime !== 'container') throw new LbdrillError('LBDRILL_ERR_USAGE', '--image needs --runtime container');
+  return { ...(opts.runtime ? { runtime: opts.runtime } : {}), ...(opts.image ? { images: opts.image } : {}) };
+}
+
+function addRuntimeOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--runtime <where>', 'native: each LB as a child process of lbdrill (default); container: each LB in a container of its image (Podman or DOCKER_HOST, see README "Containers")').choices(['native', 'container']))
+    .option('--image <target=image>', 'the image a target runs in with --runtime container, e.g. --image haproxy=haproxy:2.8 (repeatable; default lbdrill/<target>:bookworm, built locally)', collectImage);
+}
+
 /** Options shared by `run` and `drill` that shape failover timing. */
-interface FailoverFlags {
+interface FailoverFlags extends RuntimeFlags {
   network?: 'loopback' | 'netns';
   timeScale?: number;
   budget?: Record<string, number>;
@@ -85,7 +113,7 @@ function failoverOverrides(opts: FailoverFlags): FailoverOverrides {
 }
 
 function addFailoverOptions(command: Command): Command {
-  return command
+  return addRuntimeOptions(command)
     .option('--time-scale <factor>', "multiply the config's health-check intervals, slowstart and fail_timeout AND the profile's budgets by this (0.1 = ten times faster, for CI)", parseTimeScale)
     .option('--budget <name=duration>', 'override a budget, as measured (not scaled): detect, rejoin, shutdown, drain, passive, ramp; e.g. --budget detect=2s (repeatable)', collectBudget)
     .option('--pool <profile=config>', "match a profile pool to a differently named backend/upstream in your config, e.g. --pool api_pool=my_backend (repeatable)", collectPool)
@@ -170,6 +198,7 @@ Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could no
         ...(opts.skip ? { skip: opts.skip } : {}),
         extraChecks,
         ...(opts.network ? { network: opts.network } : {}),
+        ...runtimeOptions(opts),
         failover: failoverOverrides(opts),
         onEvent: view.onEvent,
         onMessage: (l) => view.message(l),
@@ -228,6 +257,7 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
       mode: 'quick',
       seed: opts.seed,
       ...(opts.network ? { network: opts.network } : {}),
+      ...runtimeOptions(opts),
       failover: overrides,
       onEvent: view.onEvent,
       onMessage: (l) => view.message(l),
@@ -273,15 +303,31 @@ program
     }
   });
 
+addRuntimeOptions(
+  program
+    .command('targets')
+    .description('Show which load balancers are installed here, or with --runtime container which version each image holds.'),
+).action(async (opts: RuntimeFlags) => {
+  const runtime = runtimeOptions(opts);
+  await using containers = runtime.runtime === 'container' ? await ContainerRuntime.start({ ...(runtime.images ? { images: runtime.images } : {}), onMessage: (l) => process.stderr.write(`${l}\n`) }) : undefined;
+  for (const name of TARGET_NAMES) {
+    const kind = containers ? containers.target(TARGETS[name]) : TARGETS[name];
+    const version = await kind.version();
+    const where = containers ? ` in ${containers.image(name)}` : '';
+    process.stdout.write(`${name.padEnd(10)} ${version ? `${version}${where}` : pc.yellow(containers ? `not in ${containers.image(name)}` : `not installed (apt-get install ${kind.aptPackage})`)}\n`);
+  }
+});
+
 program
-  .command('targets')
-  .description('Show which load balancers are installed here.')
-  .action(async () => {
-    for (const name of TARGET_NAMES) {
-      const kind = TARGETS[name];
-      const version = await kind.version();
-      process.stdout.write(`${name.padEnd(10)} ${version ?? pc.yellow(`not installed (apt-get install ${kind.aptPackage})`)}\n`);
-    }
+  .command('images')
+  .description('Local container images for --runtime container (no registry needed).')
+  .command('build')
+  .description(`Build what is missing of ${BASE_IMAGE} (debootstrap, Debian 12) and ${Object.values(LOCAL_IMAGES).map((i) => i.name).join(', ')} with podman.`)
+  .option('--force', 'rebuild every image, the base included')
+  .action(async (opts: { force?: boolean }) => {
+    const t0 = performance.now();
+    await buildLocalImages({ ...(opts.force ? { force: true } : {}), onProgress: (line) => process.stdout.write(`${line}\n`) });
+    process.stdout.write(`images ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   });
 
 program
@@ -297,7 +343,7 @@ try {
   await program.parseAsync(process.argv);
   // Everything lbdrill started is stopped by now; do not let a stray stream of an
   // aborted transfer keep the process alive. Exit once stdout has drained.
-  if (process.argv[2] === 'run' || process.argv[2] === 'drill') process.stdout.write('', () => process.exit());
+  if (process.argv[2] === 'run' || process.argv[2] === 'drill' || process.argv[2] === 'targets') process.stdout.write('', () => process.exit());
 } catch (err) {
   exitOnCliFailure(err, 'lbdrill');
 }

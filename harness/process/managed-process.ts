@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { EventEmitter, once } from 'node:events';
 import { trackProcessGroup } from './cleanup.ts';
 import { withFdLimit } from './fd-limit.ts';
+import type { CommandRunner, LaunchSpec, LbProcess } from './lb-process.ts';
 
 const TAIL_LINES = 40;
 const STOP_GRACE_MS = 2000;
@@ -37,7 +38,7 @@ export interface ManagedProcessOptions {
  * forks (nginx, apache2). Emits 'line' for each stdout line and 'exit' when it ends;
  * `unexpectedExit` is set when it ended before anyone asked it to (a crash of the LB).
  */
-export class ManagedProcess extends EventEmitter implements AsyncDisposable {
+export class ManagedProcess extends EventEmitter implements LbProcess {
   readonly label: string;
   readonly child: ChildProcess;
   readonly #tail: string[] = [];
@@ -140,6 +141,11 @@ export class ManagedProcess extends EventEmitter implements AsyncDisposable {
     }
   }
 
+  /** Sends `signal` to the process itself (not its group): nginx's master reloads on SIGHUP. */
+  async signal(signal: NodeJS.Signals): Promise<void> {
+    if (this.child.pid !== undefined && this.running) process.kill(this.child.pid, signal);
+  }
+
   /** Waits for the process to end on its own. */
   exited(): Promise<void> {
     return this.#exited;
@@ -186,4 +192,20 @@ export async function runToCompletion(
   const [code] = (await once(child, 'close')) as [number | null];
   clearTimeout(timer);
   return { code, output };
+}
+
+/** The default CommandRunner: the command on this machine, with lbdrill's environment plus `env`. */
+export const runHere: CommandRunner = (command, args, options = {}) =>
+  runToCompletion(command, args, { ...(options.cwd !== undefined ? { cwd: options.cwd } : {}), env: { ...process.env, ...options.env } });
+
+/** A target's command line started as a child of lbdrill, its output appended to `logFile`. */
+export function spawnHere(launch: LaunchSpec, logFile: string): ManagedProcess {
+  return new ManagedProcess({
+    command: launch.command,
+    args: launch.args,
+    label: launch.label,
+    logFile,
+    env: { ...process.env, ...launch.env },
+    ...(launch.cwd !== undefined ? { cwd: launch.cwd } : {}),
+  });
 }

@@ -20,6 +20,8 @@ export interface TargetReport {
   backends: Array<{ id: string; upstream: string; pool: string; address: string; backup: boolean }>;
   /** what lbdrill bound the profile's contract to in this config (pools, cookie, weights, health checks), and from where. */
   bindings: Binding[];
+  /** --runtime container: the image and what starting the LB in it cost (image check, create + start, start to serving). */
+  container?: { image: string; imageCheckMs: number; createMs: number; readyMs: number };
 }
 
 /** The whole run: report.json. */

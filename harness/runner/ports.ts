@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { LbdrillError } from '../errors.ts';
-import type { ManagedProcess } from '../process/managed-process.ts';
+import type { LbProcess } from '../process/lb-process.ts';
 
 /** Ports lbdrill hands to listeners: below the kernel's ephemeral range (read once; Linux's default low end otherwise). */
 function listenPortRange(): { low: number; high: number } {
@@ -81,7 +81,7 @@ function accepts(port: number, host: string): Promise<boolean> {
 const POLL_MS = 20;
 
 /** Waits until every port accepts a TCP connection; fails fast if the process exits first. */
-export async function waitForPorts(process: ManagedProcess, ports: readonly number[], timeoutMs: number, host = '127.0.0.1'): Promise<void> {
+export async function waitForPorts(process: LbProcess, ports: readonly number[], timeoutMs: number, host = '127.0.0.1'): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   const pending = new Set(ports);
   while (pending.size > 0) {

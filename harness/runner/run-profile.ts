@@ -9,6 +9,8 @@ import { renderJunit } from '../report/junit.ts';
 import { exitCodeFor, type RunReport, type TargetReport } from '../report/run-report.ts';
 import { renderSummaryMarkdown } from '../report/summary-markdown.ts';
 import { TARGETS } from '../targets/registry.ts';
+import type { TargetKind, TargetName } from '../targets/target-kind.ts';
+import { ContainerRuntime, type ImageOverrides } from '../container/container-runtime.ts';
 import { CertificateAuthority } from '../tls/certificate-authority.ts';
 import { prepareTarget, type PreparedTarget, type TargetSpec } from './prepare-target.ts';
 import { TestHosts } from '../netns/test-hosts.ts';
@@ -45,6 +47,10 @@ export interface RunOptions {
   faultProxies?: boolean;
   /** `netns`: each backend on its own test host (network namespace + veth); needed by link faults. */
   network?: 'loopback' | 'netns';
+  /** `container`: each LB in a container of its image (harness/container/); native processes by default. */
+  runtime?: 'native' | 'container';
+  /** --image NAME=IMAGE: the image a target runs in under `runtime: 'container'`. */
+  images?: ImageOverrides;
   onEvent: (event: RunEvent) => void;
   onMessage: (line: string) => void;
 }
@@ -68,11 +74,14 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
   );
   if (planned.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `--only/--skip leave no check of profile ${options.profile.name} to run`);
 
+  await using containers = options.runtime === 'container' ? await ContainerRuntime.start({ ...(options.images ? { images: options.images } : {}), onMessage: options.onMessage }) : undefined;
+  const kindOf = (name: TargetName): TargetKind => (containers ? containers.target(TARGETS[name]) : TARGETS[name]);
+
   // Which targets can run here at all.
   const targetReports: TargetReport[] = [];
   const runnable: Array<{ spec: TargetSpec; version: string; index: number }> = [];
   for (const [index, spec] of options.targets.entries()) {
-    const kind = TARGETS[spec.name];
+    const kind = kindOf(spec.name);
     const version = await kind.version();
     if (!spec.configFile && options.profile.configDir === undefined) {
       throw new LbdrillError('LBDRILL_ERR_USAGE', `profile ${options.profile.name} has no bundled configs: give your own with --target ${spec.name}=FILE`);
@@ -91,7 +100,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
       bindings: [],
     };
     if (!version) {
-      const reason = `${spec.name} is not installed (apt-get install ${kind.aptPackage})`;
+      const reason = containers ? `${spec.name} is not in image ${containers.image(spec.name)}` : `${spec.name} is not installed (apt-get install ${kind.aptPackage})`;
       if (spec.configFile) throw new LbdrillError('LBDRILL_ERR_BINARY_MISSING', `cannot test ${spec.configFile}: ${reason}`);
       targetReports.push({ ...base, status: 'skipped', reason });
       continue;
@@ -115,7 +124,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
   }
   const prepared: Array<PreparedTarget & { matches: PoolMatch[] }> = [];
   for (const { spec, version, index } of runnable) {
-    const kind = TARGETS[spec.name];
+    const kind = kindOf(spec.name);
     const report = targetReports.find((t) => t.name === spec.name)!;
     options.onMessage(`${spec.name}: checking ${report.config} with ${version}`);
     let target: PreparedTarget;
@@ -170,6 +179,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
       results.push(...run.results);
       const targetReport = targetReports.find((t) => t.name === target.spec.name)!;
       targetReport.bindings = run.bindings;
+      if (run.startup) targetReport.container = run.startup;
       if (run.crashed) {
         const report = targetReport;
         report.status = 'crashed';

@@ -16,7 +16,7 @@ import { WsFleet, type StartedWsFleet } from '../ws/ws-fleet.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import { LbClient } from '../client/lb-client.ts';
 import { LbdrillError } from '../errors.ts';
-import type { ManagedProcess } from '../process/managed-process.ts';
+import type { LbProcess, StartupCost } from '../process/lb-process.ts';
 import { freePort, waitForPorts } from './ports.ts';
 import type { PreparedTarget } from './prepare-target.ts';
 import { RequestIndex } from './request-index.ts';
@@ -51,6 +51,8 @@ export interface TargetRun {
   bindings: Binding[];
   /** set when the LB under test died during the run. */
   crashed?: string;
+  /** what starting a containerized LB cost, up to serving. */
+  startup?: StartupCost & { readyMs: number };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -91,11 +93,12 @@ export async function runTarget(options: {
   const { prepared, settings, onEvent } = options;
   const targetName = prepared.spec.name;
   const backends: StartedBackend[] = [];
-  let lb: ManagedProcess | undefined;
+  let lb: LbProcess | undefined;
   const client = new LbClient({ ca: options.caPem, localAddress: CLIENT_ADDRESS });
   let index: RequestIndex | undefined;
   const results: CheckResult[] = [];
   let crashed: string | undefined;
+  let startup: TargetRun['startup'];
   const proxies = new Map<string, FaultProxy>();
   let runtime: RuntimeApi | undefined;
   const shared = new Map<string, Promise<unknown>>();
@@ -127,10 +130,18 @@ export async function runTarget(options: {
     }
     index = new RequestIndex(backends);
     onEvent({ type: 'target-start', target: targetName, detail: `starting ${prepared.version}` });
+    const spawnedAt = performance.now();
     lb = prepared.kind.spawn(prepared.target);
     const started = lb;
     if (prepared.kind.waitReady) await prepared.kind.waitReady(started, prepared.target);
     else await waitForPorts(started, prepared.endpoints.map((e) => e.port), START_TIMEOUT_MS);
+    const readyAfterMs = performance.now() - spawnedAt;
+    const cost = await started.startupCost?.();
+    if (cost) {
+      // The proxy may serve before the engine has finished reporting the start: ready counts from then on.
+      startup = { ...cost, readyMs: Math.max(0, Math.round(readyAfterMs - cost.createMs)) };
+      onEvent({ type: 'target-start', target: targetName, detail: `container ${startup.image}: image check ${startup.imageCheckMs} ms, create ${startup.createMs} ms, ready ${startup.readyMs} ms` });
+    }
     started.on('exit', () => {
       if (started.unexpectedExit) crashed = `${started.label} exited unexpectedly (code ${started.exitCode}, signal ${started.exitSignal}): ${started.tail(3).join(' | ')}`;
     });
@@ -304,5 +315,5 @@ export async function runTarget(options: {
     const leftovers = (await prepared.testHosts?.dispose())?.leftovers ?? [];
     if (leftovers.length > 0) throw new LbdrillError('LBDRILL_ERR_INTERNAL', `network namespaces not fully removed: ${leftovers.join(', ')}`);
   }
-  return { results, bindings, ...(crashed ? { crashed } : {}) };
+  return { results, bindings, ...(crashed ? { crashed } : {}), ...(startup ? { startup } : {}) };
 }

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { LbdrillError } from '../errors.ts';
-import type { ManagedProcess } from '../process/managed-process.ts';
+import type { LbProcess } from '../process/lb-process.ts';
 import { nowMs } from '../probe/probe-stream.ts';
 import type { LbServerState } from './lb-state-event.ts';
 import { RuntimeApi, type ServerCommand } from './runtime-api.ts';
@@ -30,9 +30,9 @@ export class HaproxyRuntime extends RuntimeApi {
   readonly eventSource = 'HAProxy "Server ... is DOWN/UP" log lines on stderr, timed as lbdrill reads them';
   readonly #socketPath: string;
   readonly #onLine: (line: string) => void;
-  readonly #process: ManagedProcess;
+  readonly #process: LbProcess;
 
-  constructor(process: ManagedProcess, socketPath: string) {
+  constructor(process: LbProcess, socketPath: string) {
     super();
     this.#socketPath = socketPath;
     this.#process = process;

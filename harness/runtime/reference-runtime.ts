@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { LbdrillError } from '../errors.ts';
-import type { ManagedProcess } from '../process/managed-process.ts';
+import type { LbProcess } from '../process/lb-process.ts';
 import { nowMs } from '../probe/probe-stream.ts';
 import type { LbServerState } from './lb-state-event.ts';
 import { RuntimeApi, type ServerCommand } from './runtime-api.ts';
@@ -22,10 +22,10 @@ export class ReferenceRuntime extends RuntimeApi {
   readonly eventSource = 'reference LB "server-state" event lines on stdout, timed as lbdrill reads them';
   readonly #base: string;
   readonly #token: string;
-  readonly #process: ManagedProcess;
+  readonly #process: LbProcess;
   readonly #onLine: (line: string) => void;
 
-  constructor(process: ManagedProcess, admin: { host: string; port: number; token: string }) {
+  constructor(process: LbProcess, admin: { host: string; port: number; token: string }) {
     super();
     this.#process = process;
     this.#base = `http://${admin.host}:${admin.port}`;

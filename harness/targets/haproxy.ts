@@ -1,6 +1,6 @@
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ManagedProcess, runToCompletion } from '../process/managed-process.ts';
+import { dirname, join } from 'node:path';
+import { runHere, spawnHere } from '../process/managed-process.ts';
 import { HaproxyRuntime } from '../runtime/haproxy-runtime.ts';
 import { RuntimeMapUpdater } from '../runtime/runtime-map-updater.ts';
 import { companionCopy } from './config-text.ts';
@@ -22,16 +22,16 @@ export const haproxyTarget: TargetKind = {
   bundledConfigName: 'haproxy.cfg',
   dialect: haproxyDialect,
   unsupported: {},
-  async version() {
+  async version(run = runHere) {
     try {
-      const { output } = await runToCompletion(BINARY, ['-v']);
+      const { output } = await run(BINARY, ['-v']);
       return versionFrom(output, /HAProxy version (\d+\.\d+\.\d+)/, 'haproxy');
     } catch {
       return undefined;
     }
   },
-  async validate(target) {
-    const { code, output } = await runToCompletion(BINARY, ['-c', ...configArgs(target)]);
+  async validate(target, run = runHere) {
+    const { code, output } = await run(BINARY, ['-c', ...configArgs(target)]);
     if (code !== 0) throw rejectedConfig('haproxy', target, output, /\[(ALERT|EMERG)\]/);
   },
   runtime(process, target) {
@@ -43,13 +43,13 @@ export const haproxyTarget: TargetKind = {
     if (file === undefined || runtime === undefined) return undefined;
     return new RuntimeMapUpdater(runtime, file, `set map ${file}, no reload`);
   },
+  launch(target) {
+    // The stats socket sits outside the run dir when the run dir's path is too long for a socket.
+    const socketDir = dirname(haproxySocketPath(target.runDir));
+    return { command: BINARY, args: [...configArgs(target), '-db'], label: 'haproxy', ...(socketDir === target.runDir ? {} : { mounts: [{ path: socketDir, readOnly: false }] }) };
+  },
   spawn(target) {
-    return new ManagedProcess({
-      command: BINARY,
-      args: [...configArgs(target), '-db'],
-      label: 'haproxy',
-      logFile: join(target.runDir, 'process.log'),
-    });
+    return spawnHere(this.launch(target), join(target.runDir, 'process.log'));
   },
 };
 

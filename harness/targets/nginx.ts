@@ -1,5 +1,5 @@
 import { basename, join } from 'node:path';
-import { ManagedProcess, runToCompletion } from '../process/managed-process.ts';
+import { runHere, spawnHere } from '../process/managed-process.ts';
 import { FileMapUpdater } from '../runtime/file-map-updater.ts';
 import { reloadNginx } from '../runtime/nginx-reload.ts';
 import { ConfigLineRemover } from '../runtime/server-remover.ts';
@@ -29,20 +29,21 @@ export const nginxTarget: TargetKind = {
     'shutdown-sessions': 'nginx OSS has no action on a server marked failed: established connections to it stay open',
   },
   workDirs: (runDir) => nginxTempDirs(runDir),
-  async version() {
+  async version(run = runHere) {
     try {
-      const { output } = await runToCompletion(BINARY, ['-v']);
+      const { output } = await run(BINARY, ['-v']);
       return versionFrom(output, /nginx\/(\S+)/, 'nginx');
     } catch {
       return undefined;
     }
   },
-  async validate(target) {
-    const { code, output } = await runToCompletion(BINARY, ['-t', ...args(target)]);
+  async validate(target, run = runHere) {
+    const { code, output } = await run(BINARY, ['-t', ...args(target)]);
     if (code !== 0) throw rejectedConfig('nginx', target, output, /\[(emerg|alert|crit|error)\]/);
   },
+  launch: (target) => ({ command: BINARY, args: args(target), label: 'nginx' }),
   spawn(target) {
-    return new ManagedProcess({ command: BINARY, args: args(target), label: 'nginx', logFile: join(target.runDir, 'process.log') });
+    return spawnHere(this.launch(target), join(target.runDir, 'process.log'));
   },
   // nginx OSS reads a map only at start and on reload: the updater rewrites the included map file and reloads.
   mapUpdater(map, { process, target }) {

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseConfig } from '../../reference-lb/src/index.ts';
 import { LbdrillError } from '../errors.ts';
 import { LBDRILL_VERSION, REPO_ROOT } from '../paths.ts';
-import { ManagedProcess } from '../process/managed-process.ts';
+import { spawnHere } from '../process/managed-process.ts';
 import { ReferenceRuntime } from '../runtime/reference-runtime.ts';
 import { RuntimeMapUpdater } from '../runtime/runtime-map-updater.ts';
 import { referenceDialect } from './reference-config.ts';
@@ -29,14 +29,14 @@ export const referenceTarget: TargetKind = {
       throw new LbdrillError('LBDRILL_ERR_CONFIG_REJECTED', `reference-lb rejected ${target.sourceFile}: ${(err as Error).message}`, { cause: err });
     }
   },
+  launch(target) {
+    // node_modules may be a link out of the checkout (a worktree sharing one): tsx is found through it.
+    const modules = realpathSync(join(REPO_ROOT, 'node_modules'));
+    const outside = modules.startsWith(`${REPO_ROOT}/`) ? [] : [{ path: modules, readOnly: true }];
+    return { command: process.execPath, args: ['--import', 'tsx', MAIN, '--config', target.mainFile], cwd: REPO_ROOT, label: 'reference-lb', mounts: [{ path: REPO_ROOT, readOnly: true }, ...outside] };
+  },
   spawn(target) {
-    return new ManagedProcess({
-      command: process.execPath,
-      args: ['--import', 'tsx', MAIN, '--config', target.mainFile],
-      cwd: REPO_ROOT,
-      label: 'reference-lb',
-      logFile: join(target.runDir, 'process.log'),
-    });
+    return spawnHere(this.launch(target), join(target.runDir, 'process.log'));
   },
   runtime(proc, target) {
     const config = parseConfig(readFileSync(target.mainFile, 'utf8'), target.sourceFile);

@@ -1,5 +1,5 @@
 import type { ConfigAnalysis, ConfigDialect, RenderedConfig } from './config-plan.ts';
-import type { ManagedProcess } from '../process/managed-process.ts';
+import type { CommandRunner, LaunchSpec, LbProcess } from '../process/lb-process.ts';
 import type { MapUpdater } from '../runtime/map-updater.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import type { ServerRemover } from '../runtime/server-remover.ts';
@@ -59,25 +59,27 @@ export interface TargetKind {
   readonly unsupported: Readonly<Partial<Record<Feature, string>>>;
   /** directories the proxy writes to under its run dir (temp paths), created world-writable before start. */
   workDirs?(runDir: string): string[];
-  /** "nginx/1.22.1", or undefined when the binary is not installed. */
-  version(): Promise<string | undefined>;
-  /** Runs the proxy's own config checker; throws LBDRILL_ERR_CONFIG_REJECTED with its message. */
-  validate(target: RenderedTarget): Promise<void>;
-  /** Starts the proxy in the foreground as a child of lbdrill. */
-  spawn(target: RenderedTarget): ManagedProcess;
+  /** "nginx/1.22.1", or undefined when the binary is not installed (`run`: where to ask, default this machine). */
+  version(run?: CommandRunner): Promise<string | undefined>;
+  /** Runs the proxy's own config checker (`run`: where, default this machine); throws LBDRILL_ERR_CONFIG_REJECTED with its message. */
+  validate(target: RenderedTarget, run?: CommandRunner): Promise<void>;
+  /** The proxy's foreground command line for this rendered config. */
+  launch(target: RenderedTarget): LaunchSpec;
+  /** Starts the proxy in the foreground: a child of lbdrill, or a container under --runtime container. */
+  spawn(target: RenderedTarget): LbProcess;
   /** The LB's runtime API (state events, drain), when the target has one; reads the started process's output. */
-  runtime?(process: ManagedProcess, target: RenderedTarget): RuntimeApi | undefined;
+  runtime?(process: LbProcess, target: RenderedTarget): RuntimeApi | undefined;
   /**
    * Changes the node map at run time the way an operator's map updater does on this LB; `map` is
    * the map as the profile names it for this target (the file path as the config writes it, or the
    * reference LB's map name). Undefined when the config does not name that map.
    */
-  mapUpdater?(map: string, started: { process: ManagedProcess; target: RenderedTarget; runtime: RuntimeApi | undefined }): MapUpdater | undefined;
+  mapUpdater?(map: string, started: { process: LbProcess; target: RenderedTarget; runtime: RuntimeApi | undefined }): MapUpdater | undefined;
   /**
    * Takes servers out of the running config the way an operator scales a pool down, for targets
    * without a runtime API (nginx: the server line leaves the config, then a graceful reload).
    */
-  serverRemover?(started: { process: ManagedProcess; target: RenderedTarget }): ServerRemover | undefined;
+  serverRemover?(started: { process: LbProcess; target: RenderedTarget }): ServerRemover | undefined;
   /** Resolves once the process is ready to serve (default: every mapped port accepts). */
-  waitReady?(process: ManagedProcess, target: RenderedTarget): Promise<void>;
+  waitReady?(process: LbProcess, target: RenderedTarget): Promise<void>;
 }
