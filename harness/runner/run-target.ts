@@ -144,7 +144,7 @@ export async function runTarget(options: {
 
     const app = prepared.endpoints.find((e) => e.tls) ?? prepared.endpoints[0];
     if (!app) throw new LbdrillError('LBDRILL_ERR_TARGET_START', `${prepared.target.sourceFile} has no listener lbdrill can send traffic to`);
-    const backendBindings: BackendBinding[] = prepared.backends.map((plan, i) => ({ backend: backends[i]!, upstream: plan.upstream }));
+    const backendBindings: BackendBinding[] = prepared.backends.map((plan, i) => ({ backend: backends[i]!, fixture: backends[i]!, upstream: plan.upstream }));
     const requests = index;
     const bound = await bindTarget({
       profile: options.profile,
@@ -170,7 +170,7 @@ export async function runTarget(options: {
         hosts && hostIndex !== undefined
           ? { down: () => hosts.linkDown(hostIndex), up: () => hosts.linkUp(hostIndex), partition: () => hosts.partition(hostIndex), heal: () => hosts.heal(hostIndex) }
           : undefined;
-      return { name: b.backend.id, backend: b.backend, ...(proxy ? { proxy } : {}), ...(link ? { link } : {}) };
+      return { name: b.backend.id, backend: b.backend, ...(b.fixture ? { fixture: b.fixture } : {}), ...(proxy ? { proxy } : {}), ...(link ? { link } : {}) };
     };
 
     const runOne = async (planned: PlannedCheck): Promise<CheckResult> => {
