@@ -84,7 +84,8 @@ export interface BackendBinding {
 
 /** Everything a check may use; it talks to the LB only through `client` and observes backends directly. */
 export interface CheckContext {
-  target: { name: TargetName; version: string };
+  /** the LB under test: a target lbdrill started (its kind), or a deployed pool (the deployment's name). */
+  target: { name: TargetName | string; version: string };
   /** where application traffic goes: the TLS listener if the config has one, else the first plain one. */
   app: Endpoint;
   /** every listener of the config, mapped. */
