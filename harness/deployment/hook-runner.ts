@@ -124,8 +124,9 @@ export class HookRunner implements AsyncDisposable {
     const record = await runCommand(command, backend.name, hook, undo === undefined && this.#isUndo(backend.name, hook) ? 'undo' : 'fault');
     this.records.push(record);
     if (record.exitCode !== 0) {
-      this.failure ??= failed(record);
-      throw failed(record);
+      const error = failed(record);
+      this.failure ??= error;
+      throw error;
     }
     // A successful start/unpause undoes every pending hook it is the undo of.
     if (undo === undefined) this.#journal.update((r) => (r.pending = r.pending.filter((p) => !(p.backend === backend.name && p.undo === hook))));
