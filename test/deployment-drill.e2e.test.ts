@@ -121,20 +121,34 @@ describe('drill failover --deployment on a pool lbdrill did not start', () => {
     expect(backendRuns('backend-api-1')).toBe(true);
   }, 170_000);
 
-  test('after a SIGKILL of lbdrill mid-drill, the next run finds the hook journal, runs the undo and says so', async () => {
-    const file = deploymentVariant('killed', () => undefined);
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'lbdrill.mjs'), 'drill', 'failover', '--deployment', file, '--report-dir', join(scratch, 'killed-report')], {
+  /** Starts the drill as a user does and resolves once its stop hook took backend-api-1 down. */
+  async function drillUntilStopped(file: string): Promise<{ child: ReturnType<typeof spawn>; exited: Promise<unknown>; stderr: () => string }> {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'lbdrill.mjs'), 'drill', 'failover', '--deployment', file, '--report-dir', mkdtempSync(join(scratch, 'report-'))], {
       cwd: ROOT,
       env: { ...process.env, CI: 'true', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise((r) => child.on('close', r));
-    // killed once the stop hook ran: backend-api-1 is down and only the journal knows it
     const deadline = Date.now() + 60_000;
     while (backendRuns('backend-api-1') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(backendRuns('backend-api-1'), stderr).toBe(false);
+    return { child, exited, stderr: () => stderr };
+  }
+
+  test('Ctrl-C mid-drill undoes the stop hook before lbdrill exits', async () => {
+    const { child, exited, stderr } = await drillUntilStopped(deploymentVariant('interrupted', () => undefined));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr()).toMatch(/SIGINT received, stopping everything it started/);
+    expect(backendRuns('backend-api-1')).toBe(true);
+  }, 120_000);
+
+  test('after a SIGKILL of lbdrill mid-drill, the next run finds the hook journal, runs the undo and says so', async () => {
+    const file = deploymentVariant('killed', () => undefined);
+    // killed once the stop hook ran: backend-api-1 is down and only the journal knows it
+    const { child, exited } = await drillUntilStopped(file);
     child.kill('SIGKILL');
     await exited;
     expect(backendRuns('backend-api-1')).toBe(false);

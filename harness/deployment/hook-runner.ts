@@ -100,7 +100,7 @@ export class HookRunner implements AsyncDisposable {
       pending: [],
     });
     // Ctrl-C: cleanup.ts runs this before lbdrill exits.
-    this.#untrack = trackDisposer(() => this.undoAll());
+    this.#untrack = trackDisposer(() => this[Symbol.asyncDispose]());
   }
 
   get journalFile(): string {

@@ -38,8 +38,6 @@ export interface DeploymentRunOptions {
   seed: number;
   /** print the plan and the commands, run nothing. */
   dryRun?: boolean;
-  /** where hook journals live (tests); default /run/lbdrill/hooks. */
-  journalDir?: string;
   onEvent: (event: RunEvent) => void;
   onMessage: (line: string) => void;
 }
@@ -70,8 +68,7 @@ export async function runDeployment(options: DeploymentRunOptions): Promise<RunR
     options.onMessage(renderDeploymentPlan(deployment, failover, poolName, viewTitle).trimEnd());
     return undefined;
   }
-  const journalDir = options.journalDir !== undefined ? { journalDir: options.journalDir } : {};
-  await recoverHookJournals({ ...journalDir, log: options.onMessage });
+  await recoverHookJournals({ log: options.onMessage });
 
   const startedAt = new Date();
   const t0 = performance.now();
@@ -87,7 +84,7 @@ export async function runDeployment(options: DeploymentRunOptions): Promise<RunR
   options.onMessage(`${deployment.name}: probing ${deployment.lb.url}${deployment.lb.probePath} at ${rate} req/s (cap ${MAX_PROBE_RATE_PER_SEC} req/s); view: ${viewTitle}`);
   let ran: HookRunner;
   {
-    await using hooks = new HookRunner({ deploymentFile: deployment.file, ...journalDir });
+    await using hooks = new HookRunner({ deploymentFile: deployment.file });
     ran = hooks;
     await using client = new LbClient({ ca: caPem, insecure: deployment.lb.insecure });
     await using _view = { [Symbol.asyncDispose]: async () => view?.close() };
