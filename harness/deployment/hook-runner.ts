@@ -36,7 +36,8 @@ export interface HookRecord {
 }
 
 const pendingSchema = z.object({ backend: z.string(), hook: z.enum(['stop', 'kill', 'pause']), undo: z.enum(['start', 'unpause']), command: z.string() }).strict();
-const recordSchema = z
+/** One run's hook journal on disk. */
+export const hookJournalSchema = z
   .object({
     runKey: z.string().regex(/^hooks-\d+-\w+$/),
     pid: z.number().int().positive(),
@@ -46,8 +47,7 @@ const recordSchema = z
   })
   .strict();
 /** What one run's hook journal holds. */
-export type HookJournalRecord = z.infer<typeof recordSchema>;
-export { recordSchema as hookJournalSchema };
+export type HookJournalRecord = z.infer<typeof hookJournalSchema>;
 
 /** Runs one shell command with zx (bash -c), bounded by HOOK_TIMEOUT_MS; never throws for a failing command. */
 export async function runCommand(command: string, backend: string, hook: HookName, purpose: HookRecord['purpose']): Promise<HookRecord> {
