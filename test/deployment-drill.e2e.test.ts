@@ -92,6 +92,8 @@ describe('drill failover --deployment on a pool lbdrill did not start', () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     const native = measurement(run.report, 'haproxy');
     expect(native.lbDownMs).not.toBeNull();
+    // the figures, for the CI log
+    console.info(`DOWN after stop: deployed ${deployed.lbDownMs} ms, native ${native.lbDownMs} ms; rejoin: deployed ${deployed.rejoinMs} ms, native ${native.rejoinMs} ms; LB UP: deployed ${deployed.lbUpMs} ms, native ${native.lbUpMs} ms`);
     expect(Math.abs(deployed.lbDownMs! - native.lbDownMs!), `deployed DOWN ${deployed.lbDownMs} ms, native ${native.lbDownMs} ms`).toBeLessThanOrEqual(TOLERANCE_MS);
     // rejoin: the deployed start hook returns once the backend listens; both then wait rise 2 x inter
     expect(Math.abs(deployed.rejoinMs! - native.rejoinMs!), `deployed rejoin ${deployed.rejoinMs} ms, native ${native.rejoinMs} ms`).toBeLessThanOrEqual(TOLERANCE_MS);
