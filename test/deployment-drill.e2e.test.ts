@@ -1,18 +1,27 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { FailoverMeasurement } from '../harness/probe/failover-timeline.ts';
+import { nowMs } from '../harness/probe/probe-stream.ts';
+import { ApacheBalancerView } from '../harness/runtime/apache-balancer-view.ts';
+import { HaproxySocketView } from '../harness/runtime/haproxy-socket-view.ts';
+import { HaproxyStatsCsvView } from '../harness/runtime/haproxy-stats-csv-view.ts';
+import type { PolledView } from '../harness/runtime/polled-view.ts';
+import { PrometheusView } from '../harness/runtime/prometheus-view.ts';
+import { ReferenceAdminView } from '../harness/runtime/reference-admin-view.ts';
 import type { RunReport } from '../harness/report/run-report.ts';
 import { ROOT, runLbdrill } from './run-lbdrill.ts';
 
 /*
  * The pool of examples/deployed-processes, started OUTSIDE lbdrill as plain processes
  * (pool.sh up: two fixture backends and a real HAProxy with check inter 500ms fall 3 rise 2),
- * drilled through hooks that are real shell commands. Run under
- * `flock /tmp/lbdrill-timing.lock`: the figures are timings.
+ * drilled through hooks that are real shell commands, and read through every view lbdrill
+ * has: HAProxy's socket, CSV stats and Prometheus exporter, and the same backends behind the
+ * reference LB (admin API) and Apache (balancer-manager). One file: they share the pool.
+ * Run under `flock /tmp/lbdrill-timing.lock`: the figures are timings.
  */
 const EXAMPLE = join(ROOT, 'examples', 'deployed-processes');
 const POOL = join(EXAMPLE, 'pool.sh');
@@ -23,6 +32,30 @@ const POLL_MS = 250;
 /** The deployed drill's DOWN/UP times may differ from the native drill's by where the stop lands in the check cycle (one interval) plus the poll. */
 const TOLERANCE_MS = CHECK_INTER_MS + POLL_MS;
 const scratch = mkdtempSync(join(tmpdir(), 'lbdrill-deployment-'));
+
+const VIEW_POLL_MS = 100;
+/** HAProxy and the reference LB: fall 3 x inter 500 ms plus one interval; Apache: hcfails 3 x hcinterval 1 s plus one. */
+const DOWN_WITHIN_MS = { fast: 2_000, apache: 4_000 };
+const TOKEN_ENV = 'LBDRILL_TEST_REFERENCE_TOKEN';
+const children: ChildProcess[] = [];
+
+/** Starts an LB as a plain process (stopped after the views' tests) and waits until `ready`. */
+async function startLb(command: string, args: string[], ready: () => Promise<boolean>): Promise<void> {
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${command} exited ${child.exitCode}: ${output}`);
+    if (await ready()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${command} not ready within 15 s: ${output}`);
+}
+
+const answers = (url: string) => async () => fetch(url).then((r) => r.ok, () => false);
 
 function pool(...args: string[]): string {
   return execFileSync(POOL, args, { cwd: ROOT, encoding: 'utf8' });
@@ -160,4 +193,50 @@ describe('drill failover --deployment on a pool lbdrill did not start', () => {
     expect(run.code, run.stdout + run.stderr).toBe(0);
     expect(backendRuns('backend-api-1')).toBe(true);
   }, 170_000);
+});
+
+describe('the LB views of a deployed pool, against the real LBs', () => {
+  beforeAll(async () => {
+    process.env[TOKEN_ENV] = 'example-admin-token';
+    await startLb(process.execPath, ['bin/lbdrill.mjs', 'lb', '--config', join(EXAMPLE, 'reference-lb.yaml')], answers('http://127.61.0.1:18085/api/v1/ping'));
+    await startLb('apache2', ['-f', join(EXAMPLE, 'apache.conf'), '-DFOREGROUND'], answers('http://127.61.0.1:18095/balancer-manager'));
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(undefined) : (c.once('close', r), c.kill('SIGTERM'))))));
+  });
+
+  describe.each([
+    ['HAProxy stats socket', () => new HaproxySocketView('/tmp/lbdrill-deployed-processes/admin.sock', VIEW_POLL_MS), DOWN_WITHIN_MS.fast],
+    ['HAProxy CSV stats', () => new HaproxyStatsCsvView('http://127.61.0.1:18090/stats;csv', VIEW_POLL_MS), DOWN_WITHIN_MS.fast],
+    ['HAProxy Prometheus exporter', () => new PrometheusView('http://127.61.0.1:18091/metrics', VIEW_POLL_MS), DOWN_WITHIN_MS.fast],
+    ['reference LB admin API', () => new ReferenceAdminView('http://127.61.0.1:18086', TOKEN_ENV, VIEW_POLL_MS), DOWN_WITHIN_MS.fast],
+    ['Apache balancer-manager', () => new ApacheBalancerView('http://127.61.0.1:18095/balancer-manager', VIEW_POLL_MS), DOWN_WITHIN_MS.apache],
+  ])('%s view', (_name, make: () => PolledView, downWithinMs: number) => {
+    test('reads both servers UP, then reports backend-api-1 DOWN and UP again as the process stops and starts', async () => {
+      const view = make();
+      try {
+        const first = await view.start();
+        expect(first.filter((s) => s.pool === 'api_pool').map((s) => `${s.server}:${s.state}`).sort()).toEqual(['backend-api-1:up', 'backend-api-2:up']);
+        const stoppedAt = nowMs();
+        pool('stop', 'backend-api-1');
+        // pool.sh stop returns once the process is gone; the LB may have seen it die before
+        const down = await view.waitForState('api_pool', 'backend-api-1', 'down', stoppedAt, downWithinMs + 2_000);
+        expect(down, view.lastError).toBeDefined();
+        expect(down!.atMs - stoppedAt).toBeLessThanOrEqual(downWithinMs + 2_000);
+        const startedAt = nowMs();
+        pool('start', 'backend-api-1');
+        const up = await view.waitForState('api_pool', 'backend-api-1', 'up', startedAt, downWithinMs);
+        expect(up, view.lastError).toBeDefined();
+        expect(view.events.map((e) => `${e.server}:${e.state}`)).toEqual(['backend-api-1:down', 'backend-api-1:up']);
+      } finally {
+        await view.close();
+      }
+    }, 30_000);
+  });
+
+  test('a view that does not answer fails its start with the LB\'s words', async () => {
+    const view = new HaproxySocketView('/tmp/lbdrill-deployed-processes/no-such.sock', VIEW_POLL_MS);
+    await expect(view.start()).rejects.toThrow(/HAProxy stats socket \/tmp\/lbdrill-deployed-processes\/no-such.sock: connect ENOENT/);
+    await view.close();
+  });
 });

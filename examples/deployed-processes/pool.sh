@@ -45,6 +45,7 @@ case "${1:-}" in
   kill) stop "$2" KILL ;;
   up)
     start backend-api-1; start backend-api-2
+    if [ -f "$state/haproxy.pid" ] && kill -0 "$(cat "$state/haproxy.pid")" 2>/dev/null; then echo "haproxy already runs"; exit 0; fi
     haproxy -f "$here/haproxy.cfg" -D -p "$state/haproxy.pid"
     for _ in $(seq 50); do listening 127.61.0.1:18080 && break; sleep 0.1; done
     echo "haproxy up (pid $(cat "$state/haproxy.pid")) on 127.61.0.1:18080" ;;
