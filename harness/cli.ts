@@ -19,6 +19,9 @@ import { TARGETS } from './targets/registry.ts';
 import { ContainerRuntime, type ImageOverrides } from './container/container-runtime.ts';
 import { BASE_IMAGE, buildLocalImages, LOCAL_IMAGES } from './container/local-images.ts';
 import { TARGET_NAMES, type TargetName } from './targets/target-kind.ts';
+import { loadDeployment, MAX_PROBE_RATE_PER_SEC } from './deployment/deployment.ts';
+import { runDeployment } from './deployment/run-deployment.ts';
+import type { Profile } from './profiles/profile.ts';
 
 function parseTarget(value: string, previous: TargetSpec[] = []): TargetSpec[] {
   const eq = value.indexOf('=');
@@ -225,7 +228,9 @@ addFailoverOptions(
       parseTarget,
     )
     .option('-o, --report-dir <dir>', 'where report.json, junit.xml, summary.md and failover-timeline.{json,csv} per target go (default: reports/<timestamp>)')
-    .option('--seed <n>', 'seed for every random choice', parseSeed, 1),
+    .option('--seed <n>', 'seed for every random choice', parseSeed, 1)
+    .option('--deployment <file>', `drill a pool lbdrill did not start: the deployment file names the LB URL, how responses name their backend, the LB's view and each backend's stop/start hook commands (probe rate capped at ${MAX_PROBE_RATE_PER_SEC} req/s)`)
+    .option('--dry-run', 'with --deployment: print the plan (victim, budgets, probe, view) and the exact hook commands, run nothing'),
 ).addHelpText(
   'after',
   `
@@ -233,12 +238,19 @@ Examples:
   lbdrill drill failover --target haproxy                       # the seed's smoke test, real 5 s intervals (about a minute)
   lbdrill drill failover --target haproxy --target nginx --target apache --target reference --time-scale 0.1
   lbdrill drill failover --target haproxy=/etc/haproxy/haproxy.cfg --pool api_pool=be_api --budget detect=12s
+  lbdrill drill failover --deployment examples/deployed-processes/deployment.yaml --dry-run   # a deployed pool: plan and commands only
 
 The timeline of every probe request is written to <report-dir>/run/<target>/failover-timeline.csv
 (seq, sent_ms, latency_ms, backend, status, error) for plotting.
 Exit codes: 0 the drill passed on every target, 1 a budget was missed or a request failed after detection, 2 could not run.`,
-).action(async (opts: { profile: string; target?: TargetSpec[]; reportDir?: string; seed: number } & FailoverFlags) => {
+).action(async (opts: { profile: string; target?: TargetSpec[]; reportDir?: string; seed: number; deployment?: string; dryRun?: boolean } & FailoverFlags) => {
   const profile = loadProfile(opts.profile);
+  if (opts.dryRun && !opts.deployment) throw new LbdrillError('LBDRILL_ERR_USAGE', '--dry-run plans a drill on a deployed pool: give --deployment FILE');
+  if (opts.deployment) {
+    if (opts.target || opts.network || opts.timeScale !== undefined) throw new LbdrillError('LBDRILL_ERR_USAGE', '--deployment drills the pool the file describes: drop --target, --network and --time-scale');
+    await drillDeployment({ ...opts, deployment: opts.deployment }, profile);
+    return;
+  }
   if (profile.pools.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `profile ${profile.name} declares no pools to drill (try --profile haproxy-role)`);
   const targets = opts.target ?? defaultTargets();
   const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
@@ -270,6 +282,35 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
     view.close();
   }
 });
+
+/** `drill failover --deployment FILE`: the same drill and report on a pool lbdrill did not start. */
+async function drillDeployment(opts: { deployment: string; reportDir?: string; seed: number; dryRun?: boolean } & FailoverFlags, profile: Profile): Promise<void> {
+  const deployment = loadDeployment(opts.deployment);
+  const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
+  const view = new TerminalView();
+  try {
+    if (!opts.dryRun) view.message(`${pc.bold('lbdrill drill failover')}: deployment ${pc.bold(deployment.name)}, budgets of profile ${pc.bold(profile.name)}, report in ${reportDir}`);
+    const report = await runDeployment({
+      deployment,
+      profile,
+      checks: ['failover.detect-within-budget', 'failover.no-errors-after-detect', 'failover.rejoin-within-budget', ...(profile.sticky ? ['sticky.ws-reconnect-after-failover'] : [])].map((id) => ({ check: CHECKS.get(id)!, severity: 'must' as const })),
+      failover: failoverOverrides(opts),
+      reportDir,
+      seed: opts.seed,
+      ...(opts.dryRun ? { dryRun: true } : {}),
+      onEvent: view.onEvent,
+      onMessage: (l) => (opts.dryRun ? process.stdout.write(`${l}\n`) : view.message(l)),
+    });
+    view.close();
+    if (!report) return;
+    const hooks = (report.deployment?.hooks ?? []).map((h) => `  ${h.startedAt} ${h.hook.padEnd(7)} ${h.backend}: ${h.command} -> ${h.exitCode === 0 ? pc.green('exit 0') : pc.red(String(h.exitCode ?? h.signal))} (${h.durationMs} ms)`);
+    const verdict = report.exitCode === 0 ? pc.green('PASS: the drill met every budget on the deployed pool') : pc.red('FAIL: a budget was missed or a request failed after detection');
+    process.stdout.write(`${renderFailoverSummary(report)}\nhooks run:\n${hooks.join('\n')}\n${verdict} (exit ${report.exitCode})\ntimelines: ${reportDir}/run/${deployment.name}/failover-timeline.{json,csv}; report: ${reportDir}/report.json\n`);
+    process.exitCode = report.exitCode;
+  } finally {
+    view.close();
+  }
+}
 
 program
   .command('plan')

@@ -13,6 +13,8 @@ export type LbdrillErrorCode =
   | 'LBDRILL_ERR_TIMEOUT'
   | 'LBDRILL_ERR_FAULT'
   | 'LBDRILL_ERR_RUNTIME_API'
+  | 'LBDRILL_ERR_DEPLOYMENT_INVALID'
+  | 'LBDRILL_ERR_HOOK_FAILED'
   | 'LBDRILL_ERR_INTERNAL';
 
 /** Exit codes of the CLI: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could not run. */
@@ -29,6 +31,9 @@ const CANNOT_RUN: ReadonlySet<LbdrillErrorCode> = new Set([
   'LBDRILL_ERR_BINARY_MISSING',
   'LBDRILL_ERR_SCENARIO_INVALID',
   'LBDRILL_ERR_TARGET_START',
+  'LBDRILL_ERR_DEPLOYMENT_INVALID',
+  // a deployment's hook command failed: the drill stopped, nothing about the LB was judged
+  'LBDRILL_ERR_HOOK_FAILED',
 ]);
 
 /** An error lbdrill raises on purpose; `message` is one line meant for the user. */

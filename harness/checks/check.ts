@@ -1,9 +1,9 @@
 import type { LbClient, Endpoint } from '../client/lb-client.ts';
 import type { Feature, TargetName } from '../targets/target-kind.ts';
-import type { StartedBackend, RecordedRequest } from '../../fixtures/backend/index.ts';
+import type { RecordedRequest, StartedBackend } from '../../fixtures/backend/index.ts';
 import type { PoolHealth, UpstreamRef } from '../targets/config-plan.ts';
 import type { FaultController } from '../faults/fault-controller.ts';
-import type { FaultSite } from '../faults/fault.ts';
+import type { FaultSite, SiteBackend } from '../faults/fault.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import type { MapUpdater } from '../runtime/map-updater.ts';
 import type { ServerRemover } from '../runtime/server-remover.ts';
@@ -75,13 +75,17 @@ export interface FailoverSettings {
 
 /** A test backend together with the upstream line of the config it stands for. */
 export interface BackendBinding {
-  backend: StartedBackend;
+  /** lbdrill's own backend in a native run, a hook-driven one on a deployed pool. */
+  backend: SiteBackend;
+  /** the same backend as lbdrill runs it (request records, connection counts); undefined on a deployed pool. */
+  fixture?: StartedBackend;
   upstream: UpstreamRef;
 }
 
 /** Everything a check may use; it talks to the LB only through `client` and observes backends directly. */
 export interface CheckContext {
-  target: { name: TargetName; version: string };
+  /** the LB under test: a target lbdrill started (its kind), or a deployed pool (the deployment's name). */
+  target: { name: TargetName | string; version: string };
   /** where application traffic goes: the TLS listener if the config has one, else the first plain one. */
   app: Endpoint;
   /** every listener of the config, mapped. */
@@ -145,6 +149,12 @@ export interface CheckContext {
   caPem: string;
   /** starts WebSocket clients through `app` (TLS trusting the run's CA); closed when the check ends. */
   wsFleet(options: Omit<WsFleetOptions, 'endpoint' | 'url' | 'ca' | 'seed' | 'backoff' | 'connectTimeoutMs'> & Partial<Pick<WsFleetOptions, 'backoff' | 'connectTimeoutMs'>>): Promise<StartedWsFleet>;
+}
+
+/** lbdrill's own backend behind a binding; checks using it declare `needs: ['own-backends']`, so a deployed pool never gets here. */
+export function ownBackend(binding: BackendBinding): StartedBackend {
+  if (!binding.fixture) throw new DrillProblem(`${binding.backend.id} is not one of lbdrill's backends: this check reads what the backend recorded`);
+  return binding.fixture;
 }
 
 /** The run's budget `name` for this target, or its default. */

@@ -1,5 +1,5 @@
 import type { Check } from './check.ts';
-import { fail, pass } from './check.ts';
+import { fail, ownBackend, pass } from './check.ts';
 import { contractPool } from '../contracts/pools.ts';
 
 /** Requests per live backend sent before the fault, so the LB holds pooled connections to every one. */
@@ -12,7 +12,7 @@ export const failoverBackendDown: Check = {
   id: 'failover.backend-down',
   title: "requests keep succeeding with one of the pool's servers stopped",
   severity: 'must',
-  needs: [],
+  needs: ['own-backends'],
   needsPool: true,
   disruptive: true,
   async run(ctx) {
@@ -26,7 +26,7 @@ export const failoverBackendDown: Check = {
     for (let i = 0; i < WARMUP_PER_BACKEND * all; i++) {
       await ctx.client.send(ctx.app, { path: `${pool.pathPrefix}failover/warmup/${i}`, headers: ctx.tag(ctx.nextId()) });
     }
-    const pooled = victim.backend.openConnections;
+    const pooled = ownBackend(victim).openConnections;
     await victim.backend.stop();
     const rows: Array<{ i: number; status: number | string; backend: string | null; ms: number }> = [];
     try {

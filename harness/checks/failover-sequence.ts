@@ -123,8 +123,10 @@ export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill
       const ok = await waitForProbe(probe, (s) => steady(s, STEADY_SUCCESSES, primaries), steadyTimeoutMs(ctx), ctx.signal);
       if (!ok) throw new DrillProblem(`no steady state before the fault: wanted ${STEADY_SUCCESSES} consecutive 2xx answered by all of ${primaries.join(', ')}`);
       mark(`stop ${victim.backend.id}`);
-      const fault = await ctx.faults.apply({ type: 'stop' }, ctx.site(victim));
+      // Timed from the start of the stop: a deployed backend's stop hook (docker stop, ssh) may take
+      // seconds, and the LB may see the backend die and report it DOWN before the command returns.
       faultAtMs = nowMs();
+      const fault = await ctx.faults.apply({ type: 'stop' }, ctx.site(victim));
       mark('waiting for detection');
       // Wait for the LB's own DOWN report where it has one; else for traffic to settle without the victim.
       const waitMs = detectBudget * 3;
@@ -144,6 +146,7 @@ export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill
         ctx.signal,
       );
       mark(`restart ${victim.backend.id}`);
+      // Rejoin is timed from when the start returned: the backend serves only once its start hook is done.
       await fault.undo();
       undoAtMs = nowMs();
       mark('waiting for rejoin');

@@ -1,7 +1,7 @@
 import { formatMs } from '../duration.ts';
 import { nowMs } from '../probe/probe-stream.ts';
 import type { ProbeSample } from '../probe/probe-stream.ts';
-import { budgetMs, DrillProblem, fail, pass, type BackendBinding, type Check, type PoolBinding } from './check.ts';
+import { budgetMs, DrillProblem, fail, ownBackend, pass, type BackendBinding, type Check, type PoolBinding } from './check.ts';
 import { failoverPool, steadyProbe, steadyTimeoutMs, waitForProbe } from './failover-sequence.ts';
 
 /** A pause in the victim's application traffic this long, at 200 req/s, means the LB took it out. */
@@ -32,7 +32,7 @@ export const healthPassiveEjection: Check = {
   id: 'health.passive-ejection',
   title: 'a server answering errors is ejected on live traffic, not only by health checks',
   severity: 'must',
-  needs: ['passive-health-checks'],
+  needs: ['passive-health-checks', 'own-backends'],
   needsPool: true,
   disruptive: true,
   async run(ctx) {
@@ -55,7 +55,7 @@ export const healthPassiveEjection: Check = {
     await waitForProbe(probe, (s) => (s.at(-1)?.sentAtMs ?? 0) > faultAtMs + budget + GAP_MS, budget + GAP_MS + 10_000, ctx.signal);
     const samples = await probe.stop();
     // What the victim itself received: retried requests never show up in the probe's answers.
-    const hits = victim.backend.requests.filter((r) => !r.health && r.receivedAtMs >= faultAtMs && r.receivedAtMs <= faultAtMs + budget + GAP_MS).map((r) => r.receivedAtMs);
+    const hits = ownBackend(victim).requests.filter((r) => !r.health && r.receivedAtMs >= faultAtMs && r.receivedAtMs <= faultAtMs + budget + GAP_MS).map((r) => r.receivedAtMs);
     let ejectedAtMs: number | undefined;
     let prev = faultAtMs;
     for (const t of [...hits, faultAtMs + budget + GAP_MS]) {

@@ -1,6 +1,6 @@
 import type { LbResponse } from '../client/lb-client.ts';
 import { formatMs } from '../duration.ts';
-import { DrillProblem, fail, pass, type Check } from './check.ts';
+import { DrillProblem, fail, ownBackend, pass, type Check } from './check.ts';
 import { answeredBy } from './node-map-support.ts';
 import { nodeMap } from '../contracts/node-map.ts';
 import { contractPool } from '../contracts/pools.ts';
@@ -20,7 +20,7 @@ export const queueMaxconnMaxqueue: Check = {
   id: 'queue.maxconn-maxqueue',
   title: 'maxconn + maxqueue: M+Q slow requests per server are served, the rest get a quick 503',
   severity: 'must',
-  needs: ['server-queue'],
+  needs: ['server-queue', 'own-backends'],
   needsPool: true,
   async run(ctx) {
     const q = ctx.queue;
@@ -31,7 +31,10 @@ export const queueMaxconnMaxqueue: Check = {
     const map = nodeMap(ctx);
     const masters = [...new Set(Object.values(map.entries))];
     const nodeFor = (master: string) => Object.entries(map.entries).find(([, m]) => m === master)![0];
-    const backendOf = (master: string) => ctx.backends.find((b) => b.upstream.address === map.targets[master])?.backend;
+    const backendOf = (master: string) => {
+      const binding = ctx.backends.find((b) => b.upstream.address === map.targets[master]);
+      return binding && ownBackend(binding);
+    };
     const run = `${ctx.nextId()}-q`;
     const send = (i: number, master: string): Promise<LbResponse> =>
       ctx.client.send(

@@ -1,4 +1,4 @@
-import { DrillProblem, fail, pass, type Check } from './check.ts';
+import { DrillProblem, fail, ownBackend, pass, type Check } from './check.ts';
 import { sourceClients } from './source-clients.ts';
 import { contractPool } from '../contracts/pools.ts';
 
@@ -9,7 +9,7 @@ export const retryNextUpstream: Check = {
   id: 'retry.next-upstream',
   title: 'a 502/503 from one backend is retried on another for idempotent requests',
   severity: 'must',
-  needs: [],
+  needs: ['own-backends'],
   needsPool: true,
   disruptive: true,
   async run(ctx) {
@@ -29,7 +29,7 @@ export const retryNextUpstream: Check = {
     } finally {
       await close();
     }
-    const tried = victim.backend.requests.filter((r) => !r.health && r.injectedStatus !== undefined).length;
+    const tried = ownBackend(victim).requests.filter((r) => !r.health && r.injectedStatus !== undefined).length;
     const failed = rows.filter((r) => r.status !== 200);
     const evidence = { victim: victim.backend.id, requests: rows, answeredWith503ByVictim: tried };
     if (failed.length > 0) return fail(expected, `${failed.length} of ${REQUESTS} reached the client as ${[...new Set(failed.map((r) => r.status))].join(', ')}`, evidence);

@@ -1,4 +1,4 @@
-import { fail, pass, type Check } from './check.ts';
+import { fail, ownBackend, pass, type Check } from './check.ts';
 import { failoverPool, steadyProbe } from './failover-sequence.ts';
 
 /** Requests sent right after the kill, before any health check can notice it. */
@@ -13,14 +13,14 @@ export const retryRedispatch: Check = {
   id: 'retry.redispatch',
   title: 'a failed connection to one server is retried on another',
   severity: 'must',
-  needs: [],
+  needs: ['own-backends'],
   needsPool: true,
   disruptive: true,
   async run(ctx) {
     const expected = `all ${REQUESTS} requests sent right after a server is killed (before any health check notices) succeed on another server`;
     const { pool, victim } = failoverPool(ctx);
     await (await steadyProbe(ctx, pool)).stop();
-    const pooled = victim.backend.openConnections;
+    const pooled = ownBackend(victim).openConnections;
     await ctx.faults.apply({ type: 'stop' }, ctx.site(victim));
     const rows: Array<{ status: number | string; backend: string | null; ms: number }> = [];
     for (let i = 0; i < REQUESTS; i++) {

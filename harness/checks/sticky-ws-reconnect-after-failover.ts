@@ -21,7 +21,7 @@ export const stickyWsReconnectAfterFailover: Check = {
   id: 'sticky.ws-reconnect-after-failover',
   title: 'WebSocket clients of a failed server are cut, reconnect to live servers and are pinned again',
   severity: 'must',
-  needs: ['websocket', 'sticky-cookie', 'active-health-checks', 'shutdown-sessions'],
+  needs: ['websocket', 'sticky-cookie', 'active-health-checks', 'shutdown-sessions', 'own-backends'],
   needsPool: true,
   disruptive: true,
   async run(ctx) {

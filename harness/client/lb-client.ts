@@ -87,12 +87,15 @@ export class LbClient implements AsyncDisposable {
   readonly #clients = new Map<string, Pool>();
   /** lbdrill's CA certificate, the only one this client trusts. */
   readonly caPem: string;
-  /** source address of every connection, e.g. 127.0.9.9 */
-  readonly localAddress: string;
+  /** source address of every connection, e.g. 127.0.9.9; undefined: the system's choice (a deployed LB lbdrill did not start). */
+  readonly localAddress: string | undefined;
+  /** skip certificate verification: a deployment file's `insecure: true`, for staging LBs with self-signed certificates. */
+  readonly #insecure: boolean;
 
-  constructor(options: { ca: string; localAddress: string }) {
+  constructor(options: { ca: string; localAddress?: string; insecure?: boolean }) {
     this.caPem = options.ca;
     this.localAddress = options.localAddress;
+    this.#insecure = options.insecure === true;
   }
 
   /** A keep-alive undici Pool for an endpoint (shared across requests). */
@@ -104,9 +107,9 @@ export class LbClient implements AsyncDisposable {
       connect: {
         ca: this.caPem,
         servername: endpoint.serverName,
-        rejectUnauthorized: true,
+        rejectUnauthorized: !this.#insecure,
       },
-      localAddress: this.localAddress,
+      ...(this.localAddress !== undefined ? { localAddress: this.localAddress } : {}),
       // a fresh client is for one request whose connection the LB may close
       connections: options.fresh ? 1 : 16,
       // Long transfers and idle gaps are what we test: undici must not time out first.

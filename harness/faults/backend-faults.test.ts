@@ -42,10 +42,10 @@ afterEach(async () => {
   await Promise.all(backends.splice(0).map((b) => b.close()));
 });
 
-async function site(name = 'backend-api-1'): Promise<FaultSite> {
+async function site(name = 'backend-api-1'): Promise<FaultSite & { backend: StartedBackend }> {
   const backend = await startBackend({ id: name, host: HOST, port: 0, healthPaths: HEALTH_PATHS });
   backends.push(backend);
-  return { name, backend };
+  return { name, backend, fixture: backend };
 }
 
 function context(seed = SEED): FaultContext {

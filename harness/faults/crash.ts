@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FaultKind } from './fault.ts';
+import { fixtureOf, type FaultKind } from './fault.ts';
 
 const attributes = z
   .object({
@@ -20,13 +20,15 @@ export const crashFault: FaultKind<CrashAttributes> = {
   attributes,
   async apply(site, { attributes: { afterBytes } }) {
     const backend = site.backend;
+    // Crashing mid-response is a behaviour of lbdrill's own backend; a plain crash is any backend's (a deployed one: its kill hook).
+    const fixture = afterBytes === undefined ? site.fixture : fixtureOf(site, 'crash');
     // Behind a fault proxy the proxy dies with the backend, or the LB would see accept-then-reset instead of a refusal.
     const onMode = () => {
-      if (backend.mode.state === 'crashed') void site.proxy?.disable();
+      if (fixture?.mode.state === 'crashed') void site.proxy?.disable();
     };
-    if (site.proxy) backend.events.on('mode', onMode);
+    if (site.proxy) fixture?.events.on('mode', onMode);
     if (afterBytes === undefined) await Promise.all([backend.crash(), site.proxy?.disable()]);
-    else backend.armCrash(afterBytes);
+    else fixture!.armCrash(afterBytes);
     let undone: Promise<void> | undefined;
     return {
       type: 'crash',
@@ -35,8 +37,8 @@ export const crashFault: FaultKind<CrashAttributes> = {
         afterBytes === undefined ? `crash ${site.name}` : `crash ${site.name} after ${afterBytes} body bytes of its next response`,
       undo: () =>
         (undone ??= (async () => {
-          backend.events.off('mode', onMode);
-          backend.disarmCrash();
+          fixture?.events.off('mode', onMode);
+          fixture?.disarmCrash();
           await backend.start();
           await site.proxy?.enable();
         })()),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FaultKind } from './fault.ts';
+import { fixtureOf, type FaultKind } from './fault.ts';
 import { seededRandom } from './seeded-random.ts';
 
 const attributes = z
@@ -22,12 +22,13 @@ export const errorsFault: FaultKind<ErrorsAttributes> = {
   attributes,
   async apply(site, { attributes: { rate, status } }, ctx) {
     const seed = Math.floor(seededRandom(ctx.seed, site.name, 'errors')() * 2 ** 32);
-    site.backend.setErrors({ rate, status, seed });
+    const backend = fixtureOf(site, 'errors');
+    backend.setErrors({ rate, status, seed });
     return {
       type: 'errors',
       site: site.name,
       description: `errors ${site.name} ${status} on ${+(rate * 100).toFixed(1)}% of requests`,
-      undo: async () => site.backend.setErrors(undefined),
+      undo: async () => backend.setErrors(undefined),
     };
   },
 };

@@ -50,15 +50,39 @@ export interface FaultLink {
 /** toxiproxy's direction: upstream is LB -> backend (requests), downstream is backend -> LB (responses). */
 export type FaultStream = 'upstream' | 'downstream';
 
+/**
+ * What every backend offers faults, whoever runs it: lbdrill's own backend (StartedBackend)
+ * or a deployed one whose stop/start/kill/pause are the operator's hook commands.
+ */
+export interface SiteBackend {
+  /** the name the backend answers with (X-Lbdrill-Backend, or what a deployment's identify rule yields). */
+  readonly id: string;
+  /** the listener goes away and open connections are cut; `start` brings it back on the same address. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** dies like a killed process (SIGKILL, `docker kill`); `start` brings it back. */
+  crash(): Promise<void>;
+  /** true: stops answering while its connections stay open (a frozen process, `docker pause`); false resumes it. */
+  setHang(on: boolean): void | Promise<void>;
+}
+
 /** One backend of the topology, and the handles faults act through. */
 export interface FaultSite {
   /** the backend's name in the topology ("backend-api-1"). */
   name: string;
-  backend: StartedBackend;
+  backend: SiteBackend;
+  /** lbdrill's own backend, for faults that change how it answers (slow, errors, health_fail); undefined for a deployed backend. */
+  fixture?: StartedBackend;
   /** the TCP fault proxy the LB reaches this backend through; undefined when the run has none. */
   proxy?: FaultProxy;
   /** the backend's own test host, in network-namespace mode (--network netns). */
   link?: FaultLink;
+}
+
+/** The site's own lbdrill backend, for a fault that changes how it answers; throws naming the site when it has none. */
+export function fixtureOf(site: FaultSite, type: FaultType): StartedBackend {
+  if (site.fixture) return site.fixture;
+  throw new Error(`${type} changes how lbdrill's own backend answers; ${site.name} is not one of lbdrill's backends (a deployed backend has stop, start, kill and pause hooks: faults stop, crash, hang)`);
 }
 
 /** What a fault may use besides its site. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FaultKind } from './fault.ts';
+import { fixtureOf, type FaultKind } from './fault.ts';
 
 const MIN_PERIOD_MS = 100;
 const MAX_PERIOD_MS = 3_600_000;
@@ -32,8 +32,9 @@ export const flapFault: FaultKind<FlapAttributes> = {
   attributes,
   async apply(site, { attributes: { periodMs, downMs, mode } }, ctx) {
     const backend = site.backend;
-    const goDown = mode === 'stop' ? () => backend.stop() : async () => backend.setHealthy(false);
-    const goUp = mode === 'stop' ? () => backend.start() : async () => backend.setHealthy(true);
+    const fixture = mode === 'health' ? fixtureOf(site, 'flap') : undefined;
+    const goDown = fixture ? async () => fixture.setHealthy(false) : () => backend.stop();
+    const goUp = fixture ? async () => fixture.setHealthy(true) : () => backend.start();
     const startedAt = performance.now();
     let flapping = !ctx.signal.aborted;
     let timer: NodeJS.Timeout | undefined;

@@ -6,7 +6,8 @@ export type HangAttributes = z.infer<typeof attributes>;
 
 /**
  * The backend accepts connections and reads requests but never answers, health checks
- * included. Undo resets (RST) the connections it held, like restarting a stuck process.
+ * included (a deployed backend: its `pause` hook). Undo resets (RST) the connections it
+ * held, like restarting a stuck process (a deployed backend: its `unpause` hook).
  */
 export const hangFault: FaultKind<HangAttributes> = {
   type: 'hang',
@@ -14,7 +15,7 @@ export const hangFault: FaultKind<HangAttributes> = {
   title: 'backend hangs',
   attributes,
   async apply(site) {
-    site.backend.setHang(true);
+    await site.backend.setHang(true);
     return {
       type: 'hang',
       site: site.name,

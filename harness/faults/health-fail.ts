@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FaultKind } from './fault.ts';
+import { fixtureOf, type FaultKind } from './fault.ts';
 
 const attributes = z.object({}).strict();
 export type HealthFailAttributes = z.infer<typeof attributes>;
@@ -11,12 +11,13 @@ export const healthFailFault: FaultKind<HealthFailAttributes> = {
   title: 'backend health check fails',
   attributes,
   async apply(site) {
-    site.backend.setHealthy(false);
+    const backend = fixtureOf(site, 'health_fail');
+    backend.setHealthy(false);
     return {
       type: 'health_fail',
       site: site.name,
       description: `health_fail ${site.name}`,
-      undo: async () => site.backend.setHealthy(true),
+      undo: async () => backend.setHealthy(true),
     };
   },
 };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { FaultKind } from './fault.ts';
+import { fixtureOf, type FaultKind } from './fault.ts';
 import { seededRandom } from './seeded-random.ts';
 
 const MAX_DELAY_MS = 600_000;
@@ -22,13 +22,14 @@ export const slowFault: FaultKind<SlowAttributes> = {
   attributes,
   async apply(site, { attributes: { delayMs, jitterMs, healthToo } }, ctx) {
     const seed = Math.floor(seededRandom(ctx.seed, site.name, 'slow')() * 2 ** 32);
-    site.backend.setSlow({ delayMs, jitterMs, healthToo, seed });
+    const backend = fixtureOf(site, 'slow');
+    backend.setSlow({ delayMs, jitterMs, healthToo, seed });
     const jitter = jitterMs > 0 ? `±${jitterMs}` : '';
     return {
       type: 'slow',
       site: site.name,
       description: `slow ${site.name} +${delayMs}${jitter} ms${healthToo ? '' : ', health not delayed'}`,
-      undo: async () => site.backend.setSlow(undefined),
+      undo: async () => backend.setSlow(undefined),
     };
   },
 };

@@ -1,9 +1,18 @@
-import type { Endpoint, ErrorKind, LbClient } from '../client/lb-client.ts';
+import type { Endpoint, ErrorKind, LbClient, LbResponse } from '../client/lb-client.ts';
 
 /** Epoch milliseconds on the monotonic clock, the time base of every sample and event. */
 export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
+
+/** Names the backend that served a response, or null when none can be told (an error, an answer by the LB itself). */
+export type IdentifyBackend = (response: LbResponse) => string | null;
+
+/** lbdrill's own backends name themselves in X-Lbdrill-Backend. */
+export const identifyLbdrillBackend: IdentifyBackend = (res) => {
+  const backend = res.headers['x-lbdrill-backend'];
+  return typeof backend === 'string' ? backend : null;
+};
 
 /** One probe request: when it was sent, who answered, how. */
 export interface ProbeSample {
@@ -11,7 +20,7 @@ export interface ProbeSample {
   /** epoch ms when the request was handed to the client. */
   sentAtMs: number;
   latencyMs: number;
-  /** X-Lbdrill-Backend of the response; null when no backend answered (error, or an answer by the LB itself). */
+  /** the backend that served it, as `identify` names it; null when no backend answered (error, or an answer by the LB itself). */
   backend: string | null;
   status: number | null;
   /** set when no response arrived. */
@@ -36,6 +45,8 @@ export interface ProbeOptions {
   /** extra request headers (the probe's own id header is always sent). */
   headers?: Record<string, string>;
   onSample?: (sample: ProbeSample) => void;
+  /** names the backend of a response (default: X-Lbdrill-Backend, lbdrill's own backends; a deployment's header, cookie or body rule). */
+  identify?: IdentifyBackend;
   /** resend a request whose reused keep-alive connection closed before any answer, once (RFC 9112 §9.3.1; see LbClient.send). */
   retryOnKeepAliveClose?: boolean;
 }
@@ -101,12 +112,11 @@ export class ProbeStream {
     const client = clients && clients.length > 0 ? clients[seq % clients.length]! : this.#options.client;
     const sentAtMs = nowMs();
     const res = await client.send(endpoint, { path: path(seq), timeoutMs, headers: { 'x-lbdrill-id': `probe-${seq}`, ...headers } }, { retryOnKeepAliveClose: this.#options.retryOnKeepAliveClose === true });
-    const backend = res.headers['x-lbdrill-backend'];
     const sample: ProbeSample = {
       seq,
       sentAtMs,
       latencyMs: nowMs() - sentAtMs,
-      backend: typeof backend === 'string' ? backend : null,
+      backend: res.status === undefined ? null : (this.#options.identify ?? identifyLbdrillBackend)(res),
       status: res.status ?? null,
       error: res.error?.kind ?? null,
       ...(res.retriedAfter ? { retried: true as const } : {}),

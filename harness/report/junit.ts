@@ -37,6 +37,9 @@ export function renderJunit(report: RunReport): string {
       else if (r.status === 'error') lines.push(`${open}>`, `      <error message="${message}" type="error"/>`, '    </testcase>');
       else lines.push(`${open}>`, `      <skipped message="${escape(`${r.status}: ${r.observed}`)}"/>`, '    </testcase>');
     }
+    // a deployed pool's hook commands, for CI logs: what lbdrill ran on the operator's hosts
+    const hooks = report.deployment?.hooks ?? [];
+    if (hooks.length > 0) lines.push(`    <system-out>${escape(hooks.map((h) => `${h.startedAt} ${h.hook} ${h.backend} (${h.purpose}): ${h.command} -> ${h.exitCode ?? h.signal} in ${h.durationMs} ms`).join('\n'))}</system-out>`);
     lines.push('  </testsuite>');
   }
   lines.push('</testsuites>', '');

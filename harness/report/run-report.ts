@@ -1,5 +1,6 @@
 import type { CheckResult, FailoverSettings, RunMode } from '../checks/check.ts';
 import type { Binding } from '../contracts/binding.ts';
+import type { HookRecord } from '../deployment/hook-runner.ts';
 import type { Mapping } from '../targets/config-plan.ts';
 
 /** One target of a run, as report.json describes it (see reports/README.md). */
@@ -38,6 +39,20 @@ export interface RunReport {
   exitCode: number;
   targets: TargetReport[];
   results: CheckResult[];
+  /** a run against a deployed pool (--deployment): where it probed, its view, and every hook command that ran. */
+  deployment?: DeploymentReport;
+}
+
+/** The deployed pool of a run: probe, view and the hook commands with exit status, time and duration. */
+export interface DeploymentReport {
+  file: string;
+  url: string;
+  /** the LB's view and how it times transitions (poll interval). */
+  view: string;
+  pollMs: number;
+  probeRatePerSec: number;
+  probeRateCapPerSec: number;
+  hooks: HookRecord[];
 }
 
 /** 1 when a must-check failed or could not be judged (error); unsupported and skipped are not failures. */

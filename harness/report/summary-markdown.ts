@@ -42,6 +42,12 @@ export function renderSummaryMarkdown(report: RunReport): string {
     if (t.mapped.length > 0) out.push(`  - mapped: ${t.mapped.map((m) => `${m.kind} \`${m.from}\` → \`${m.to}\``).join(', ')}`);
     if (t.bindings.length > 0) out.push('  - bound:', ...bindingLines(t.bindings).map((l) => `    - ${cell(l)}`));
   }
+  if (report.deployment) {
+    const d = report.deployment;
+    out.push('', '## Deployed pool', '', `\`${d.file}\`: ${d.url} probed at ${d.probeRatePerSec} req/s (cap ${d.probeRateCapPerSec} req/s); view: ${cell(d.view)}`, '');
+    out.push('| when | hook | backend | command | exit | duration |', '| --- | --- | --- | --- | --- | --- |');
+    for (const h of d.hooks) out.push(`| ${h.startedAt} | ${h.hook} (${h.purpose}) | ${h.backend} | \`${cell(h.command)}\` | ${h.exitCode ?? h.signal} | ${h.durationMs} ms |`);
+  }
   const notable = report.results.filter((r) => r.status !== 'pass' && r.status !== 'skipped');
   if (notable.length > 0) {
     out.push('', '## Not passing', '');

@@ -1,6 +1,6 @@
 import { startBackend, type StartedBackend } from '../../fixtures/backend/index.ts';
 import { mkdir } from 'node:fs/promises';
-import { DrillProblem, fail, type BackendBinding, type Check, type CheckContext, type CheckOutcome, type CheckResult, type DrillStatus, type FailoverSettings, type ModeSettings, type Severity } from '../checks/check.ts';
+import type { BackendBinding, Check, CheckContext, CheckResult, DrillStatus, FailoverSettings, ModeSettings, Severity } from '../checks/check.ts';
 import type { AuthContract } from '../contracts/auth.ts';
 import type { Binding } from '../contracts/binding.ts';
 import type { NodeMapContract } from '../contracts/node-map.ts';
@@ -8,11 +8,11 @@ import type { PoolMatch } from '../contracts/pools.ts';
 import type { QueueContract } from '../contracts/queue.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { bindTarget } from './bind-target.ts';
-import { FaultController } from '../faults/fault-controller.ts';
+import { CheckScope, executeCheck } from './execute-check.ts';
 import type { FaultProxy } from '../faults/fault-proxy.ts';
 import type { FaultSite } from '../faults/fault.ts';
 import { ProbeStream } from '../probe/probe-stream.ts';
-import { WsFleet, type StartedWsFleet } from '../ws/ws-fleet.ts';
+import { WsFleet } from '../ws/ws-fleet.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
 import { LbClient } from '../client/lb-client.ts';
 import { LbdrillError } from '../errors.ts';
@@ -25,8 +25,6 @@ import { locateNodeMap } from './node-map-file.ts';
 /** Address lbdrill's client connects from: distinct from the LB's own, so X-Forwarded-For is provable. */
 export const CLIENT_ADDRESS = '127.0.9.9';
 const START_TIMEOUT_MS = 15_000;
-/** Upper bound for one check; a check that runs longer ends as `error`. */
-const CHECK_TIMEOUT_MS = 10 * 60_000;
 
 /** A check as a profile lists it: which one, and how much it matters there. */
 export interface PlannedCheck {
@@ -53,14 +51,6 @@ export interface TargetRun {
   crashed?: string;
   /** what starting a containerized LB cost, up to serving. */
   startup?: StartupCost & { readyMs: number };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LbdrillError('LBDRILL_ERR_TIMEOUT', `${what} did not finish within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -155,7 +145,7 @@ export async function runTarget(options: {
 
     const app = prepared.endpoints.find((e) => e.tls) ?? prepared.endpoints[0];
     if (!app) throw new LbdrillError('LBDRILL_ERR_TARGET_START', `${prepared.target.sourceFile} has no listener lbdrill can send traffic to`);
-    const backendBindings: BackendBinding[] = prepared.backends.map((plan, i) => ({ backend: backends[i]!, upstream: plan.upstream }));
+    const backendBindings: BackendBinding[] = prepared.backends.map((plan, i) => ({ backend: backends[i]!, fixture: backends[i]!, upstream: plan.upstream }));
     const requests = index;
     const bound = await bindTarget({
       profile: options.profile,
@@ -181,7 +171,7 @@ export async function runTarget(options: {
         hosts && hostIndex !== undefined
           ? { down: () => hosts.linkDown(hostIndex), up: () => hosts.linkUp(hostIndex), partition: () => hosts.partition(hostIndex), heal: () => hosts.heal(hostIndex) }
           : undefined;
-      return { name: b.backend.id, backend: b.backend, ...(proxy ? { proxy } : {}), ...(link ? { link } : {}) };
+      return { name: b.backend.id, backend: b.backend, ...(b.fixture ? { fixture: b.fixture } : {}), ...(proxy ? { proxy } : {}), ...(link ? { link } : {}) };
     };
 
     const runOne = async (planned: PlannedCheck): Promise<CheckResult> => {
@@ -199,10 +189,8 @@ export async function runTarget(options: {
       }
       onEvent({ type: 'check-start', target: targetName, check: check.id });
       let counter = 0;
-      const controller = new AbortController();
-      const faults = new FaultController({ seed: options.seed, signal: controller.signal });
-      const probes: ProbeStream[] = [];
-      const fleets: StartedWsFleet[] = [];
+      const scope = new CheckScope(options.seed);
+      const { controller, faults, probes, fleets } = scope;
       const ctx: CheckContext = {
         target: { name: targetName, version: prepared.version },
         app,
@@ -268,30 +256,7 @@ export async function runTarget(options: {
           return fleet;
         },
       };
-      const t0 = performance.now();
-      let outcome: CheckOutcome | undefined;
-      let error: string | undefined;
-      try {
-        outcome = await withTimeout(check.run(ctx), CHECK_TIMEOUT_MS, check.id);
-      } catch (err) {
-        if (err instanceof DrillProblem) outcome = fail(check.title, err.message);
-        else error = (err as Error).message;
-      } finally {
-        controller.abort();
-        await Promise.allSettled([...probes.map((p) => p.stop()), ...fleets.map((f) => f.close())]);
-        // A fault left applied would poison the next check: undo is part of every check.
-        try {
-          await faults.undoAll();
-        } catch (err) {
-          error ??= (err as Error).message;
-        }
-      }
-      const durationMs = Math.round(performance.now() - t0);
-      // A check that "failed" because the LB died is an error of the run, not a verdict on the config.
-      if (crashed && outcome?.status !== 'pass') error = crashed;
-      const result: CheckResult = error
-        ? { ...base, status: 'error', durationMs, expected: check.title, observed: error, evidence: outcome?.evidence ?? {} }
-        : { ...base, status: outcome!.status, durationMs, expected: outcome!.expected, observed: outcome!.observed, evidence: outcome!.evidence };
+      const result = await executeCheck({ check, severity, target: targetName, ctx, scope, crashed: () => crashed });
       onEvent({ type: 'check-done', result });
       return result;
     };

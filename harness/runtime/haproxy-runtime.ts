@@ -1,12 +1,9 @@
-import net from 'node:net';
 import { LbdrillError } from '../errors.ts';
 import type { LbProcess } from '../process/lb-process.ts';
 import { nowMs } from '../probe/probe-stream.ts';
 import type { LbServerState } from './lb-state-event.ts';
+import { haproxySocketCommand, parseServersState } from './haproxy-socket.ts';
 import { RuntimeApi, type ServerCommand } from './runtime-api.ts';
-
-/** A stats socket command answers within this long on a healthy HAProxy. */
-const SOCKET_TIMEOUT_MS = 5_000;
 
 /**
  * HAProxy logs every server transition on stderr in foreground mode (`-db`):
@@ -46,22 +43,7 @@ export class HaproxyRuntime extends RuntimeApi {
 
   /** Sends one command on the stats socket and returns HAProxy's answer. */
   send(command: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-      const socket = net.createConnection(this.#socketPath);
-      let answer = '';
-      const timer = setTimeout(() => socket.destroy(new Error(`no answer within ${SOCKET_TIMEOUT_MS} ms`)), SOCKET_TIMEOUT_MS);
-      socket.setEncoding('utf8');
-      socket.on('connect', () => socket.end(`${command}\n`));
-      socket.on('data', (chunk: string) => (answer += chunk));
-      socket.on('close', () => {
-        clearTimeout(timer);
-        resolve(answer.trim());
-      });
-      socket.on('error', (err) => {
-        clearTimeout(timer);
-        reject(new LbdrillError('LBDRILL_ERR_RUNTIME_API', `HAProxy stats socket ${this.#socketPath}: ${err.message}`, { cause: err }));
-      });
-    });
+    return haproxySocketCommand(this.#socketPath, command);
   }
 
   async command(pool: string, server: string, command: ServerCommand): Promise<void> {
@@ -77,19 +59,7 @@ export class HaproxyRuntime extends RuntimeApi {
   }
 
   async states(): Promise<Array<{ pool: string; server: string; state: LbServerState }>> {
-    // `show servers state`: "1" header, "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state ..."
-    const text = await this.send('show servers state');
-    const rows: Array<{ pool: string; server: string; state: LbServerState }> = [];
-    for (const line of text.split('\n')) {
-      const f = line.trim().split(/\s+/);
-      if (f.length < 7 || line.startsWith('#') || !/^\d+$/.test(f[0]!)) continue;
-      const op = Number(f[5]);
-      const admin = Number(f[6]);
-      // srv_admin_state bits: 0x01 forced maint, 0x08 forced drain; srv_op_state 2 = running.
-      const state: LbServerState = admin & 0x01 ? 'maint' : admin & 0x08 ? 'drain' : op === 2 || op === 3 ? 'up' : 'down';
-      rows.push({ pool: f[1]!, server: f[3]!, state });
-    }
-    return rows;
+    return parseServersState(await this.send('show servers state'));
   }
 
   async close(): Promise<void> {

@@ -32,7 +32,9 @@ export type Feature =
   | 'rate-limit'
   | 'server-queue'
   | 'runtime-map'
-  | 'runtime-api';
+  | 'runtime-api'
+  /** lbdrill's own backends behind the LB: request records, connection counts, faults that change how they answer. */
+  | 'own-backends';
 
 /** A config rendered into its run directory, ready for the proxy's checker and start. */
 export interface RenderedTarget {

@@ -1,0 +1,26 @@
+import { ApacheBalancerView } from '../runtime/apache-balancer-view.ts';
+import { HaproxySocketView } from '../runtime/haproxy-socket-view.ts';
+import { HaproxyStatsCsvView } from '../runtime/haproxy-stats-csv-view.ts';
+import type { PolledView } from '../runtime/polled-view.ts';
+import { PrometheusView } from '../runtime/prometheus-view.ts';
+import { ReferenceAdminView } from '../runtime/reference-admin-view.ts';
+import type { Deployment } from './deployment.ts';
+
+/** The LB's own view the deployment names, not yet started; undefined for `view: none` (nginx OSS: traffic tells). */
+export function deploymentView(deployment: Deployment): PolledView | undefined {
+  const { view, pollMs } = deployment;
+  switch (view.kind) {
+    case 'none':
+      return undefined;
+    case 'haproxy-socket':
+      return new HaproxySocketView(view.socket, pollMs);
+    case 'haproxy-stats-csv':
+      return new HaproxyStatsCsvView(view.url, pollMs);
+    case 'apache-balancer-manager':
+      return new ApacheBalancerView(view.url, pollMs);
+    case 'reference-admin':
+      return new ReferenceAdminView(view.url, view.tokenEnv, pollMs);
+    case 'prometheus':
+      return new PrometheusView(view.url, pollMs);
+  }
+}
