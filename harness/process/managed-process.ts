@@ -35,7 +35,7 @@ export interface ManagedProcessOptions {
 
 /**
  * A child process in its own process group, so stopping it also stops the workers it
- * forks (nginx, apache2). Emits 'line' for each stdout line and 'exit' when it ends;
+ * forks (nginx, apache2). Emits 'line' for each line of stdout and stderr and 'exit' when it ends;
  * `unexpectedExit` is set when it ended before anyone asked it to (a crash of the LB).
  */
 export class ManagedProcess extends EventEmitter implements LbProcess {
@@ -62,21 +62,20 @@ export class ManagedProcess extends EventEmitter implements LbProcess {
     });
     this.#log = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
     this.#untrack = this.child.pid !== undefined ? trackProcessGroup(this.child.pid) : () => undefined;
-    let partial = '';
-    this.child.stdout?.on('data', (chunk: Buffer) => {
-      this.#log?.write(chunk);
-      const text = partial + chunk.toString('utf8');
-      const lines = text.split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        this.#remember(line);
-        this.emit('line', line);
-      }
-    });
-    this.child.stderr?.on('data', (chunk: Buffer) => {
-      this.#log?.write(chunk);
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) this.#remember(line);
-    });
+    // Both streams, line by line, as a container's log stream gives them: HAProxy reports server
+    // transitions on stderr whatever its `log` lines say.
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      let partial = '';
+      stream?.on('data', (chunk: Buffer) => {
+        this.#log?.write(chunk);
+        const lines = (partial + chunk.toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) {
+          if (line.trim()) this.#remember(line);
+          this.emit('line', line);
+        }
+      });
+    }
     this.#exited = new Promise((resolve) => {
       this.child.once('error', (err) => {
         this.#remember(`${this.label}: ${err.message}`);
@@ -114,7 +113,7 @@ export class ManagedProcess extends EventEmitter implements LbProcess {
     return this.#tail.slice(-lines);
   }
 
-  /** Resolves with the first stdout line matching `predicate`; rejects if the process exits first. */
+  /** Resolves with the first line (stdout or stderr) matching `predicate`; rejects if the process exits first. */
   async waitForLine(predicate: (line: string) => boolean, timeoutMs: number): Promise<string> {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), timeoutMs);

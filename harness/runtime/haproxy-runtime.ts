@@ -12,8 +12,10 @@ import { RuntimeApi, type ServerCommand } from './runtime-api.ts';
  *   [WARNING]  (7974) : Server api_pool/backend-api-1 is going DOWN for maintenance. ...
  *   [WARNING]  (7974) : Server api_pool/backend-api-1 is UP/READY (leaving forced maintenance).
  *   [WARNING]  (7974) : Server api_pool/backend-api-1 enters drain state. ...
+ * Only these stderr lines count: a `log` target lbdrill maps to stdout repeats each one as a log
+ * line, and a config that logs to a syslog address (`log 127.0.0.1 local0`) sends none there.
  */
-const TRANSITION = /Server ([^/\s]+)\/(\S+) (is UP\/READY|is UP|is DOWN|is going DOWN for maintenance|enters drain state)(.*)$/;
+const TRANSITION = /^\[(?:WARNING|NOTICE|ALERT)\]\s.*?Server ([^/\s]+)\/(\S+) (is UP\/READY|is UP|is DOWN|is going DOWN for maintenance|enters drain state)(.*)$/;
 
 function stateOf(words: string): LbServerState {
   if (words.startsWith('is going DOWN')) return 'maint';
