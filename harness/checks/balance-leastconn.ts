@@ -15,7 +15,7 @@ export const balanceLeastconn: Check = {
   id: 'balance.leastconn',
   title: 'a slow backend gets fewer requests (least connections)',
   severity: 'must',
-  needs: [],
+  needs: ['own-backends'],
   needsPool: true,
   async run(ctx) {
     const pool = contractPool(ctx);

@@ -46,7 +46,7 @@ export const failoverShutdownSessions: Check = {
   id: 'failover.shutdown-sessions',
   title: 'sessions of a server marked down are cut',
   severity: 'must',
-  needs: ['active-health-checks', 'shutdown-sessions'],
+  needs: ['active-health-checks', 'shutdown-sessions', 'own-backends'],
   needsPool: true,
   disruptive: true,
   async run(ctx) {

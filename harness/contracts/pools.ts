@@ -70,7 +70,7 @@ export function poolFrom(match: PoolMatch, configName: string, analysis: ConfigA
     .filter((u) => u.pool === configName)
     .flatMap((u) => {
       const b = backends.find((x) => x.upstream.address === u.address);
-      return b ? [{ backend: b.backend, upstream: u }] : [];
+      return b ? [{ ...b, upstream: u }] : [];
     });
   const health: PoolHealth | undefined = analysis.pools?.find((h) => h.pool === configName);
   return {

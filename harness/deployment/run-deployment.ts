@@ -87,12 +87,13 @@ export async function runDeployment(options: DeploymentRunOptions): Promise<RunR
     await using hooks = new HookRunner({ deploymentFile: deployment.file });
     ran = hooks;
     await using client = new LbClient({ ca: caPem, insecure: deployment.lb.insecure });
-    await using _view = { [Symbol.asyncDispose]: async () => view?.close() };
-    if (view) {
+    // stops polling on every way out of this block
+    await using polled = view;
+    if (polled) {
       try {
-        await view.start();
+        await polled.start();
       } catch (err) {
-        throw new LbdrillError('LBDRILL_ERR_TARGET_START', `${view.title} did not answer: ${(err as Error).message}`, { cause: err });
+        throw new LbdrillError('LBDRILL_ERR_TARGET_START', `${polled.title} did not answer: ${(err as Error).message}`, { cause: err });
       }
     }
     const bindings: BackendBinding[] = deployment.backends.map((spec) => ({

@@ -171,7 +171,8 @@ export async function runTarget(options: {
         hosts && hostIndex !== undefined
           ? { down: () => hosts.linkDown(hostIndex), up: () => hosts.linkUp(hostIndex), partition: () => hosts.partition(hostIndex), heal: () => hosts.heal(hostIndex) }
           : undefined;
-      return { name: b.backend.id, backend: b.backend, ...(b.fixture ? { fixture: b.fixture } : {}), ...(proxy ? { proxy } : {}), ...(link ? { link } : {}) };
+      const fixture = backends.find((x) => x.id === b.backend.id);
+      return { name: b.backend.id, backend: b.backend, ...(fixture ? { fixture } : {}), ...(proxy ? { proxy } : {}), ...(link ? { link } : {}) };
     };
 
     const runOne = async (planned: PlannedCheck): Promise<CheckResult> => {

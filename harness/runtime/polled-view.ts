@@ -22,7 +22,7 @@ export interface ViewedServer {
  * the report says so. Read-only: a deployed LB is changed by its operator's hooks, not by
  * lbdrill's commands.
  */
-export abstract class PolledView extends RuntimeApi {
+export abstract class PolledView extends RuntimeApi implements AsyncDisposable {
   readonly pollMs: number;
   /** the last poll's error, when the LB did not answer it (cleared by the next good one). */
   lastError: string | undefined;
@@ -85,6 +85,10 @@ export abstract class PolledView extends RuntimeApi {
     this.#closed = true;
     clearTimeout(this.#timer);
     await this.#polling;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
   }
 }
 
