@@ -24,3 +24,8 @@ export function deploymentView(deployment: Deployment): PolledView | undefined {
       return new PrometheusView(view.url, pollMs);
   }
 }
+
+/** How the report names the LB's view: how its transitions are timed, or why there is none. */
+export function viewTitle(view: PolledView | undefined): string {
+  return view ? view.eventSource : 'none: DOWN and UP are judged from traffic alone (nginx OSS has no status API)';
+}

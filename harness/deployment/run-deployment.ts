@@ -1,32 +1,19 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { BackendBinding, CheckResult, PoolBinding } from '../checks/check.ts';
-import { LbClient, type Endpoint } from '../client/lb-client.ts';
-import { LbdrillError } from '../errors.ts';
+import type { CheckResult } from '../checks/check.ts';
 import { LBDRILL_VERSION } from '../paths.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { renderJunit } from '../report/junit.ts';
 import { exitCodeFor, type RunReport } from '../report/run-report.ts';
 import { renderSummaryMarkdown } from '../report/summary-markdown.ts';
-import { CheckScope, executeCheck } from '../runner/execute-check.ts';
+import { runChecks } from '../runner/run-checks.ts';
 import { failoverSettings, type FailoverOverrides } from '../runner/failover-settings.ts';
-import type { PlannedCheck, RunEvent } from '../runner/run-target.ts';
-import { MODES } from '../runner/run-profile.ts';
-import type { Feature } from '../targets/target-kind.ts';
-import { DeployedBackend } from './deployed-backend.ts';
-import { deploymentContext, type DeployedTarget } from './deployment-context.ts';
+import type { PlannedCheck, RunEvent } from '../runner/run-checks.ts';
+import { startDeployment, type StartedDeployment } from './start-deployment.ts';
 import { MAX_PROBE_RATE_PER_SEC, type Deployment } from './deployment.ts';
 import { renderDeploymentPlan } from './deployment-plan.ts';
-import { deploymentView } from './deployment-view.ts';
-import { HookRunner } from './hook-runner.ts';
-import { identifyBackend } from './identify-backend.ts';
+import { deploymentView, viewTitle } from './deployment-view.ts';
 import { recoverHookJournals } from './recover-hook-journals.ts';
-
-/** What a deployed pool cannot offer a check, with the reason shown as its `unsupported` result. */
-const DEPLOYED_UNSUPPORTED: Readonly<Partial<Record<Feature, string>>> = {
-  'own-backends': "needs lbdrill's own backends (request records, health-only faults, backend ids over WebSocket); a deployed pool's backends are the operator's",
-  'runtime-api': 'a deployed LB is changed through its hooks; its view is read-only here',
-};
 
 export interface DeploymentRunOptions {
   deployment: Deployment;
@@ -61,11 +48,9 @@ export async function runDeployment(options: DeploymentRunOptions): Promise<RunR
   if ((options.failover.probeRatePerSec ?? 0) > MAX_PROBE_RATE_PER_SEC) options.onMessage(`--probe-rate ${options.failover.probeRatePerSec} capped at ${MAX_PROBE_RATE_PER_SEC} req/s on a deployed pool`);
   const failover = { ...failoverSettings(profile, { ...options.failover, probeRatePerSec: rate }), probeSources: 1 };
   const poolName = drillPool(deployment, profile);
-  const view = deploymentView(deployment);
-  const viewTitle = view ? view.eventSource : 'none: DOWN and UP are judged from traffic alone (nginx OSS has no status API)';
+  const title = viewTitle(deploymentView(deployment));
   if (options.dryRun) {
-    await view?.close();
-    options.onMessage(renderDeploymentPlan(deployment, failover, poolName, viewTitle).trimEnd());
+    options.onMessage(renderDeploymentPlan(deployment, failover, poolName, title).trimEnd());
     return undefined;
   }
   await recoverHookJournals({ log: options.onMessage });
@@ -75,86 +60,17 @@ export async function runDeployment(options: DeploymentRunOptions): Promise<RunR
   const reportDir = resolve(options.reportDir);
   const artifactDir = join(reportDir, 'run', deployment.name);
   await mkdir(artifactDir, { recursive: true });
-  const url = new URL(deployment.lb.url);
-  const tls = url.protocol === 'https:';
-  const port = url.port === '' ? (tls ? 443 : 80) : Number(url.port);
-  const app: Endpoint = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port, tls, serverName: url.hostname, originalPort: port };
-  const caPem = deployment.lb.caPem ?? '';
-  const results: CheckResult[] = [];
-  options.onMessage(`${deployment.name}: probing ${deployment.lb.url}${deployment.lb.probePath} at ${rate} req/s (cap ${MAX_PROBE_RATE_PER_SEC} req/s); view: ${viewTitle}`);
-  let ran: HookRunner;
+  options.onMessage(`${deployment.name}: probing ${deployment.lb.url}${deployment.lb.probePath} at ${rate} req/s (cap ${MAX_PROBE_RATE_PER_SEC} req/s); view: ${title}`);
+  let results: CheckResult[];
+  let ran: StartedDeployment;
   {
-    await using hooks = new HookRunner({ deploymentFile: deployment.file });
-    ran = hooks;
-    await using client = new LbClient({ ca: caPem, insecure: deployment.lb.insecure });
-    // stops polling on every way out of this block
-    await using polled = view;
-    if (polled) {
-      try {
-        await polled.start();
-      } catch (err) {
-        throw new LbdrillError('LBDRILL_ERR_TARGET_START', `${polled.title} did not answer: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    const bindings: BackendBinding[] = deployment.backends.map((spec) => ({
-      backend: new DeployedBackend(spec, hooks),
-      upstream: { pool: spec.pool, name: spec.server, address: spec.server, line: 0, backup: false, file: deployment.file },
-    }));
-    const pools: PoolBinding[] = [...new Set(deployment.backends.map((b) => b.pool))].map((pool) => ({
-      name: pool === poolName ? (profile.pools[0]?.name ?? pool) : pool,
-      configName: pool,
-      probePath: deployment.lb.probePath,
-      pathPrefix: '/',
-      primaries: bindings.filter((b) => b.upstream.pool === pool),
-      backups: [],
-      health: undefined,
-    }));
-    // the drill's pool first: failover checks act on pools[0]
-    pools.sort((a, b) => Number(b.configName === poolName) - Number(a.configName === poolName));
-    const target: DeployedTarget = {
-      name: deployment.name,
-      version: `deployed ${deployment.lb.url}`,
-      app,
-      client,
-      caPem,
-      backends: bindings,
-      pools,
-      runtime: view,
-      identify: identifyBackend(deployment.identify, deployment.backends),
-      failover,
-      settings: MODES.quick,
-      seed: options.seed,
-      artifactDir,
-      shared: new Map(),
-    };
-    for (const planned of options.checks) {
-      const { check, severity } = planned;
-      const base = { check: check.id, title: check.title, target: deployment.name, severity };
-      const missing = check.needs.map((f) => DEPLOYED_UNSUPPORTED[f]).find((reason) => reason !== undefined);
-      if (missing) {
-        results.push({ ...base, status: 'unsupported', durationMs: 0, expected: check.title, observed: missing, evidence: { needs: check.needs } });
-        continue;
-      }
-      if (hooks.failure) {
-        results.push({ ...base, status: 'error', durationMs: 0, expected: check.title, observed: `not run: ${hooks.failure.message}`, evidence: {} });
-        continue;
-      }
-      options.onEvent({ type: 'check-start', target: deployment.name, check: check.id });
-      const scope = new CheckScope(options.seed);
-      const ctx = deploymentContext(
-        target,
-        { id: check.id, pool: pools[0] },
-        scope,
-        (status) => options.onEvent({ type: 'drill-status', target: deployment.name, check: check.id, status }),
-        (message) => options.onEvent({ type: 'check-progress', target: deployment.name, check: check.id, message }),
-      );
-      const result = await executeCheck({ check, severity, target: deployment.name, ctx, scope, crashed: () => undefined });
-      results.push(result);
-      options.onEvent({ type: 'check-done', result });
-    }
-    // leaving this block undoes every pending hook (await using), before the report is written
+    // leaving this block undoes every pending hook and stops the view, before the report is written
+    await using target = await startDeployment({ deployment, profile, poolName, failover, seed: options.seed, artifactDir });
+    ran = target;
+    results = await runChecks(target, options.checks, options.seed, options.onEvent);
   }
-  const hookFailure = ran.failure;
+  const { app } = ran;
+  const hookFailure = ran.hooks.failure;
   const report: RunReport = {
     tool: 'lbdrill',
     version: LBDRILL_VERSION,
@@ -174,13 +90,13 @@ export async function runDeployment(options: DeploymentRunOptions): Promise<RunR
         bundled: false,
         rendered: null,
         mapped: [],
-        listeners: [{ originalPort: port, port, tls, serverName: url.hostname }],
+        listeners: [{ originalPort: app.originalPort, port: app.port, tls: app.tls, serverName: app.serverName }],
         backends: deployment.backends.map((b) => ({ id: b.name, upstream: b.server, pool: b.pool, address: b.value, backup: false })),
         bindings: [],
       },
     ],
     results,
-    deployment: { file: deployment.file, url: deployment.lb.url, view: viewTitle, pollMs: deployment.pollMs, probeRatePerSec: rate, probeRateCapPerSec: MAX_PROBE_RATE_PER_SEC, hooks: ran.records },
+    deployment: { file: deployment.file, url: deployment.lb.url, view: title, pollMs: deployment.pollMs, probeRatePerSec: rate, probeRateCapPerSec: MAX_PROBE_RATE_PER_SEC, hooks: ran.hooks.records },
   };
   await writeFile(join(reportDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   await writeFile(join(reportDir, 'junit.xml'), renderJunit(report));

@@ -2,7 +2,7 @@ import { bindingLines } from './bindings-text.ts';
 import Table from 'cli-table3';
 import pc from 'picocolors';
 import type { CheckStatus } from '../checks/check.ts';
-import type { RunEvent } from '../runner/run-target.ts';
+import type { RunEvent } from '../runner/run-checks.ts';
 import type { RunReport } from './run-report.ts';
 
 const COLOR: Record<CheckStatus, (s: string) => string> = {

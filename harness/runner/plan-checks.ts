@@ -1,7 +1,7 @@
 import { CHECKS } from '../checks/registry.ts';
 import { LbdrillError } from '../errors.ts';
 import type { Profile } from '../profiles/profile.ts';
-import type { PlannedCheck } from './run-target.ts';
+import type { PlannedCheck } from './run-checks.ts';
 
 /**
  * The profile's checks that run: `only` keeps the named ones, `skip` drops them (an id the profile

@@ -14,7 +14,8 @@ import { ContainerRuntime, type ImageOverrides } from '../container/container-ru
 import { CertificateAuthority } from '../tls/certificate-authority.ts';
 import { prepareTarget, type PreparedTarget, type TargetSpec } from './prepare-target.ts';
 import { TestHosts } from '../netns/test-hosts.ts';
-import { runTarget, type PlannedCheck, type RunEvent } from './run-target.ts';
+import type { PlannedCheck, RunEvent } from './run-checks.ts';
+import { runTarget } from './run-target.ts';
 import { failoverSettings, targetFailoverSettings, type FailoverOverrides } from './failover-settings.ts';
 import { matchPools, type PoolMatch } from '../contracts/pools.ts';
 import { nodeMapFor } from '../contracts/node-map.ts';
