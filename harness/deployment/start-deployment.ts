@@ -116,8 +116,7 @@ export async function startDeployment(options: { deployment: Deployment; profile
         progress: reporter.progress,
         pools,
         missingPools: new Map(),
-        // the drill acts on the deployment's pool, whatever the profile calls it
-        pool: check.pool ?? pools[0],
+        pool: check.pool,
         failover,
         runtime: view,
         faults: scope.faults,

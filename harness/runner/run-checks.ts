@@ -35,10 +35,12 @@ export async function runChecks(target: StartedTarget, checks: readonly PlannedC
     if (missing) return { ...base, status: 'unsupported', durationMs: 0, expected: check.title, observed: missing, evidence: { needs: check.needs } };
     const stopped = target.stopped();
     if (stopped) return { ...base, status: 'error', durationMs: 0, expected: check.title, observed: stopped, evidence: {} };
-    const pool = planned.pool === undefined ? undefined : target.pools.find((p) => p.name === planned.pool);
+    // A check planned without a pool acts on the target's first (a deployed pool has one).
+    const poolName = planned.pool ?? target.pools[0]?.name;
+    const pool = poolName === undefined ? undefined : target.pools.find((p) => p.name === poolName);
     if (check.needsPool && !pool) {
-      const reason = planned.pool === undefined ? 'the profile declares no pool' : (target.missingPools.get(planned.pool)?.reason ?? `no pool ${planned.pool}`);
-      return { ...base, status: 'fail', durationMs: 0, expected: check.title, observed: `no pool for the profile's ${planned.pool ?? 'pools'}: ${reason}`, evidence: { missingPool: planned.pool ?? null } };
+      const reason = poolName === undefined ? 'the profile declares no pool' : (target.missingPools.get(poolName)?.reason ?? `no pool ${poolName}`);
+      return { ...base, status: 'fail', durationMs: 0, expected: check.title, observed: `no pool for the profile's ${poolName ?? 'pools'}: ${reason}`, evidence: { missingPool: poolName ?? null } };
     }
     onEvent({ type: 'check-start', target: target.name, check: check.id });
     const scope = new CheckScope(seed);
