@@ -33,8 +33,9 @@ export function parseServersState(text: string): Array<{ pool: string; server: s
     if (f.length < 7 || line.startsWith('#') || !/^\d+$/.test(f[0]!)) continue;
     const op = Number(f[5]);
     const admin = Number(f[6]);
-    // srv_admin_state bits: 0x01 forced maint, 0x08 forced drain; srv_op_state 2 = running, 3 = stopping.
-    const state: LbServerState = admin & 0x01 ? 'maint' : admin & 0x08 ? 'drain' : op === 2 || op === 3 ? 'up' : 'down';
+    // srv_admin_state bits: 0x01 forced maint, 0x08 forced drain; srv_op_state 0 = stopped, 1 = starting
+    // (up, ramping through `slowstart`), 2 = running, 3 = stopping (up, soft-stopped).
+    const state: LbServerState = admin & 0x01 ? 'maint' : admin & 0x08 ? 'drain' : op === 0 ? 'down' : 'up';
     rows.push({ pool: f[1]!, server: f[3]!, state });
   }
   return rows;
