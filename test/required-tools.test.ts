@@ -11,7 +11,10 @@ const TOOLS: ReadonlyArray<{ command: string; args: string[]; apt: string; for: 
   { command: 'haproxy', args: ['-v'], apt: 'haproxy', for: 'the HAProxy target' },
   { command: 'apache2', args: ['-v'], apt: 'apache2', for: 'the Apache target' },
   { command: 'openssl', args: ['version'], apt: 'openssl', for: 'password-hash cross-checks' },
-  { command: 'docker-compose', args: ['version'], apt: 'docker-compose', for: 'parsing docker-compose.yml' },
+  { command: 'docker-compose', args: ['version'], apt: 'docker-compose', for: 'the seed 001 compose topology (docker-compose.yml)' },
+  { command: 'docker', args: ['--version'], apt: 'docker.io (the client is enough: Podman serves its API)', for: "the seed 001 deployment's hooks (docker stop/start)" },
+  { command: 'podman', args: ['--version'], apt: 'podman runc', for: '--runtime container and the compose topology' },
+  { command: 'debootstrap', args: ['--version'], apt: 'debootstrap', for: "lbdrill's local container images" },
   { command: 'ip', args: ['-V'], apt: 'iproute2', for: 'network namespaces (--network netns)' },
   { command: 'iptables', args: ['--version'], apt: 'iptables', for: 'partition faults in network namespaces' },
 ];
