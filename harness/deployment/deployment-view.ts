@@ -1,9 +1,9 @@
-import { ApacheBalancerView } from '../runtime/apache-balancer-view.ts';
-import { HaproxySocketView } from '../runtime/haproxy-socket-view.ts';
-import { HaproxyStatsCsvView } from '../runtime/haproxy-stats-csv-view.ts';
+import { ApacheBalancerView } from '../targets/apache/apache-balancer-view.ts';
+import { HaproxySocketView } from '../targets/haproxy/haproxy-socket-view.ts';
+import { HaproxyStatsCsvView } from '../targets/haproxy/haproxy-stats-csv-view.ts';
 import type { PolledView } from '../runtime/polled-view.ts';
 import { PrometheusView } from '../runtime/prometheus-view.ts';
-import { ReferenceAdminView } from '../runtime/reference-admin-view.ts';
+import { ReferenceAdminView } from '../targets/reference/reference-admin-view.ts';
 import type { Deployment } from './deployment.ts';
 
 /** The LB's own view the deployment names, not yet started; undefined for `view: none` (nginx OSS: traffic tells). */

@@ -8,7 +8,6 @@ import { TestHosts } from '../netns/test-hosts.ts';
 import type { RenderedTarget, TargetKind, TargetName } from '../targets/target-kind.ts';
 import type { CertificateAuthority, CertificateFiles } from '../tls/certificate-authority.ts';
 import { freePort, portFreeOnAll } from './ports.ts';
-import { haproxySocketPath } from '../targets/haproxy.ts';
 
 /** A target as the user asked for it: `nginx` (bundled config) or `nginx=path/to/file`. */
 export interface TargetSpec {
@@ -67,7 +66,7 @@ function backendId(upstream: UpstreamRef, n: number): string {
  * `*.cfg` files in lexical order); every other target reads one file.
  */
 async function readConfig(kind: TargetKind, spec: string): Promise<[SourceFile, ...SourceFile[]]> {
-  const several = kind.name === 'haproxy';
+  const several = kind.severalConfigFiles === true;
   let paths = several ? spec.split(',').map((p) => resolve(p)) : [resolve(spec)];
   const dir = several && paths.length === 1 && (await stat(paths[0]!).then((s) => s.isDirectory(), () => false)) ? paths[0]! : undefined;
   if (dir !== undefined) {
@@ -183,8 +182,7 @@ async function renderAndValidate(options: PrepareOptions, source: string, source
     ports: listenPorts,
     tls: { certFile: certificate.certFile, keyFile: certificate.keyFile, pemFile: certificate.pemFile },
     ...(options.timeScale !== undefined && options.timeScale !== 1 ? { timeScale: options.timeScale } : {}),
-    ...(kind.name === 'haproxy' ? { runtimeSocket: haproxySocketPath(runDir) } : {}),
-    ...(kind.name === 'reference' ? { runtimePort: await freePort() } : {}),
+    ...(await kind.runtimeEndpoint?.(runDir)),
     ...(childFdLimit() === undefined ? {} : { fdLimit: childFdLimit() }),
   });
   for (const [name, text] of Object.entries(rendered.files)) {

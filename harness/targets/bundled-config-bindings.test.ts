@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { apacheDialect } from './apache-config.ts';
+import { apacheDialect } from './apache/apache-config.ts';
 import type { ConfigAnalysis, ConfigDialect } from './config-plan.ts';
-import { haproxyDialect } from './haproxy-config.ts';
-import { nginxDialect } from './nginx-config.ts';
-import { referenceDialect } from './reference-config.ts';
+import { haproxyDialect } from './haproxy/haproxy-config.ts';
+import { nginxDialect } from './nginx/nginx-config.ts';
+import { referenceDialect } from './reference/reference-config.ts';
 
 /*
  * What checks bind to, read from every bundled config by its dialect: the same contract in four

@@ -6,12 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CHECKS } from '../checks/registry.ts';
 import { loadProfile } from '../profiles/profile.ts';
-import { apacheDialect } from './apache-config.ts';
+import { apacheDialect } from './apache/apache-config.ts';
 import type { ConfigAnalysis, ConfigDialect, PoolHealth, RenderedConfig } from './config-plan.ts';
-import { haproxyDialect } from './haproxy-config.ts';
+import { haproxyDialect } from './haproxy/haproxy-config.ts';
 import { eventually, freePort, get, makeCertificate, runtimeCommand, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
-import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-config.ts';
-import { referenceDialect } from './reference-config.ts';
+import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx/nginx-config.ts';
+import { referenceDialect } from './reference/reference-config.ts';
 
 /*
  * The bundled configs of the haproxy-role profile (seed 001): each one read, rendered at

@@ -5,10 +5,10 @@ import { request as httpsRequest } from 'node:https';
 import { connect, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
-import { apacheDialect } from './apache-config.ts';
+import { apacheDialect } from './apache/apache-config.ts';
 import type { ConfigAnalysis, ConfigDialect, RenderPlan, RenderedConfig } from './config-plan.ts';
-import { haproxyDialect } from './haproxy-config.ts';
-import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-config.ts';
+import { haproxyDialect } from './haproxy/haproxy-config.ts';
+import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx/nginx-config.ts';
 
 /*
  * Shared by the dialect tests (nginx, haproxy, apache): real backends, a real proxy

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeMapEntry } from '../runtime/map-file.ts';
-import { reloadNginx } from '../runtime/nginx-reload.ts';
+import { reloadNginx } from './nginx/nginx-reload.ts';
 import { companionCopy } from './config-text.ts';
 import { DIALECTS, runConfig, runtimeCommand, send, startBackend, type Backend, type ProxyName } from './live-proxy-kit.ts';
 

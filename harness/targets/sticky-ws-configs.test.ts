@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { parse as parseYaml } from 'yaml';
 import { startBackend, type BackendWsHello, type BackendWsMessage, type StartedBackend } from '../../fixtures/backend/index.ts';
-import { apacheDialect } from './apache-config.ts';
+import { apacheDialect } from './apache/apache-config.ts';
 import type { ConfigDialect, PoolHealth, RenderedConfig } from './config-plan.ts';
-import { haproxyDialect } from './haproxy-config.ts';
+import { haproxyDialect } from './haproxy/haproxy-config.ts';
 import { eventually, freePort, makeCertificate, startProxy } from './live-proxy-kit.ts';
-import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-config.ts';
+import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx/nginx-config.ts';
 
 /*
  * The bundled configs of the sticky-ws profile (seeds 001 and 004): each one read, rendered

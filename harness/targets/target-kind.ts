@@ -1,4 +1,4 @@
-import type { ConfigAnalysis, ConfigDialect, RenderedConfig } from './config-plan.ts';
+import type { ConfigAnalysis, ConfigDialect, RenderPlan, RenderedConfig } from './config-plan.ts';
 import type { CommandRunner, LaunchSpec, LbProcess } from '../process/lb-process.ts';
 import type { MapUpdater } from '../runtime/map-updater.ts';
 import type { RuntimeApi } from '../runtime/runtime-api.ts';
@@ -59,6 +59,10 @@ export interface TargetKind {
   readonly dialect: ConfigDialect;
   /** features this target cannot express, with the reason shown to the user. */
   readonly unsupported: Readonly<Partial<Record<Feature, string>>>;
+  /** the config path may name several files read as one config: a comma list or a directory of `*.cfg` (HAProxy's `-f`). */
+  readonly severalConfigFiles?: boolean;
+  /** where the rendered config puts the LB's runtime API in `runDir` (HAProxy's stats socket, the reference LB's admin port). */
+  runtimeEndpoint?(runDir: string): Promise<Pick<RenderPlan, 'runtimeSocket' | 'runtimePort'>>;
   /** directories the proxy writes to under its run dir (temp paths), created world-writable before start. */
   workDirs?(runDir: string): string[];
   /** "nginx/1.22.1", or undefined when the binary is not installed (`run`: where to ask, default this machine). */

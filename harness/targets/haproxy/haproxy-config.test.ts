@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
-import { changedLines, eventually, freePort, get, makeCertificate, runtimeCommand, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
+import { isLbdrillError } from '../../errors.ts';
+import type { ConfigAnalysis, RenderPlan } from '../config-plan.ts';
+import { changedLines, eventually, freePort, get, makeCertificate, runtimeCommand, startBackend, startProxy, type Backend } from '../live-proxy-kit.ts';
 import { haproxyDialect, haproxyTimeMs } from './haproxy-config.ts';
 
 const SYSMANAGE = '/work/shared/real-configs/sysmanage/haproxy.cfg';
@@ -645,7 +645,7 @@ describe('haproxy companion files', () => {
 });
 
 describe('HAProxy configs in several -f files', () => {
-  const TREE = fileURLToPath(new URL('../../fixtures/trees/haproxy-split/', import.meta.url));
+  const TREE = fileURLToPath(new URL('../../../fixtures/trees/haproxy-split/', import.meta.url));
   const read = (name: string): { path: string; content: string } => ({ path: join(TREE, name), content: readFileSync(join(TREE, name), 'utf8') });
   const [debian, tuning, api] = [read('00-debian.cfg'), read('10-tuning.cfg'), read('20-api.cfg')];
 

@@ -1,12 +1,12 @@
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { runHere, spawnHere } from '../process/managed-process.ts';
-import { HaproxyRuntime } from '../runtime/haproxy-runtime.ts';
-import { RuntimeMapUpdater } from '../runtime/runtime-map-updater.ts';
-import { companionCopy } from './config-text.ts';
+import { runHere, spawnHere } from '../../process/managed-process.ts';
+import { HaproxyRuntime } from './haproxy-runtime.ts';
+import { RuntimeMapUpdater } from '../../runtime/runtime-map-updater.ts';
+import { companionCopy } from '../config-text.ts';
 import { haproxyDialect } from './haproxy-config.ts';
-import { rejectedConfig, versionFrom } from './proxy-messages.ts';
-import type { RenderedTarget, TargetKind } from './target-kind.ts';
+import { rejectedConfig, versionFrom } from '../proxy-messages.ts';
+import type { RenderedTarget, TargetKind } from '../target-kind.ts';
 
 const BINARY = 'haproxy';
 
@@ -22,6 +22,10 @@ export const haproxyTarget: TargetKind = {
   bundledConfigName: 'haproxy.cfg',
   dialect: haproxyDialect,
   unsupported: {},
+  severalConfigFiles: true,
+  async runtimeEndpoint(runDir) {
+    return { runtimeSocket: haproxySocketPath(runDir) };
+  },
   async version(run = runHere) {
     try {
       const { output } = await run(BINARY, ['-v']);

@@ -1,12 +1,12 @@
 import { basename, join } from 'node:path';
-import { runHere, spawnHere } from '../process/managed-process.ts';
-import { FileMapUpdater } from '../runtime/file-map-updater.ts';
-import { reloadNginx } from '../runtime/nginx-reload.ts';
-import { ConfigLineRemover } from '../runtime/server-remover.ts';
-import { companionCopy } from './config-text.ts';
+import { runHere, spawnHere } from '../../process/managed-process.ts';
+import { FileMapUpdater } from '../../runtime/file-map-updater.ts';
+import { reloadNginx } from './nginx-reload.ts';
+import { ConfigLineRemover } from '../../runtime/server-remover.ts';
+import { companionCopy } from '../config-text.ts';
 import { nginxDialect, nginxGlobalDirectives, nginxTempDirs } from './nginx-config.ts';
-import { rejectedConfig, versionFrom } from './proxy-messages.ts';
-import type { RenderedTarget, TargetKind } from './target-kind.ts';
+import { rejectedConfig, versionFrom } from '../proxy-messages.ts';
+import type { RenderedTarget, TargetKind } from '../target-kind.ts';
 
 const BINARY = 'nginx';
 

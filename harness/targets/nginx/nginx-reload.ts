@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LbdrillError } from '../errors.ts';
-import { nowMs } from '../probe/probe-stream.ts';
+import { LbdrillError } from '../../errors.ts';
+import { nowMs } from '../../probe/probe-stream.ts';
 
 /** nginx parses the config, forks new workers, waits 100 ms, then tells the old ones to quit: well within this. */
 const RELOAD_TIMEOUT_MS = 10_000;

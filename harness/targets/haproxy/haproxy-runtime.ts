@@ -1,9 +1,9 @@
-import { LbdrillError } from '../errors.ts';
-import type { LbProcess } from '../process/lb-process.ts';
-import { nowMs } from '../probe/probe-stream.ts';
-import type { LbServerState } from './lb-state-event.ts';
+import { LbdrillError } from '../../errors.ts';
+import type { LbProcess } from '../../process/lb-process.ts';
+import { nowMs } from '../../probe/probe-stream.ts';
+import type { LbServerState } from '../../runtime/lb-state-event.ts';
 import { haproxySocketCommand, parseServersState } from './haproxy-socket.ts';
-import { RuntimeApi, type ServerCommand } from './runtime-api.ts';
+import { RuntimeApi, type ServerCommand } from '../../runtime/runtime-api.ts';
 
 /**
  * HAProxy logs every server transition on stderr in foreground mode (`-db`):

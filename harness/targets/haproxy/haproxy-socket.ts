@@ -1,6 +1,6 @@
 import net from 'node:net';
-import { LbdrillError } from '../errors.ts';
-import type { LbServerState } from './lb-state-event.ts';
+import { LbdrillError } from '../../errors.ts';
+import type { LbServerState } from '../../runtime/lb-state-event.ts';
 
 /** A stats socket command answers within this long on a healthy HAProxy. */
 const SOCKET_TIMEOUT_MS = 5_000;

@@ -1,8 +1,8 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar } from 'yaml';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LbdrillError } from '../errors.ts';
-import type { PoolHealth, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, UpstreamRef } from './config-plan.ts';
-import { statusRange } from './status-range.ts';
+import { LbdrillError } from '../../errors.ts';
+import type { PoolHealth, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, UpstreamRef } from '../config-plan.ts';
+import { statusRange } from '../status-range.ts';
 
 function parse(source: string, sourcePath: string): { doc: Document; lines: LineCounter } {
   const lines = new LineCounter();

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { referenceDialect } from './reference-config.ts';
 
-const CONFIGS = fileURLToPath(new URL('../../fixtures/configs/', import.meta.url));
+const CONFIGS = fileURLToPath(new URL('../../../fixtures/configs/', import.meta.url));
 
 function analyzeBundled(profile: string): ReturnType<typeof referenceDialect.analyze> {
   const file = `${CONFIGS}${profile}/reference.yaml`;

@@ -1,13 +1,14 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseConfig } from '../../reference-lb/src/index.ts';
-import { LbdrillError } from '../errors.ts';
-import { LBDRILL_VERSION, REPO_ROOT } from '../paths.ts';
-import { spawnHere } from '../process/managed-process.ts';
-import { ReferenceRuntime } from '../runtime/reference-runtime.ts';
-import { RuntimeMapUpdater } from '../runtime/runtime-map-updater.ts';
+import { parseConfig } from '../../../reference-lb/src/index.ts';
+import { LbdrillError } from '../../errors.ts';
+import { LBDRILL_VERSION, REPO_ROOT } from '../../paths.ts';
+import { spawnHere } from '../../process/managed-process.ts';
+import { ReferenceRuntime } from './reference-runtime.ts';
+import { freePort } from '../../runner/ports.ts';
+import { RuntimeMapUpdater } from '../../runtime/runtime-map-updater.ts';
 import { referenceDialect } from './reference-config.ts';
-import type { TargetKind } from './target-kind.ts';
+import type { TargetKind } from '../target-kind.ts';
 
 const READY_TIMEOUT_MS = 15_000;
 const MAIN = join(REPO_ROOT, 'reference-lb', 'src', 'main.ts');
@@ -19,6 +20,9 @@ export const referenceTarget: TargetKind = {
   bundledConfigName: 'reference.yaml',
   dialect: referenceDialect,
   unsupported: {},
+  async runtimeEndpoint() {
+    return { runtimePort: await freePort() };
+  },
   async version() {
     return `reference-lb/${LBDRILL_VERSION}`;
   },

@@ -3,8 +3,8 @@
  * maps server addresses, binds, certificates and run-time paths onto the run's plan
  * without adding or removing a line.
  */
-import { LbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, ConfigDialect, ConfigStatement, SourceFile, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import { LbdrillError } from '../../errors.ts';
+import type { ConfigAnalysis, ConfigDialect, ConfigStatement, SourceFile, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
 import {
   LOOPBACK,
   RunDirNames,
@@ -23,9 +23,9 @@ import {
   type CompanionRef,
   type TextEdit,
   type Word,
-} from './config-text.ts';
-import { statusRange } from './status-range.ts';
-import { ConfigTree, treeOrder, type TreeFile } from './config-tree.ts';
+} from '../config-text.ts';
+import { statusRange } from '../status-range.ts';
+import { ConfigTree, treeOrder, type TreeFile } from '../config-tree.ts';
 
 const MAIN_FILE = 'haproxy.cfg';
 

@@ -1,6 +1,6 @@
-import { LbdrillError } from '../errors.ts';
-import type { LbServerState } from './lb-state-event.ts';
-import { fetchViewText, PolledView, type ViewedServer } from './polled-view.ts';
+import { LbdrillError } from '../../errors.ts';
+import type { LbServerState } from '../../runtime/lb-state-event.ts';
+import { fetchViewText, PolledView, type ViewedServer } from '../../runtime/polled-view.ts';
 
 /** A deployed reference LB's admin API: `GET /v1/upstreams` with the bearer token from an environment variable, every poll. */
 export class ReferenceAdminView extends PolledView {

@@ -1,5 +1,5 @@
-import type { LbServerState } from './lb-state-event.ts';
-import { fetchViewText, PolledView, type ViewedServer } from './polled-view.ts';
+import type { LbServerState } from '../../runtime/lb-state-event.ts';
+import { fetchViewText, PolledView, type ViewedServer } from '../../runtime/polled-view.ts';
 
 /**
  * Apache's worker status words (mod_proxy balancer-manager, "Status" column): Ok, Err (in

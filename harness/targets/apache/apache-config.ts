@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { LbdrillError } from '../errors.ts';
-import type { CompanionFile, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import { LbdrillError } from '../../errors.ts';
+import type { CompanionFile, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
 import {
   LOOPBACK,
   RunDirNames,
@@ -29,8 +29,8 @@ import {
   type CompanionRef,
   type TextEdit,
   type Word,
-} from './config-text.ts';
-import { statusRange } from './status-range.ts';
+} from '../config-text.ts';
+import { statusRange } from '../status-range.ts';
 import {
   ConfigTree,
   TreeCopies,
@@ -42,7 +42,7 @@ import {
   type IncludeRef,
   type IncludeRules,
   type TreeFile,
-} from './config-tree.ts';
+} from '../config-tree.ts';
 
 const SITE_FILE = 'site.conf';
 const MAIN_FILE = 'apache2.conf';

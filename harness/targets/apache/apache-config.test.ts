@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLbdrillError } from '../errors.ts';
+import { isLbdrillError } from '../../errors.ts';
 import { apacheDialect, apacheTimeoutMs } from './apache-config.ts';
-import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
-import { changedLines, freePort, get, makeCertificate, runConfig, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
+import type { ConfigAnalysis, RenderPlan } from '../config-plan.ts';
+import { changedLines, freePort, get, makeCertificate, runConfig, startBackend, startProxy, type Backend } from '../live-proxy-kit.ts';
 
 const SHAKENFIST = '/work/shared/real-configs/shakenfist/apache-loadbalancer.conf';
 
@@ -482,7 +482,7 @@ describe('apache companion files', () => {
 });
 
 describe('Apache config trees', () => {
-  const TREES = fileURLToPath(new URL('../../fixtures/trees/', import.meta.url));
+  const TREES = fileURLToPath(new URL('../../../fixtures/trees/', import.meta.url));
   const DEBIAN = join(TREES, 'apache-debian', 'apache2.conf');
   const IMAGE = join(TREES, 'apache-httpd-image', 'conf', 'httpd.conf');
   const rel = (file: string | undefined): string => (file === undefined ? '(main)' : file.slice(TREES.length));

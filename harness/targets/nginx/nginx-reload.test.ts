@@ -6,9 +6,9 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { isLbdrillError } from '../errors.ts';
-import { freePort } from '../runner/ports.ts';
-import { writeMapEntry } from './map-file.ts';
+import { isLbdrillError } from '../../errors.ts';
+import { freePort } from '../../runner/ports.ts';
+import { writeMapEntry } from '../../runtime/map-file.ts';
 import { reloadNginx } from './nginx-reload.ts';
 
 /*

@@ -4,8 +4,8 @@
  * editing spans in place so every line keeps its number.
  */
 import { dirname } from 'node:path';
-import { LbdrillError } from '../errors.ts';
-import type { CompanionFile, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from './config-plan.ts';
+import { LbdrillError } from '../../errors.ts';
+import type { CompanionFile, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
 import {
   LOOPBACK,
   LineIndex,
@@ -25,7 +25,7 @@ import {
   type CompanionRef,
   type TextEdit,
   type Word,
-} from './config-text.ts';
+} from '../config-text.ts';
 import {
   ConfigTree,
   TreeCopies,
@@ -37,7 +37,7 @@ import {
   type IncludeRef,
   type IncludeRules,
   type TreeFile,
-} from './config-tree.ts';
+} from '../config-tree.ts';
 
 /** What nginx analysis adds to the contract: which main-level directives a full config already sets. */
 export interface NginxConfigAnalysis extends ConfigAnalysis {

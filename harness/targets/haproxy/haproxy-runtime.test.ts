@@ -3,11 +3,11 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { prepareTarget } from '../runner/prepare-target.ts';
-import { nowMs } from '../probe/probe-stream.ts';
-import { haproxyTarget } from '../targets/haproxy.ts';
-import { CertificateAuthority } from '../tls/certificate-authority.ts';
-import { eventually } from '../targets/live-proxy-kit.ts';
+import { prepareTarget } from '../../runner/prepare-target.ts';
+import { nowMs } from '../../probe/probe-stream.ts';
+import { haproxyTarget } from './haproxy.ts';
+import { CertificateAuthority } from '../../tls/certificate-authority.ts';
+import { eventually } from '../live-proxy-kit.ts';
 
 /*
  * HAProxy's server transitions, read the way a run reads them: from the process lbdrill started,

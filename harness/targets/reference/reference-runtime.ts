@@ -1,9 +1,9 @@
 import { request } from 'undici';
-import { LbdrillError } from '../errors.ts';
-import type { LbProcess } from '../process/lb-process.ts';
-import { nowMs } from '../probe/probe-stream.ts';
-import type { LbServerState } from './lb-state-event.ts';
-import { RuntimeApi, type ServerCommand } from './runtime-api.ts';
+import { LbdrillError } from '../../errors.ts';
+import type { LbProcess } from '../../process/lb-process.ts';
+import { nowMs } from '../../probe/probe-stream.ts';
+import type { LbServerState } from '../../runtime/lb-state-event.ts';
+import { RuntimeApi, type ServerCommand } from '../../runtime/runtime-api.ts';
 
 const ADMIN_TIMEOUT_MS = 5_000;
 

@@ -1,10 +1,10 @@
 import { join } from 'node:path';
-import { runHere, spawnHere } from '../process/managed-process.ts';
-import { FileMapUpdater } from '../runtime/file-map-updater.ts';
-import { companionCopy } from './config-text.ts';
+import { runHere, spawnHere } from '../../process/managed-process.ts';
+import { FileMapUpdater } from '../../runtime/file-map-updater.ts';
+import { companionCopy } from '../config-text.ts';
 import { apacheDialect } from './apache-config.ts';
-import { rejectedConfig, versionFrom } from './proxy-messages.ts';
-import type { RenderedTarget, TargetKind } from './target-kind.ts';
+import { rejectedConfig, versionFrom } from '../proxy-messages.ts';
+import type { RenderedTarget, TargetKind } from '../target-kind.ts';
 
 const BINARY = 'apache2';
 const SERVER_ROOT = '/etc/apache2';

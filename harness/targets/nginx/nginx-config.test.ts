@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, RenderPlan } from './config-plan.ts';
-import { changedLines, freePort, get, makeCertificate, runConfig, startBackend, startProxy, type Backend } from './live-proxy-kit.ts';
+import { isLbdrillError } from '../../errors.ts';
+import type { ConfigAnalysis, RenderPlan } from '../config-plan.ts';
+import { changedLines, freePort, get, makeCertificate, runConfig, startBackend, startProxy, type Backend } from '../live-proxy-kit.ts';
 import { nginxDialect, nginxGlobalDirectives, nginxTempDirs, nginxTimeMs } from './nginx-config.ts';
 
 const SHAKENFIST = '/work/shared/real-configs/shakenfist/nginx-loadbalancer.conf';
@@ -610,7 +610,7 @@ describe('nginx companion files', () => {
 });
 
 describe('nginx config trees (/etc/nginx as Debian ships it)', () => {
-  const TREE = fileURLToPath(new URL('../../fixtures/trees/nginx-debian/', import.meta.url));
+  const TREE = fileURLToPath(new URL('../../../fixtures/trees/nginx-debian/', import.meta.url));
   const MAIN = join(TREE, 'nginx.conf');
   const rel = (file: string | undefined): string => (file === undefined ? 'nginx.conf' : file.slice(TREE.length));
 

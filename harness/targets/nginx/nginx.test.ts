@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isLbdrillError } from '../errors.ts';
-import { prepareTarget } from '../runner/prepare-target.ts';
-import { CertificateAuthority } from '../tls/certificate-authority.ts';
+import { isLbdrillError } from '../../errors.ts';
+import { prepareTarget } from '../../runner/prepare-target.ts';
+import { CertificateAuthority } from '../../tls/certificate-authority.ts';
 import { nginxTarget } from './nginx.ts';
 
-const TREE = fileURLToPath(new URL('../../fixtures/trees/nginx-debian/', import.meta.url));
+const TREE = fileURLToPath(new URL('../../../fixtures/trees/nginx-debian/', import.meta.url));
 
 describe('nginx -t on a config tree, as lbdrill runs it', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lbdrill-nginx-tree-'));

@@ -1,6 +1,6 @@
-import { LbdrillError } from '../errors.ts';
-import type { LbServerState } from './lb-state-event.ts';
-import { fetchViewText, PolledView, type ViewedServer } from './polled-view.ts';
+import { LbdrillError } from '../../errors.ts';
+import type { LbServerState } from '../../runtime/lb-state-event.ts';
+import { fetchViewText, PolledView, type ViewedServer } from '../../runtime/polled-view.ts';
 
 /** HAProxy's `status` column: "UP", "UP 1/3" (going down), "DOWN", "DOWN 1/2" (going up), "MAINT", "DRAIN", "NOLB", "no check". */
 function stateOf(status: string): LbServerState {

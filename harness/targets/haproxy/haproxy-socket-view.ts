@@ -1,5 +1,5 @@
 import { haproxySocketCommand, parseServersState } from './haproxy-socket.ts';
-import { PolledView, type ViewedServer } from './polled-view.ts';
+import { PolledView, type ViewedServer } from '../../runtime/polled-view.ts';
 
 /** A deployed HAProxy's stats socket, read with `show servers state` every poll. */
 export class HaproxySocketView extends PolledView {

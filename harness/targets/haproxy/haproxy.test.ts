@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { childFdLimit } from '../process/fd-limit.ts';
-import { prepareTarget } from '../runner/prepare-target.ts';
-import { CertificateAuthority } from '../tls/certificate-authority.ts';
+import { childFdLimit } from '../../process/fd-limit.ts';
+import { prepareTarget } from '../../runner/prepare-target.ts';
+import { CertificateAuthority } from '../../tls/certificate-authority.ts';
 import { haproxyTarget } from './haproxy.ts';
-import { eventually, get } from './live-proxy-kit.ts';
+import { eventually, get } from '../live-proxy-kit.ts';
 
-const TREE = fileURLToPath(new URL('../../fixtures/trees/haproxy-split/', import.meta.url));
+const TREE = fileURLToPath(new URL('../../../fixtures/trees/haproxy-split/', import.meta.url));
 
 /*
  * HAProxy as lbdrill starts it (prepareTarget, then the adapter's own validate and spawn): a config
