@@ -6,12 +6,12 @@ import { parse as parseYaml, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { FailoverMeasurement } from '../harness/probe/failover-timeline.ts';
 import { nowMs } from '../harness/probe/probe-stream.ts';
-import { ApacheBalancerView } from '../harness/runtime/apache-balancer-view.ts';
-import { HaproxySocketView } from '../harness/runtime/haproxy-socket-view.ts';
-import { HaproxyStatsCsvView } from '../harness/runtime/haproxy-stats-csv-view.ts';
+import { ApacheBalancerView } from '../harness/targets/apache/apache-balancer-view.ts';
+import { HaproxySocketView } from '../harness/targets/haproxy/haproxy-socket-view.ts';
+import { HaproxyStatsCsvView } from '../harness/targets/haproxy/haproxy-stats-csv-view.ts';
 import type { PolledView } from '../harness/runtime/polled-view.ts';
 import { PrometheusView } from '../harness/runtime/prometheus-view.ts';
-import { ReferenceAdminView } from '../harness/runtime/reference-admin-view.ts';
+import { ReferenceAdminView } from '../harness/targets/reference/reference-admin-view.ts';
 import type { RunReport } from '../harness/report/run-report.ts';
 import { ROOT, runLbdrill } from './run-lbdrill.ts';
 
