@@ -1,9 +1,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { EventEmitter, once } from 'node:events';
+import { EventEmitter } from 'node:events';
 import { basename } from 'node:path';
 import { GenericContainer, type StartedTestContainer } from 'testcontainers';
 import { trackDisposer } from '../process/cleanup.ts';
-import type { LaunchSpec, LbProcess, StartupCost } from '../process/lb-process.ts';
+import { waitForLine, type LaunchSpec, type LbProcess, type StartupCost } from '../process/lb-process.ts';
 import type { ContainerEngine } from './container-engine.ts';
 import { runLabels } from './container-labels.ts';
 
@@ -175,29 +175,8 @@ export class ContainerProcess extends EventEmitter implements LbProcess {
     return this.#tail.slice(-lines);
   }
 
-  async waitForLine(predicate: (line: string) => boolean, timeoutMs: number): Promise<string> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
-    let listener: ((line: string) => void) | undefined;
-    try {
-      const onLine = new Promise<string>((resolve) => {
-        listener = (line: string): void => {
-          if (predicate(line)) resolve(line);
-        };
-        this.on('line', listener);
-      });
-      const onExit = once(this, 'exit', { signal: controller.signal }).then(() => {
-        throw new Error(`${this.label} exited (code ${this.exitCode}): ${this.tail(3).join(' | ')}`);
-      });
-      const onTimeout = once(controller.signal, 'abort').then(() => {
-        throw new Error(`${this.label} did not report ready within ${timeoutMs} ms`);
-      });
-      return await Promise.race([onLine, onExit, onTimeout]);
-    } finally {
-      clearTimeout(timer);
-      controller.abort();
-      if (listener) this.off('line', listener);
-    }
+  waitForLine(predicate: (line: string) => boolean, timeoutMs: number): Promise<string> {
+    return waitForLine(this, predicate, timeoutMs);
   }
 
   /** Signals the container's main process through the engine (the host pid may be in another machine's namespace). */

@@ -1,3 +1,5 @@
+import { once, type EventEmitter } from 'node:events';
+
 /**
  * The proxy's command line, one function both runtimes use: a native child gets it as is (with
  * lbdrill's environment), a container runs it in the image with the run dir and `mounts` bind-mounted
@@ -54,4 +56,30 @@ export interface LbProcess extends AsyncDisposable {
   signal(signal: NodeJS.Signals): Promise<void>;
   /** Stops it (SIGTERM, then SIGKILL after a grace period) and resolves once it is gone. */
   stop(): Promise<void>;
+}
+
+/** Resolves with the first line `lb` writes that matches `predicate`; rejects with its last words if it exits, or when the time runs out. */
+export async function waitForLine(lb: LbProcess & EventEmitter, predicate: (line: string) => boolean, timeoutMs: number): Promise<string> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  let listener: ((line: string) => void) | undefined;
+  try {
+    const onLine = new Promise<string>((resolve) => {
+      listener = (line: string): void => {
+        if (predicate(line)) resolve(line);
+      };
+      lb.on('line', listener);
+    });
+    const onExit = once(lb, 'exit', { signal: controller.signal }).then(() => {
+      throw new Error(`${lb.label} exited (code ${lb.exitCode}, signal ${lb.exitSignal}): ${lb.tail(3).join(' | ')}`);
+    });
+    const onTimeout = once(controller.signal, 'abort').then(() => {
+      throw new Error(`${lb.label} did not report ready within ${timeoutMs} ms`);
+    });
+    return await Promise.race([onLine, onExit, onTimeout]);
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+    if (listener) lb.off('line', listener);
+  }
 }

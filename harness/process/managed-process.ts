@@ -3,7 +3,7 @@ import { createWriteStream, existsSync, type WriteStream } from 'node:fs';
 import { EventEmitter, once } from 'node:events';
 import { trackProcessGroup } from './cleanup.ts';
 import { withFdLimit } from './fd-limit.ts';
-import type { CommandRunner, LaunchSpec, LbProcess } from './lb-process.ts';
+import { waitForLine, type CommandRunner, type LaunchSpec, type LbProcess } from './lb-process.ts';
 
 const TAIL_LINES = 40;
 const STOP_GRACE_MS = 2000;
@@ -114,30 +114,8 @@ export class ManagedProcess extends EventEmitter implements LbProcess {
   }
 
   /** Resolves with the first line (stdout or stderr) matching `predicate`; rejects if the process exits first. */
-  async waitForLine(predicate: (line: string) => boolean, timeoutMs: number): Promise<string> {
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
-    try {
-      const onLine = new Promise<string>((resolve) => {
-        const listener = (line: string): void => {
-          if (predicate(line)) {
-            this.off('line', listener);
-            resolve(line);
-          }
-        };
-        this.on('line', listener);
-      });
-      const onExit = once(this, 'exit', { signal: controller.signal }).then(() => {
-        throw new Error(`${this.label} exited (code ${this.exitCode}, signal ${this.exitSignal})`);
-      });
-      const onTimeout = once(controller.signal, 'abort').then(() => {
-        throw new Error(`${this.label} did not report ready within ${timeoutMs} ms`);
-      });
-      return await Promise.race([onLine, onExit, onTimeout]);
-    } finally {
-      clearTimeout(timer);
-      controller.abort();
-    }
+  waitForLine(predicate: (line: string) => boolean, timeoutMs: number): Promise<string> {
+    return waitForLine(this, predicate, timeoutMs);
   }
 
   /** Sends `signal` to the process itself (not its group): nginx's master reloads on SIGHUP. */
