@@ -239,6 +239,8 @@ Examples:
   lbdrill drill failover --target haproxy --target nginx --target apache --target reference --time-scale 0.1
   lbdrill drill failover --target haproxy=/etc/haproxy/haproxy.cfg --pool api_pool=be_api --budget detect=12s
   lbdrill drill failover --deployment examples/deployed-processes/deployment.yaml --dry-run   # a deployed pool: plan and commands only
+  lbdrill drill failover --deployment examples/seed-001/deployment.yaml          # seed 001's game day on docker-compose.yml (README)
+  lbdrill drill failover --target haproxy --runtime container --image haproxy=haproxy:2.8       # the HAProxy version you deploy
 
 The timeline of every probe request is written to <report-dir>/run/<target>/failover-timeline.csv
 (seq, sent_ms, latency_ms, backend, status, error) for plotting.
