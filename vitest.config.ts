@@ -1,8 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
+/** Suites that run alone, after the rest (vitest.serial.config.ts): containers and deployed pools. */
+export const SERIAL_SUITES = ['test/container-*.e2e.test.ts', 'test/deployment-drill.e2e.test.ts', 'test/seed-001-game-day.e2e.test.ts'] as const;
+
 export default defineConfig({
   test: {
     include: ['harness/**/*.test.ts', 'reference-lb/**/*.test.ts', 'fixtures/**/*.test.ts', 'test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', ...SERIAL_SUITES],
     testTimeout: 120_000,
     hookTimeout: 60_000,
     // Suites start real proxies on loopback ports; run files in parallel but keep each file serial.
