@@ -4,18 +4,16 @@ import { LbClient, type Endpoint } from '../client/lb-client.ts';
 import { LbdrillError } from '../errors.ts';
 import { ProbeStream } from '../probe/probe-stream.ts';
 import type { Profile } from '../profiles/profile.ts';
+import { checkFleets, PROBE_TIMEOUT_MS, sharedOnce } from '../runner/check-capabilities.ts';
 import { MODES } from '../runner/run-profile.ts';
 import type { StartedTarget } from '../runner/started-target.ts';
 import type { Feature } from '../targets/target-kind.ts';
-import { WsFleet } from '../ws/ws-fleet.ts';
 import { DeployedBackend } from './deployed-backend.ts';
 import type { Deployment } from './deployment.ts';
 import { deploymentView, viewTitle } from './deployment-view.ts';
 import { HookRunner } from './hook-runner.ts';
 import { identifyBackend } from './identify-backend.ts';
 
-/** A probe request gives up after this long; a timeout counts as a client error of kind `timeout`. */
-const PROBE_TIMEOUT_MS = 5_000;
 
 /** What a deployed pool cannot offer a check, with the reason shown as its `unsupported` result. */
 const DEPLOYED_UNSUPPORTED: Readonly<Partial<Record<Feature, string>>> = {
@@ -128,10 +126,7 @@ export async function startDeployment(options: { deployment: Deployment; profile
           return probe;
         },
         artifactDir: options.artifactDir,
-        shared: <T>(key: string, compute: () => Promise<T>) => {
-          if (!shared.has(key)) shared.set(key, compute());
-          return shared.get(key) as Promise<T>;
-        },
+        shared: sharedOnce(shared),
         status: reporter.status,
         sticky: undefined,
         nodeMap: undefined,
@@ -141,11 +136,7 @@ export async function startDeployment(options: { deployment: Deployment; profile
         weights: undefined,
         auth: undefined,
         caPem,
-        wsFleet: async (o) => {
-          const fleet = await WsFleet.start({ endpoint: app, ca: caPem, seed: `${seed}-${check.id}-${scope.fleets.length}`, backoff: { initialMs: 100, maxMs: 2_000 }, connectTimeoutMs: 10_000, ...o });
-          scope.fleets.push(fleet);
-          return fleet;
-        },
+        wsFleet: checkFleets(app, caPem, seed, check.id, scope),
       };
     },
     [Symbol.asyncDispose]: () => owned.disposeAsync(),

@@ -12,8 +12,8 @@ import type { FaultProxy } from '../faults/fault-proxy.ts';
 import type { FaultSite } from '../faults/fault.ts';
 import { ProbeStream } from '../probe/probe-stream.ts';
 import type { Profile } from '../profiles/profile.ts';
-import { WsFleet } from '../ws/ws-fleet.ts';
 import { bindTarget } from './bind-target.ts';
+import { checkFleets, PROBE_TIMEOUT_MS, sharedOnce } from './check-capabilities.ts';
 import { locateNodeMap } from './node-map-file.ts';
 import { freePort, waitForPorts } from './ports.ts';
 import type { BackendPlan, PreparedTarget } from './prepare-target.ts';
@@ -25,8 +25,6 @@ import type { StartedTarget } from './started-target.ts';
 /** Address lbdrill's client connects from: distinct from the LB's own, so X-Forwarded-For is provable. */
 export const CLIENT_ADDRESS = '127.0.9.9';
 const START_TIMEOUT_MS = 15_000;
-/** A probe request gives up after this long; a timeout counts as a client error of kind `timeout`. */
-const PROBE_TIMEOUT_MS = 5_000;
 
 /** What starting a prepared target needs besides the target itself: the contract and how to drive it. */
 export interface StartTargetOptions {
@@ -208,10 +206,7 @@ export async function startTarget(options: StartTargetOptions): Promise<StartedT
           return probe;
         },
         artifactDir,
-        shared: <T>(key: string, compute: () => Promise<T>) => {
-          if (!shared.has(key)) shared.set(key, compute());
-          return shared.get(key) as Promise<T>;
-        },
+        shared: sharedOnce(shared),
         status: reporter.status,
         sticky: bound.sticky,
         auth: options.auth,
@@ -221,11 +216,7 @@ export async function startTarget(options: StartTargetOptions): Promise<StartedT
         mapUpdater,
         serverRemover,
         caPem: options.caPem,
-        wsFleet: async (o) => {
-          const fleet = await WsFleet.start({ endpoint: app, ca: options.caPem, seed: `${options.seed}-${check.id}-${scope.fleets.length}`, backoff: { initialMs: 100, maxMs: 2_000 }, connectTimeoutMs: 10_000, ...o });
-          scope.fleets.push(fleet);
-          return fleet;
-        },
+        wsFleet: checkFleets(app, options.caPem, options.seed, check.id, scope),
       };
     },
     [Symbol.asyncDispose]: () => owned.disposeAsync(),
