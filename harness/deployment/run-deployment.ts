@@ -1,11 +1,10 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { CheckResult } from '../checks/check.ts';
 import { LBDRILL_VERSION } from '../paths.ts';
 import type { Profile } from '../profiles/profile.ts';
-import { renderJunit } from '../report/junit.ts';
+import { writeReportFiles } from '../report/write-report.ts';
 import { exitCodeFor, type RunReport } from '../report/run-report.ts';
-import { renderSummaryMarkdown } from '../report/summary-markdown.ts';
 import { runChecks } from '../runner/run-checks.ts';
 import { failoverSettings, type FailoverOverrides } from '../runner/failover-settings.ts';
 import type { PlannedCheck, RunEvent } from '../runner/run-checks.ts';
@@ -98,9 +97,7 @@ export async function runDeployment(options: DeploymentRunOptions): Promise<RunR
     results,
     deployment: { file: deployment.file, url: deployment.lb.url, view: title, pollMs: deployment.pollMs, probeRatePerSec: rate, probeRateCapPerSec: MAX_PROBE_RATE_PER_SEC, hooks: ran.hooks.records },
   };
-  await writeFile(join(reportDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-  await writeFile(join(reportDir, 'junit.xml'), renderJunit(report));
-  await writeFile(join(reportDir, 'summary.md'), renderSummaryMarkdown(report));
+  await writeReportFiles(reportDir, report);
   if (hookFailure) throw hookFailure;
   return report;
 }

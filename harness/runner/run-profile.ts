@@ -5,9 +5,8 @@ import { LbdrillError } from '../errors.ts';
 import { trackTempDir } from '../process/cleanup.ts';
 import { LBDRILL_VERSION } from '../paths.ts';
 import type { Profile } from '../profiles/profile.ts';
-import { renderJunit } from '../report/junit.ts';
+import { writeReportFiles } from '../report/write-report.ts';
 import { exitCodeFor, type RunReport, type TargetReport } from '../report/run-report.ts';
-import { renderSummaryMarkdown } from '../report/summary-markdown.ts';
 import { TARGETS } from '../targets/registry.ts';
 import type { TargetKind, TargetName } from '../targets/target-kind.ts';
 import { ContainerRuntime, type ImageOverrides } from '../container/container-runtime.ts';
@@ -217,8 +216,6 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
     targets: targetReports,
     results,
   };
-  await writeFile(join(reportDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-  await writeFile(join(reportDir, 'junit.xml'), renderJunit(report));
-  await writeFile(join(reportDir, 'summary.md'), renderSummaryMarkdown(report));
+  await writeReportFiles(reportDir, report);
   return report;
 }
