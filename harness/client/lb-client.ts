@@ -12,6 +12,10 @@ export interface Endpoint {
   serverName: string;
   /** the port as written in the config, e.g. 443. */
   originalPort: number;
+  /** the address as written, where listeners on this port name different ones. */
+  originalAddress?: string;
+  /** the config's pools this listener routes to, where the config says (ListenerRef.pools). */
+  pools?: string[];
   /** what the config says about TLS versions for this listener, with its line; undefined = the TLS library's defaults. */
   tlsProtocols?: ConfigStatement;
 }

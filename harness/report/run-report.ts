@@ -17,7 +17,8 @@ export interface TargetReport {
   /** rendered config, relative to the report directory. */
   rendered: string | null;
   mapped: Mapping[];
-  listeners: Array<{ originalPort: number; port: number; tls: boolean; serverName: string }>;
+  /** originalAddress: where listeners on one port name different addresses (each gets its own port). */
+  listeners: Array<{ originalPort: number; originalAddress?: string; port: number; tls: boolean; serverName: string }>;
   backends: Array<{ id: string; upstream: string; pool: string; address: string; backup: boolean }>;
   /** what lbdrill bound the profile's contract to in this config (pools, cookie, weights, health checks), and from where. */
   bindings: Binding[];

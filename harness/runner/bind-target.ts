@@ -1,6 +1,7 @@
 import type { Endpoint, LbClient } from '../client/lb-client.ts';
 import { basicAuth } from '../checks/auth-support.ts';
 import type { BackendBinding, PoolBinding } from '../checks/check.ts';
+import { bindAuth, type AuthContract } from '../contracts/auth.ts';
 import type { Binding } from '../contracts/binding.ts';
 import { poolFrom, type PoolMatch } from '../contracts/pools.ts';
 import { bindPoolContract } from '../contracts/pool-contract.ts';
@@ -18,6 +19,8 @@ export interface TargetBindings {
   sticky: StickyContract | undefined;
   /** profile pool -> the weights its traffic must follow, where the config or the profile states any. */
   weights: ReadonlyMap<string, Weights>;
+  /** the basic-auth contract as bound to the config's declared users. */
+  auth: AuthContract | undefined;
   /** everything above, with where it came from, for the terminal and report.json. */
   bindings: Binding[];
 }
@@ -38,6 +41,7 @@ export async function bindTarget(options: {
   backends: readonly BackendBinding[];
   client: LbClient;
   app: Endpoint;
+  auth: AuthContract | undefined;
   nextId: () => string;
 }): Promise<TargetBindings> {
   const { profile, analysis, sourceFile } = options;
@@ -73,7 +77,20 @@ export async function bindTarget(options: {
     if (bound.weights) weights.set(pool.name, bound.weights);
     sticky ??= bound.sticky;
   }
-  return { pools, missing, sticky, weights, bindings };
+  let auth = options.auth;
+  if (auth) {
+    const admits = async (user: string, password: string): Promise<string | undefined> => {
+      for (const pool of pools) {
+        const answered = await answeringPools(options, pool.probePath, { authorization: basicAuth(user, password) });
+        if (answered.pools.includes(pool.configName)) return pool.configName;
+      }
+      return undefined;
+    };
+    const bound = await bindAuth(auth, analysis.authUsers, sourceFile, admits);
+    auth = bound.contract;
+    bindings.push(...bound.bindings);
+  }
+  return { pools, missing, sticky, weights, auth, bindings };
 }
 
 /** Basic credentials of a profile user who must reach this pool: behind auth, only they get there. */

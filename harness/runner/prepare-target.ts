@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promis
 import { dirname, join, resolve } from 'node:path';
 import type { Endpoint } from '../client/lb-client.ts';
 import { LbdrillError } from '../errors.ts';
-import type { ConfigAnalysis, Mapping, SourceFile, UpstreamRef } from '../targets/config-plan.ts';
+import type { ConfigAnalysis, ListenerRef, Mapping, SourceFile, UpstreamRef } from '../targets/config-plan.ts';
 import { childFdLimit } from '../process/fd-limit.ts';
 import { TestHosts } from '../netns/test-hosts.ts';
 import type { RenderedTarget, TargetKind, TargetName } from '../targets/target-kind.ts';
@@ -151,22 +151,7 @@ async function prepareOnTestHosts(options: PrepareOptions, source: string, sourc
 
 async function renderAndValidate(options: PrepareOptions, source: string, sourceFile: string, analysis: ConfigAnalysis, backends: BackendPlan[]): Promise<PreparedTarget> {
   const { kind, spec, runDir } = options;
-  const listenPorts = new Map<number, number>();
-  for (const listener of analysis.listeners) {
-    if (!listenPorts.has(listener.port)) listenPorts.set(listener.port, await freePort());
-  }
-  const endpoints: Endpoint[] = [...listenPorts].map(([originalPort, port]) => {
-    const refs = analysis.listeners.filter((l) => l.port === originalPort);
-    const tlsProtocols = refs.find((l) => l.tls && l.tlsProtocols)?.tlsProtocols;
-    return {
-      host: '127.0.0.1',
-      port,
-      tls: refs.some((l) => l.tls),
-      serverName: refs.flatMap((l) => l.serverNames)[0] ?? 'localhost',
-      originalPort,
-      ...(tlsProtocols ? { tlsProtocols } : {}),
-    };
-  });
+  const { ports: listenPorts, addressPorts, endpoints } = await planListeners(analysis.listeners);
 
   await mkdir(runDir, { recursive: true });
   // Proxies drop privileges for their workers: the run dir must be readable by them.
@@ -180,6 +165,7 @@ async function renderAndValidate(options: PrepareOptions, source: string, source
     runDir,
     upstreams: new Map(backends.map((b) => [b.upstream.address, `${b.host}:${b.port}`])),
     ports: listenPorts,
+    ...(addressPorts.size > 0 ? { addressPorts } : {}),
     tls: { certFile: certificate.certFile, keyFile: certificate.keyFile, pemFile: certificate.pemFile },
     ...(options.timeScale !== undefined && options.timeScale !== 1 ? { timeScale: options.timeScale } : {}),
     ...(await kind.runtimeEndpoint?.(runDir)),
@@ -205,4 +191,44 @@ async function renderAndValidate(options: PrepareOptions, source: string, source
   }
   await kind.validate(target);
   return { kind, version: options.version, spec, target, backends, endpoints, certificate, mapped: rendered.mapped };
+}
+
+/**
+ * A free loopback port for every socket the config listens on: one per written port, and one per
+ * address where listeners on the same port name different addresses (two sockets in the proxy, each
+ * with its own routing; one shared port would let the kernel pick between them).
+ */
+async function planListeners(listeners: readonly ListenerRef[]): Promise<{ ports: Map<number, number>; addressPorts: Map<string, number>; endpoints: Endpoint[] }> {
+  const ports = new Map<number, number>();
+  const addressPorts = new Map<string, number>();
+  const groups = new Map<string, { originalPort: number; port: number; refs: ListenerRef[]; address?: string }>();
+  for (const listener of listeners) {
+    const onPort = listeners.filter((l) => l.port === listener.port);
+    const split = new Set(onPort.map((l) => l.address)).size > 1 && listener.address !== undefined;
+    const key = split ? `${listener.address}:${listener.port}` : String(listener.port);
+    let group = groups.get(key);
+    if (!group) {
+      const port = await freePort();
+      if (split) addressPorts.set(key, port);
+      else ports.set(listener.port, port);
+      group = { originalPort: listener.port, port, refs: [], ...(split ? { address: listener.address } : {}) };
+      groups.set(key, group);
+    }
+    group.refs.push(listener);
+  }
+  const endpoints = [...groups.values()].map(({ originalPort, port, refs, address }): Endpoint => {
+    const tlsProtocols = refs.find((l) => l.tls && l.tlsProtocols)?.tlsProtocols;
+    const pools = [...new Set(refs.flatMap((l) => l.pools ?? []))];
+    return {
+      host: '127.0.0.1',
+      port,
+      tls: refs.some((l) => l.tls),
+      serverName: refs.flatMap((l) => l.serverNames)[0] ?? 'localhost',
+      originalPort,
+      ...(address ? { originalAddress: address } : {}),
+      ...(pools.length > 0 ? { pools } : {}),
+      ...(tlsProtocols ? { tlsProtocols } : {}),
+    };
+  });
+  return { ports, addressPorts, endpoints };
 }

@@ -144,7 +144,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
     }
     report.rendered = relative(reportDir, target.target.mainFile);
     report.mapped = target.mapped;
-    report.listeners = target.endpoints.map((e) => ({ originalPort: e.originalPort, port: e.port, tls: e.tls, serverName: e.serverName }));
+    report.listeners = target.endpoints.map((e) => ({ originalPort: e.originalPort, ...(e.originalAddress ? { originalAddress: e.originalAddress } : {}), port: e.port, tls: e.tls, serverName: e.serverName }));
     report.backends = target.backends.map((b) => ({ id: b.id, upstream: b.upstream.address, pool: b.upstream.pool, address: `${b.host}:${b.port}`, backup: b.upstream.backup }));
   }
 

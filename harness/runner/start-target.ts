@@ -14,6 +14,7 @@ import { ProbeStream } from '../probe/probe-stream.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { bindTarget } from './bind-target.ts';
 import { checkFleets, PROBE_TIMEOUT_MS, sharedOnce } from './check-capabilities.ts';
+import { chooseEntryPoint } from './entry-point.ts';
 import { locateNodeMap } from './node-map-file.ts';
 import { freePort, waitForPorts } from './ports.ts';
 import type { BackendPlan, PreparedTarget } from './prepare-target.ts';
@@ -127,7 +128,7 @@ export async function startTarget(options: StartTargetOptions): Promise<StartedT
   const artifactDir = prepared.target.runDir;
   await mkdir(artifactDir, { recursive: true });
 
-  const app = prepared.endpoints.find((e) => e.tls) ?? prepared.endpoints[0];
+  const { app, binding: entryBinding } = chooseEntryPoint(prepared.endpoints, prepared.target.analysis.listeners, options.matches, prepared.target.sourceFile);
   if (!app) throw new LbdrillError('LBDRILL_ERR_TARGET_START', `${prepared.target.sourceFile} has no listener lbdrill can send traffic to`);
   const backends: BackendBinding[] = running.map((r) => ({ backend: r.backend, fixture: r.backend, upstream: r.plan.upstream }));
   let bindCount = 0;
@@ -139,8 +140,10 @@ export async function startTarget(options: StartTargetOptions): Promise<StartedT
     backends,
     client,
     app,
+    auth: options.auth,
     nextId: () => `lbdrill-bind-${++bindCount}-${options.seed}`,
   });
+  if (entryBinding) bound.bindings.unshift(entryBinding);
   onEvent({ type: 'bindings', target: name, bindings: bound.bindings });
 
   const site = (b: BackendBinding): FaultSite => {
@@ -209,7 +212,7 @@ export async function startTarget(options: StartTargetOptions): Promise<StartedT
         shared: sharedOnce(shared),
         status: reporter.status,
         sticky: bound.sticky,
-        auth: options.auth,
+        auth: bound.auth,
         weights: check.pool && bound.weights.get(check.pool.name),
         queue: options.queue,
         nodeMap,

@@ -37,6 +37,13 @@ export interface ListenerRef {
   spec: string;
   /** port number in the spec. */
   port: number;
+  /**
+   * the address the spec names ("127.201.128.1"), when it names one; undefined for a wildcard.
+   * Two listeners on one port with different addresses are two sockets, and get two loopback ports.
+   */
+  address?: string;
+  /** the pools this listener's block routes to, where the dialect reads them (HAProxy `use_backend`/`default_backend`, a `listen` section's own servers). */
+  pools?: string[];
   /** the socket speaks TLS (nginx `ssl`, HAProxy `ssl crt`, Apache `SSLEngine on`). */
   tls: boolean;
   /** host names configured for this listener (server_name / ServerName / ServerAlias); may be empty. */
@@ -70,10 +77,26 @@ export interface ConfigAnalysis {
   fragment: boolean;
   /** health and failover settings per pool, as written (before any time scaling); pools without any are omitted. */
   pools?: PoolHealth[];
+  /**
+   * Basic-auth users the config itself declares, where the dialect reads them (HAProxy `userlist`):
+   * the password only where it is written in clear (`insecure-password`). Undefined when the config declares none.
+   */
+  authUsers?: ConfigAuthUser[];
   /** files the config names (maps, password files, included snippets), read by analyze; render copies them into the run dir. */
   files?: CompanionFile[];
   /** further files the proxy reads as part of the same config after the source file (HAProxy's second and later `-f`), as analyze was given them. */
   mains?: SourceFile[];
+}
+
+/** One user a config declares for basic auth. */
+export interface ConfigAuthUser {
+  name: string;
+  /** the password in clear, where the config writes it so (HAProxy `insecure-password`); undefined for a hash. */
+  password?: string;
+  /** the list it belongs to (HAProxy userlist name). */
+  list: string;
+  line: number;
+  file?: string;
 }
 
 /** A config file's path and text, as read. */
@@ -153,6 +176,11 @@ export interface RenderPlan {
   upstreams: ReadonlyMap<string, string>;
   /** original listen port -> free loopback port (listeners bind 127.0.0.1). */
   ports: ReadonlyMap<number, number>;
+  /**
+   * "address:port" as written -> free loopback port, for listeners that share a port with a listener
+   * on another address (see ListenerRef.address); these take precedence over `ports`.
+   */
+  addressPorts?: ReadonlyMap<string, number>;
   /** TLS material issued by lbdrill's CA; every certificate/key path in the config is pointed here. */
   tls: { certFile: string; keyFile: string; /** cert + key in one PEM (HAProxy `crt`). */ pemFile: string };
   /**

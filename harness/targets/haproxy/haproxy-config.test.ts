@@ -63,11 +63,13 @@ describe('haproxyDialect.analyze', () => {
       'sysmanage_static/static1 10.0.1.30:80 @91',
       'sysmanage_static/static2 10.0.1.31:80 @92',
     ]);
+    // the frontend's use_backend and default_backend, in the order written
+    const routed = ['sysmanage_websocket', 'sysmanage_api', 'sysmanage_static', 'sysmanage_health', 'sysmanage_web'];
     expect(analysis.listeners).toEqual([
-      { spec: '*:80', port: 80, tls: false, serverNames: [], line: 34 },
+      { spec: '*:80', port: 80, tls: false, serverNames: [], pools: routed, line: 34 },
       // the global ssl-default-bind-options decides the :443 bind's versions (line 8)
-      { spec: '*:443', port: 443, tls: true, serverNames: [], line: 35, tlsProtocols: { text: 'ssl-default-bind-options no-sslv3 no-tlsv10 no-tlsv11', line: 8 } },
-      { spec: '*:8404', port: 8404, tls: false, serverNames: [], line: 98 },
+      { spec: '*:443', port: 443, tls: true, serverNames: [], pools: routed, line: 35, tlsProtocols: { text: 'ssl-default-bind-options no-sslv3 no-tlsv10 no-tlsv11', line: 8 } },
+      { spec: '*:8404', port: 8404, tls: false, serverNames: [], pools: [], line: 98 },
     ]);
     const api = { intervalMs: 5000, fall: 3, rise: 2 };
     expect(analysis.pools).toEqual([
@@ -688,5 +690,47 @@ describe('HAProxy configs in several -f files', () => {
     expect((ownRendered.files['haproxy.cfg'] as string).split('\n').slice(1, 3)).toEqual(['    ulimit-n 20000', '    maxconn 5000']);
     const fits = haproxyDialect.render(own, 'haproxy.cfg', haproxyDialect.analyze(own, 'haproxy.cfg'), { ...plan(haproxyDialect.analyze(own, 'haproxy.cfg')), fdLimit: 400_000 });
     expect(fits.mapped.filter((m) => m.kind === 'limit')).toEqual([]);
+  });
+});
+
+describe('frontends on one port with different addresses (HAProxy examples/auth.cfg)', () => {
+  const source = [
+    'userlist customer2',
+    '\tuser peter insecure-password peter',
+    '\tuser boss password $6$k6y3o.eP$JlKBx9za966',
+    'frontend c1',
+    '\tbind 127.101.128.1:8080',
+    '\tmode http',
+    '\tuse_backend c1dev if { hdr_beg(host) -i dev.local }',
+    'frontend c2',
+    '\tbind 127.201.128.1:8080',
+    '\tmode http',
+    '\tdefault_backend c2b0',
+    'backend c1dev',
+    '\tserver s6 192.168.152.206:80',
+    'backend c2b0',
+    '\tserver s1 192.168.152.201:80',
+  ].join('\n');
+
+  it('reads each bind with its address and the pools its frontend routes to, and the userlist users', () => {
+    const analysis = haproxyDialect.analyze(source, 'auth.cfg');
+    expect(analysis.listeners.map((l) => [l.address, l.port, l.pools])).toEqual([
+      ['127.101.128.1', 8080, ['c1dev']],
+      ['127.201.128.1', 8080, ['c2b0']],
+    ]);
+    expect(analysis.authUsers).toEqual([
+      { name: 'peter', password: 'peter', list: 'customer2', line: 2 },
+      { name: 'boss', list: 'customer2', line: 3 },
+    ]);
+  });
+
+  it('gives each address its own loopback port: one shared port would let the kernel pick the frontend (SO_REUSEPORT)', () => {
+    const analysis = haproxyDialect.analyze(source, 'auth.cfg');
+    const rendered = haproxyDialect.render(source, 'auth.cfg', analysis, {
+      ...plan(analysis),
+      addressPorts: new Map([['127.101.128.1:8080', 44001], ['127.201.128.1:8080', 44002]]),
+    });
+    const binds = (rendered.files['haproxy.cfg'] as string).split('\n').filter((l) => l.includes('bind'));
+    expect(binds).toEqual(['\tbind 127.0.0.1:44001', '\tbind 127.0.0.1:44002']);
   });
 });

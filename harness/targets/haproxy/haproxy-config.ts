@@ -4,7 +4,7 @@
  * without adding or removing a line.
  */
 import { LbdrillError } from '../../errors.ts';
-import type { ConfigAnalysis, ConfigDialect, ConfigStatement, SourceFile, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
+import type { ConfigAnalysis, ConfigAuthUser, ConfigDialect, ConfigStatement, SourceFile, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
 import {
   LOOPBACK,
   RunDirNames,
@@ -76,6 +76,8 @@ interface Section {
 /** One address of a bind line. */
 interface BindAddress {
   raw: string;
+  /** the host as written; '' or '*' for every address. */
+  host: string;
   port: number;
   v6: boolean;
 }
@@ -94,7 +96,22 @@ function readBindAddress(raw: string, path: string, line: number): BindAddress |
   const portText = bracket !== null ? (bracket[2] as string) : rest.slice(colon + 1);
   if (!/^\d+$/.test(portText)) throw parseError(path, line, `bind port "${portText}" cannot be mapped (only a single port can)`);
   const v6 = family === 'ipv6' || family === 'tcp6' || host.includes(':');
-  return { raw, port: Number(portText), v6 };
+  return { raw, host, port: Number(portText), v6 };
+}
+
+/** The address a bind names, for telling apart two sockets on one port; nothing for a wildcard. */
+function explicitAddress(a: BindAddress): { address?: string } {
+  return ['', '*', '0.0.0.0', '::'].includes(a.host) ? {} : { address: a.host };
+}
+
+/** The backends a frontend or listen section sends requests to (`use_backend`, `default_backend`; a `listen` section's own servers). */
+function routedPools(section: Section, lines: Line[]): string[] {
+  const names = lines.flatMap((l) => {
+    const [kw, name] = l.words;
+    if (kw?.value === 'server' || kw?.value === 'server-template') return section.kind === 'listen' ? [section.name] : [];
+    return (kw?.value === 'default_backend' || kw?.value === 'use_backend') && name !== undefined && !name.value.includes('%[') ? [name.value] : [];
+  });
+  return [...new Set(names)];
 }
 
 /** A server address normalised to host:port; the port defaults to 443 with `ssl`, else 80. */
@@ -181,6 +198,7 @@ function scan(source: string, path: string, further: readonly SourceFile[] = [])
     }
     if (s.kind === 'frontend' || s.kind === 'listen') {
       const binds = sectionLines.filter((l) => l.words[0]?.value === 'bind');
+      const routed = routedPools(s, sectionLines);
       const parsed = binds.map((l) => {
         const spec = l.words[1];
         if (spec === undefined) throw parseError(l.file ?? path, l.number, "'bind' expects an address");
@@ -193,7 +211,9 @@ function scan(source: string, path: string, further: readonly SourceFile[] = [])
         const dropped = inet.length > 0 && inet.length === addresses.length && inet.every((a) => a.v6 && v4Ports.has(a.port));
         const tls = l.words.slice(2).some((w) => w.value === 'ssl');
         const ports = new Set<number>();
-        const refs = dropped ? [] : inet.filter((a) => !ports.has(a.port) && ports.add(a.port)).map((a) => ({ spec: a.raw, port: a.port, tls, serverNames: [], ...at(l) }));
+        const refs = dropped
+          ? []
+          : inet.filter((a) => !ports.has(a.port) && ports.add(a.port)).map((a) => ({ spec: a.raw, port: a.port, ...explicitAddress(a), tls, serverNames: [], pools: routed, ...at(l) }));
         result.binds.push({ line: l, section: s, addresses, dropped, refs });
       });
     }
@@ -575,14 +595,27 @@ function analyze(source: string, sourcePath: string, further: readonly SourceFil
     const tls = b.refs.some((r) => r.tls) ? tlsProtocols(text, s, b.line) : undefined;
     return b.refs.map((r) => (r.tls && tls !== undefined ? { ...r, tlsProtocols: tls } : r));
   });
+  const authUsers = userlistUsers(s);
   return {
     upstreams,
     listeners: listeners.sort(treeOrder(s.tree)),
     fragment: false,
     pools: pools.flatMap((p) => poolHealth(text, p) ?? []),
+    ...(authUsers.length > 0 ? { authUsers } : {}),
     ...(files.length > 0 ? { files } : {}),
     ...(further.length > 0 ? { mains: [...further] } : {}),
   };
+}
+
+/** `user NAME [password HASH | insecure-password PASS]` lines of every userlist section. */
+function userlistUsers(s: Scan): ConfigAuthUser[] {
+  return s.lines.flatMap(({ line, section }) => {
+    const [kw, name, ...rest] = line.words.map((w) => w.value);
+    if (section.kind !== 'userlist' || kw !== 'user' || name === undefined) return [];
+    const clear = rest.indexOf('insecure-password');
+    const password = clear >= 0 ? rest[clear + 1] : undefined;
+    return [{ name, ...(password !== undefined ? { password } : {}), list: section.name, ...at(line) }];
+  });
 }
 
 function render(source: string, sourcePath: string, analysis: ConfigAnalysis, plan: RenderPlan): RenderedConfig {
@@ -646,7 +679,7 @@ function render(source: string, sourcePath: string, analysis: ConfigAnalysis, pl
     }
     const specWord = words[1] as Word;
     const mappedAddresses = b.addresses.map((a, i) => {
-      if (a !== null) return `${LOOPBACK}:${planned(plan.ports, a.port, 'loopback port')}`;
+      if (a !== null) return `${LOOPBACK}:${plan.addressPorts?.get(`${a.host}:${a.port}`) ?? planned(plan.ports, a.port, 'loopback port')}`;
       const raw = specWord.value.split(',')[i] as string;
       const socket = raw.startsWith('/') ? raw : raw.startsWith('unix@') ? raw.slice(5) : null;
       return socket === null ? raw : names.mapBase(socket, 'haproxy.sock');
