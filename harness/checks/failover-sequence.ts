@@ -65,15 +65,20 @@ export function steadyTimeoutMs(ctx: CheckContext): number {
   return Math.max(5_000, STEADY_TIMEOUT_MS * ctx.failover.timeScale);
 }
 
-/** The pool failover checks act on (the profile's first), and its first primary as the victim. */
+/**
+ * The pool failover checks act on (the profile's first), its first primary as the victim, and the
+ * servers that take over: the other primaries, or where it is the only one, the backups (a hot
+ * standby: Apache `status=+H`, HAProxy `backup`, nginx `backup`).
+ */
 export function failoverPool(ctx: CheckContext): { pool: PoolBinding; victim: BackendBinding; others: BackendBinding[] } {
   const pool = ctx.pools[0];
   if (!pool) throw new DrillProblem('the profile declares no pool to drill');
   const victim = pool.primaries[0];
-  if (!victim || pool.primaries.length < 2) {
-    throw new DrillProblem(`pool ${pool.configName} needs at least 2 primary servers, the config has ${pool.primaries.length}`);
+  const others = pool.primaries.length > 1 ? pool.primaries.slice(1) : pool.backups;
+  if (!victim || others.length === 0) {
+    throw new DrillProblem(`pool ${pool.configName} has nothing to fail over to: it needs 2 primary servers, or 1 and a backup; the config has ${pool.primaries.length} primar${pool.primaries.length === 1 ? 'y' : 'ies'} and no backup`);
   }
-  return { pool, victim, others: pool.primaries.slice(1) };
+  return { pool, victim, others };
 }
 
 /** Everything one stop/start drill measured, shared by the detect, no-errors and rejoin checks. */
@@ -98,7 +103,7 @@ export interface FailoverDrill {
  */
 export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill> {
   return ctx.shared('failover-drill', async () => {
-    const { pool, victim } = failoverPool(ctx);
+    const { pool, victim, others } = failoverPool(ctx);
     const detectBudget = budgetMs(ctx, 'detect');
     const rejoinBudget = budgetMs(ctx, 'rejoin');
     const probe = ctx.probe({ path: probePath(pool) });
@@ -138,7 +143,7 @@ export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill
       // down twice the detect budget, so that a passive check re-trying the dead server once
       // its failure window has passed (nginx fail_timeout, Apache retry=) shows in the probes.
       // Then wait until the others carry it all.
-      const survivors = pool.primaries.filter((b) => b !== victim).map((b) => b.backend.id);
+      const survivors = others.map((b) => b.backend.id);
       await waitForProbe(
         probe,
         (s) => nowMs() - faultAtMs >= (ctx.runtime ? 0 : 2 * detectBudget) && steady(s.filter((x) => x.sentAtMs > faultAtMs), SETTLE_SUCCESSES, survivors),
