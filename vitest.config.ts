@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-/** Suites that run alone, after the rest (vitest.serial.config.ts): containers and deployed pools. */
-export const SERIAL_SUITES = ['test/container-*.e2e.test.ts', 'test/deployment-drill.e2e.test.ts', 'test/seed-001-game-day.e2e.test.ts'] as const;
+/** Suites that run alone, after the rest (vitest.serial.config.ts): containers, deployed pools, and the corpus of configs from the wild (failover drills timed against budgets). */
+export const SERIAL_SUITES = ['test/container-*.e2e.test.ts', 'test/deployment-drill.e2e.test.ts', 'test/seed-001-game-day.e2e.test.ts', 'test/real-world-corpus.e2e.test.ts'] as const;
 
 export default defineConfig({
   test: {

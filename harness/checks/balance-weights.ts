@@ -6,7 +6,9 @@ import { contractPool } from '../contracts/pools.ts';
  *  start and end of the run (first fill, last drain) under 1% of the share. */
 const REQUESTS = 1200;
 const SOURCES = 120;
-const CONCURRENCY = 24;
+/** Requests in flight, at least; raised to a multiple of the weight total (see inFlight). */
+const MIN_CONCURRENCY = 24;
+const MAX_CONCURRENCY = 64;
 /** Each backend holds its answer this long, so least-connection balancers see load and weigh it; long
  *  enough that scheduling jitter on a loaded box does not bunch completions (which turns Apache's
  *  tie-breaks into weighting and blurs HAProxy's). */
@@ -30,12 +32,13 @@ export const balanceWeights: Check = {
     const weights = ctx.weights;
     if (!pool || !weights) return fail('weights declared by the profile', 'the profile declares no weights');
     const total = pool.primaries.reduce((a, b) => a + (weights[b.upstream.address] ?? 0), 0);
-    const expected = `${REQUESTS} requests, ${CONCURRENCY} in flight: each primary's share = weight/${total} ± ${TOLERANCE} (${pool.primaries.map((b) => `${b.upstream.address}: ${weights[b.upstream.address] ?? '?'}`).join(', ')}), backups none`;
+    const concurrency = inFlight(pool.primaries.map((b) => weights[b.upstream.address] ?? 0));
+    const expected = `${REQUESTS} requests, ${concurrency} in flight: each primary's share = weight/${total} ± ${TOLERANCE} (${pool.primaries.map((b) => `${b.upstream.address}: ${weights[b.upstream.address] ?? '?'}`).join(', ')}), backups none`;
     if (total === 0) throw new DrillProblem(`no primary of ${pool.configName} has a weight in the profile`);
     const { clients, close } = sourceClients(ctx, SOURCES, 100);
     let counts: Record<string, number>;
     try {
-      counts = await countAnswers(ctx, clients, { requests: REQUESTS, concurrency: CONCURRENCY, path: (i) => `${pool.probePath}?w=${i}`, headers: { 'x-lbdrill-delay-ms': String(HOLD_MS) } });
+      counts = await countAnswers(ctx, clients, { requests: REQUESTS, concurrency, path: (i) => `${pool.probePath}?w=${i}`, headers: { 'x-lbdrill-delay-ms': String(HOLD_MS) } });
     } finally {
       await close();
     }
@@ -52,3 +55,17 @@ export const balanceWeights: Check = {
     return pass(expected, observed, { rows, counts });
   },
 };
+
+/**
+ * How many requests to keep in flight: a least-connection balancer shares out whole connections, so
+ * with 24 in flight weights 3:1:1 can only be held as 14:5:5 (58 %, not 60 %). A multiple of the
+ * reduced weight total (3:1:1 -> 25, 3:3:2 -> 24) lets it hold the weighted shares exactly; past
+ * MAX_CONCURRENCY the rounding is under 1/128 and MIN_CONCURRENCY is kept.
+ */
+export function inFlight(weights: readonly number[]): number {
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const divisor = weights.reduce(gcd, 0);
+  const total = divisor === 0 ? 0 : weights.reduce((a, w) => a + w / divisor, 0);
+  const multiple = total === 0 ? MIN_CONCURRENCY : total * Math.ceil(MIN_CONCURRENCY / total);
+  return multiple <= MAX_CONCURRENCY ? multiple : MIN_CONCURRENCY;
+}
