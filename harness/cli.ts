@@ -12,6 +12,7 @@ import { renderFailoverSummary } from './report/failover-summary.ts';
 import { loadScenario } from './scenarios/scenario.ts';
 import { planRun } from './runner/plan-run.ts';
 import { renderPlan } from './report/plan-text.ts';
+import { rebuildReport } from './report/rebuild-report.ts';
 import { scenarioCheck } from './scenarios/scenario-check.ts';
 import { resolve } from 'node:path';
 import type { TargetSpec } from './runner/prepare-target.ts';
@@ -332,6 +333,21 @@ answers the profile's probe path); plan says so. Exit codes: 0 planned, 2 bad fl
     const profile = loadProfile(opts.profile);
     const plans = await planRun({ profile, targets: opts.target ?? defaultTargets(), ...(opts.only ? { only: opts.only } : {}), ...(opts.skip ? { skip: opts.skip } : {}), ...(opts.pool ? { pools: opts.pool } : {}) });
     process.stdout.write(renderPlan(profile.name, plans));
+  });
+
+program
+  .command('report')
+  .description('Write report.html (and summary.md, junit.xml) of a report directory again from its report.json: after upgrading lbdrill, or for a report directory downloaded from CI.')
+  .argument('<dir>', 'a report directory a run wrote (holds report.json and run/<target>/)')
+  .addHelpText('after', `
+Example:
+  lbdrill report reports/2026-12-07T15-04-00Z && xdg-open reports/2026-12-07T15-04-00Z/report.html
+report.html is one self-contained file (charts inlined, no network); its links to logs and rendered
+configs are relative, so keep it in its directory. Exit codes: 0 written, 2 DIR or its report.json is
+missing or not an lbdrill report.`)
+  .action(async (dir: string) => {
+    await rebuildReport(dir);
+    process.stdout.write(`report: ${dir}/report.html, summary.md, junit.xml\n`);
   });
 
 program
