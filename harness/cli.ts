@@ -208,7 +208,7 @@ Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could no
         onMessage: (l) => view.message(l),
       });
       view.close();
-      process.stdout.write(`${renderMatrix(report)}\nreport: ${reportDir}/report.json, junit.xml, summary.md\n`);
+      process.stdout.write(`${renderMatrix(report)}\nreport: ${reportDir}/report.html, report.json, junit.xml, summary.md\n`);
       process.exitCode = report.exitCode;
     } finally {
       view.close();
@@ -279,7 +279,7 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
     });
     view.close();
     const verdict = report.exitCode === 0 ? pc.green('PASS: the drill met every budget on every target') : pc.red('FAIL: a budget was missed or a request failed after detection');
-    process.stdout.write(`${renderFailoverSummary(report)}\n${verdict} (exit ${report.exitCode})\ntimelines: ${reportDir}/run/<target>/failover-timeline.{json,csv}; report: ${reportDir}/report.json\n`);
+    process.stdout.write(`${renderFailoverSummary(report)}\n${verdict} (exit ${report.exitCode})\ntimelines: ${reportDir}/run/<target>/failover-timeline.{json,csv}; report: ${reportDir}/report.html, report.json\n`);
     process.exitCode = report.exitCode;
   } finally {
     view.close();

@@ -28,7 +28,7 @@ const BOOT = `(() => {
 const STYLE = `
 body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5rem; color: #1b1f23; }
 h1 { font-size: 1.5rem; margin: 0 0 .3rem; } h2 { margin-top: 2rem; border-bottom: 1px solid #d0d7de; } h3 { margin-top: 1.4rem; }
-code { font: 12px ui-monospace, monospace; } .muted { color: #6a737d; } .title { color: #444; font-size: 12px; }
+code { font: 12px ui-monospace, monospace; } .muted { color: #6a737d; } .title { color: #444; font-size: 12px; font-weight: normal; }
 nav a { margin-right: 1rem; }
 .verdict { font-weight: 600; padding: .4rem .7rem; border-radius: 4px; display: inline-block; }
 .verdict.ok { background: #dafbe1; } .verdict.bad { background: #ffebe9; }
