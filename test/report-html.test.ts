@@ -70,6 +70,10 @@ describe('report.html in a browser', () => {
     const page = readFileSync(join(dir, 'report.html'), 'utf8');
     expect(page).toContain('reference: run/reference/failover-timeline.json could not be read (ENOENT)');
     expect(page).not.toMatch(/<script[^>]+src=|<link[^>]+href="http/);
+    // bindings and mappings of every target that ran; why apache did not
+    expect(page.match(/<td>pool api_pool<\/td><td>be_api \(2 primaries\)<\/td><td><code>\/etc\/\w+\/\w+\.conf:40<\/code><\/td>/g)).toHaveLength(3);
+    expect(page.match(/<td>upstream<\/td><td><code>10\.0\.0\.1:13000<\/code><\/td><td><code>127\.0\.11\.1:13000<\/code><\/td><td>line 33<\/td>/g)).toHaveLength(3);
+    expect(page).toContain('skipped: not installed (apt-get install apache2)');
 
     const charts = await expectReportHtmlWorks(dir, 'report-html-synthetic');
     expect(charts.map((c) => c.id).sort()).toEqual(['blob-throughput', 'failover-errors', 'failover-latency', 'failover-rps', 'hash-displacement', 'weight-shares', 'ws-reconnect']);
