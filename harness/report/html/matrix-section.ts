@@ -5,7 +5,7 @@ import { html, type SafeHtml } from './safe-html.ts';
 import type { TargetFiles } from './target-files.ts';
 
 /** What each status means to the reader; `error` is lbdrill's or the setup's problem, not a verdict on the config. */
-export const STATUS_LEGEND: ReadonlyArray<{ status: CheckStatus; mark: string; meaning: string }> = [
+const STATUS_LEGEND: ReadonlyArray<{ status: CheckStatus; mark: string; meaning: string }> = [
   { status: 'pass', mark: '✓', meaning: 'the config keeps the contract' },
   { status: 'fail', mark: '✗', meaning: 'the config breaks the contract (observed says how)' },
   { status: 'unsupported', mark: '∅', meaning: 'this LB cannot express the contract (observed says why)' },
