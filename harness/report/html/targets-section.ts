@@ -17,9 +17,10 @@ function bindings(list: readonly Binding[]): SafeHtml {
 
 function mappings(list: readonly Mapping[]): SafeHtml {
   if (list.length === 0) return html``;
-  return html`<table class="numbers"><caption>What lbdrill changed to run it here (mappings), lines of the user's file</caption><thead><tr><th>kind</th><th>from</th><th>to</th><th>where</th></tr></thead><tbody>${list.map(
+  // open on demand: a config tree can have dozens, and the bindings above matter more
+  return html`<details><summary>What lbdrill changed to run it here: ${list.length} mappings</summary><table class="numbers"><caption>Mappings, at lines of the user's files</caption><thead><tr><th>kind</th><th>from</th><th>to</th><th>where</th></tr></thead><tbody>${list.map(
     (m) => html`<tr><td>${m.kind}</td><td><code>${m.from}</code></td><td><code>${m.to}</code></td><td>${m.file ?? ''}${m.line !== undefined ? `${m.file ? ':' : 'line '}${m.line}` : ''}</td></tr>`,
-  )}</tbody></table>`;
+  )}</tbody></table></details>`;
 }
 
 function target(t: TargetReport, color: string): SafeHtml {
