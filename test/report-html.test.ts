@@ -51,7 +51,8 @@ const report: RunReport = {
     ...targets.map((t) => result('failover.detect-within-budget', t, 'pass', drill)),
     ...targets.map((t, i) => result('sticky.ws-reconnect-after-failover', t, 'pass', { cut: 100, reconnectMs: { count: 100, p50Ms: 40 + i, p95Ms: 90, maxMs: 120 }, messages: { lost: 0 } })),
     ...targets.map((t) => result('hash.uri-consistent', t, 'pass', { nodes: 3, victim: 'backend-1', victimKeys: 70, movedShare: 0.34, idealShare: 0.333, survivorsMoved: 0 })),
-    ...targets.map((t) => result('balance.weights', t, 'fail', { rows: [{ backend: 'backend-1', want: 0.75, share: 0.7 }, { backend: 'backend-2', want: 0.25, share: 0.3 }] })),
+    // each target names the servers its own way; the address as written is the same server
+    ...targets.map((t) => result('balance.weights', t, 'fail', { rows: [{ backend: `${t}-1`, address: '10.0.0.1:80', want: 0.75, share: 0.7 }, { backend: `${t}-2`, address: '10.0.0.2:80', want: 0.25, share: 0.3 }] })),
     ...targets.map((t) => result('stream.upload-large', t, 'pass', { sizeBytes: 268435456, seconds: 2, mibPerSec: 128 })),
     ...targets.map((t) => result('stream.download-large', t, 'pass', { sizeBytes: 268435456, seconds: 1, mibPerSec: 256 })),
     result('headers.host-preserved', 'haproxy', 'error', { why: '</script><script>alert(1)</script>' }),
@@ -80,7 +81,7 @@ describe('report.html in a browser', () => {
     const latency = charts.find((c) => c.id === 'failover-latency')!;
     expect(latency.datasets.map((d) => d.label)).toEqual(['haproxy', 'nginx']);
     expect(charts.filter((c) => c.id.startsWith('failover-')).map((c) => c.xTitle)).toEqual(['seconds since the fault', 'seconds since the fault', 'seconds since the fault']);
-    expect(charts.find((c) => c.id === 'weight-shares')!.datasets.map((d) => d.label)).toEqual(['contract (weights)', 'haproxy', 'nginx', 'reference']);
+    expect(charts.find((c) => c.id === 'weight-shares')!.datasets.map((d) => `${d.label} ${d.points}`)).toEqual(['contract (weights) 2', 'haproxy 2', 'nginx 2', 'reference 2']);
   }, 60_000);
 
   it('lbdrill report on a directory without report.json: one line, exit 2', () => {

@@ -55,29 +55,36 @@ ${charts.figure('hash-displacement', 'Share of keys that moved, against consiste
 
 interface WeightRow {
   backend: string;
+  /** the server's address as the config writes it: the same server on every target, whatever each names it. */
+  address?: string;
   want: number;
   share: number;
 }
 
-/** balance.weights: each backend's share of the requests per target, beside the share its weight asks for. */
+/** balance.weights: each server's share of the requests per target, beside the share its weight asks for. */
 function weightShares(results: readonly CheckResult[], charts: ChartSet, colors: Record<string, string>): SafeHtml {
   const rs = ofCheck(results, 'balance.weights', (r) => Array.isArray(r.evidence['rows']));
   if (rs.length === 0) return html``;
   const rowsOf = (r: CheckResult) => r.evidence['rows'] as WeightRow[];
-  const backends = [...new Set(rs.flatMap((r) => rowsOf(r).map((w) => w.backend)))];
-  const share = (r: CheckResult, b: string, key: 'want' | 'share') => {
-    const row = rowsOf(r).find((w) => w.backend === b);
-    return row ? Math.round(row[key] * 1000) / 10 : null;
+  const key = (w: WeightRow) => w.address ?? w.backend;
+  const servers = [...new Set(rs.flatMap((r) => rowsOf(r).map(key)))];
+  const row = (r: CheckResult, server: string) => rowsOf(r).find((w) => key(w) === server);
+  const pct = (r: CheckResult, server: string, field: 'want' | 'share') => {
+    const w = row(r, server);
+    return w ? Math.round(w[field] * 1000) / 10 : null;
   };
   // one contract bar per distinct contract: the same weights on every target give one
-  const contracts = [...new Map(rs.map((r) => [JSON.stringify(backends.map((b) => share(r, b, 'want'))), r])).values()];
+  const contracts = [...new Map(rs.map((r) => [JSON.stringify(servers.map((s) => pct(r, s, 'want'))), r])).values()];
   return html`<section id="weight-shares"><h3>Weight shares against the contract</h3>
-<table class="numbers"><thead><tr><th>target</th>${backends.map((b) => html`<th>${b}</th>`)}</tr></thead><tbody>${rs.map(
-    (r) => html`<tr><th scope="row">${r.target}</th>${backends.map((b) => html`<td>${share(r, b, 'share') ?? '–'}% <span class="muted">(want ${share(r, b, 'want') ?? '–'}%)</span></td>`)}</tr>`,
+<table class="numbers"><thead><tr><th>target</th>${servers.map((s) => html`<th>${s}</th>`)}</tr></thead><tbody>${rs.map(
+    (r) => html`<tr><th scope="row">${r.target}</th>${servers.map((s) => {
+      const w = row(r, s);
+      return w ? html`<td>${pct(r, s, 'share')}% <span class="muted">(want ${pct(r, s, 'want')}%) ${w.backend}</span></td>` : html`<td>–</td>`;
+    })}</tr>`,
   )}</tbody></table>
-${charts.figure('weight-shares', "Each backend's share of the requests", bars(backends, [
-    ...contracts.map((r) => ({ label: contracts.length === 1 ? 'contract (weights)' : `contract (${r.target})`, data: backends.map((b) => share(r, b, 'want')), color: '#bdc3c7' })),
-    ...rs.map((r) => ({ label: r.target, data: backends.map((b) => share(r, b, 'share')), color: colors[r.target]! })),
+${charts.figure('weight-shares', "Each server's share of the requests (servers by their address in the config)", bars(servers, [
+    ...contracts.map((r) => ({ label: contracts.length === 1 ? 'contract (weights)' : `contract (${r.target})`, data: servers.map((s) => pct(r, s, 'want')), color: '#bdc3c7' })),
+    ...rs.map((r) => ({ label: r.target, data: servers.map((s) => pct(r, s, 'share')), color: colors[r.target]! })),
   ], '% of requests'))}</section>`;
 }
 
