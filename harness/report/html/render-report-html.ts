@@ -25,7 +25,7 @@ export async function renderReportHtml(reportDir: string, report: RunReport): Pr
   const budgets = report.failover ? Object.entries(report.failover.budgetsMs).map(([k, v]) => `${k} ${formatMs(v)}`).join(', ') : '';
   const body = html`<header><h1>${title}</h1>
 <p><span class="verdict ${ok ? 'ok' : 'bad'}">${ok ? 'every must-check passed' : 'a must-check failed or could not be judged'} · exit ${report.exitCode}</span></p>
-<p class="muted">lbdrill ${report.version} · started ${report.startedAt} · ${formatMs(report.durationMs)} · seed ${report.seed}${report.failover ? ` · time scale ${report.failover.timeScale}, probe ${report.failover.probeRatePerSec} req/s, budgets ${budgets}` : ''}</p>
+<p class="muted">lbdrill ${report.version} · started ${report.startedAt} · ${formatMs(report.durationMs)} · seed ${report.seed}${report.failover ? ` · time scale ${report.failover.timeScale}, probe ${report.failover.probeRatePerSec} req/s${budgets ? `, budgets ${budgets}` : ''}` : ''}</p>
 <nav><a href="#matrix">matrix</a>${failover.value ? html`<a href="#failover">failover drill</a>` : ''}${measurements.value ? html`<a href="#measurements">measurements</a>` : ''}<a href="#targets">targets, bindings, mappings</a><a href="report.json">report.json</a><a href="summary.md">summary.md</a><a href="junit.xml">junit.xml</a></nav></header>
 <main>${renderMatrixSection(report, files)}${failover}${measurements}${renderTargetsSection(report.targets, colors, report.deployment)}</main>`;
   return renderPage(title, body, charts.specs());
