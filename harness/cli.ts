@@ -12,6 +12,7 @@ import { renderFailoverSummary } from './report/failover-summary.ts';
 import { loadScenario } from './scenarios/scenario.ts';
 import { planRun } from './runner/plan-run.ts';
 import { renderPlan } from './report/plan-text.ts';
+import { rebuildReport } from './report/rebuild-report.ts';
 import { scenarioCheck } from './scenarios/scenario-check.ts';
 import { resolve } from 'node:path';
 import type { TargetSpec } from './runner/prepare-target.ts';
@@ -207,7 +208,7 @@ Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could no
         onMessage: (l) => view.message(l),
       });
       view.close();
-      process.stdout.write(`${renderMatrix(report)}\nreport: ${reportDir}/report.json, junit.xml, summary.md\n`);
+      process.stdout.write(`${renderMatrix(report)}\nreport: ${reportDir}/report.html, report.json, junit.xml, summary.md\n`);
       process.exitCode = report.exitCode;
     } finally {
       view.close();
@@ -278,7 +279,7 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
     });
     view.close();
     const verdict = report.exitCode === 0 ? pc.green('PASS: the drill met every budget on every target') : pc.red('FAIL: a budget was missed or a request failed after detection');
-    process.stdout.write(`${renderFailoverSummary(report)}\n${verdict} (exit ${report.exitCode})\ntimelines: ${reportDir}/run/<target>/failover-timeline.{json,csv}; report: ${reportDir}/report.json\n`);
+    process.stdout.write(`${renderFailoverSummary(report)}\n${verdict} (exit ${report.exitCode})\ntimelines: ${reportDir}/run/<target>/failover-timeline.{json,csv}; report: ${reportDir}/report.html, report.json\n`);
     process.exitCode = report.exitCode;
   } finally {
     view.close();
@@ -332,6 +333,21 @@ answers the profile's probe path); plan says so. Exit codes: 0 planned, 2 bad fl
     const profile = loadProfile(opts.profile);
     const plans = await planRun({ profile, targets: opts.target ?? defaultTargets(), ...(opts.only ? { only: opts.only } : {}), ...(opts.skip ? { skip: opts.skip } : {}), ...(opts.pool ? { pools: opts.pool } : {}) });
     process.stdout.write(renderPlan(profile.name, plans));
+  });
+
+program
+  .command('report')
+  .description('Write report.html (and summary.md, junit.xml) of a report directory again from its report.json: after upgrading lbdrill, or for a report directory downloaded from CI.')
+  .argument('<dir>', 'a report directory a run wrote (holds report.json and run/<target>/)')
+  .addHelpText('after', `
+Example:
+  lbdrill report reports/2026-12-07T15-04-00Z && xdg-open reports/2026-12-07T15-04-00Z/report.html
+report.html is one self-contained file (charts inlined, no network); its links to logs and rendered
+configs are relative, so keep it in its directory. Exit codes: 0 written, 2 DIR or its report.json is
+missing or not an lbdrill report.`)
+  .action(async (dir: string) => {
+    await rebuildReport(dir);
+    process.stdout.write(`report: ${dir}/report.html, summary.md, junit.xml\n`);
   });
 
 program

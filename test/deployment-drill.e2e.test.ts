@@ -14,6 +14,7 @@ import { PrometheusView } from '../harness/runtime/prometheus-view.ts';
 import { ReferenceAdminView } from '../harness/targets/reference/reference-admin-view.ts';
 import type { RunReport } from '../harness/report/run-report.ts';
 import { ROOT, runLbdrill } from './run-lbdrill.ts';
+import { expectReportHtmlWorks } from './report-html-browser.ts';
 
 /*
  * The pool of examples/deployed-processes, started OUTSIDE lbdrill as plain processes
@@ -119,6 +120,7 @@ describe('drill failover --deployment on a pool lbdrill did not start', () => {
     expect(hooks[0]!.durationMs).toBeGreaterThan(0);
     expect(run.report!.deployment!.probeRatePerSec).toBeLessThanOrEqual(50);
     expect(readFileSync(join(run.reportDir, 'summary.md'), 'utf8')).toMatch(/\| stop \(fault\) \| backend-api-1 \| `examples\/deployed-processes\/pool.sh stop backend-api-1` \| 0 \|/);
+    expect((await expectReportHtmlWorks(run.reportDir, 'drill-failover-deployed')).find((c) => c.id === 'failover-latency')!.datasets.map((d) => d.label)).toEqual(['deployed-processes']);
     expect(backendRuns('backend-api-1')).toBe(true);
   }, 170_000);
 

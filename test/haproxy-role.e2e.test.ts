@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { brokenConfigs, expectCells, ROOT, runLbdrill } from './run-lbdrill.ts';
+import { expectReportHtmlWorks } from './report-html-browser.ts';
 
 /** CI runs the seed's 5 s intervals ten times faster; budgets scale with them. */
 const FAST = ['--time-scale', '0.1'];
@@ -29,9 +30,14 @@ describe('lbdrill drill failover (seed 001 smoke test)', () => {
 });
 
 describe('lbdrill drill failover on all four targets in one command', () => {
-  it('shows the numbers side by side; nginx says it has only passive checks', async () => {
+  it('shows the numbers side by side; nginx says it has only passive checks; report.html draws the four drills on one axis', async () => {
     const run = await runLbdrill(['drill', 'failover', '--target', 'haproxy', '--target', 'reference', '--target', 'nginx', '--target', 'apache', ...FAST]);
     expect(run.report, run.stderr).toBeDefined();
+    const charts = await expectReportHtmlWorks(run.reportDir, 'drill-failover-four-targets');
+    // one series per target on the latency chart, every backend of every target on the requests/s chart, one time axis for all
+    expect(charts.find((c) => c.id === 'failover-latency')!.datasets.map((d) => d.label).sort()).toEqual(['apache', 'haproxy', 'nginx', 'reference']);
+    expect([...new Set(charts.find((c) => c.id === 'failover-rps')!.datasets.map((d) => d.label.split(' · ')[0]))].sort()).toEqual(['apache', 'haproxy', 'nginx', 'reference']);
+    expect(new Set(charts.filter((c) => c.id.startsWith('failover-')).map((c) => c.xTitle))).toEqual(new Set(['seconds since the fault']));
     expect(run.stdout).toMatch(/│\s+│ haproxy\s+│ reference\s+│ nginx\s+│ apache/);
     const cell = (target: string, check: string) => run.report!.results.find((r) => r.target === target && r.check === check)!;
     expect(cell('nginx', 'failover.detect-within-budget').status).toBe('unsupported');
@@ -43,19 +49,20 @@ describe('lbdrill drill failover on all four targets in one command', () => {
     }
     expect(mustFailures(run.report!)).toEqual([]);
     expect(run.code).toBe(0);
-  }, 170_000);
+  }, 200_000);
 });
 
 describe('profile haproxy-role, bundled configs (seed 001: no backup server)', () => {
   it('every target passes every check its config expresses, health.passive-ejection (should) included', async () => {
     const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', 'haproxy', '--target', 'reference', '--target', 'nginx', '--target', 'apache', ...FAST]);
     expect(run.report, run.stderr).toBeDefined();
+    await expectReportHtmlWorks(run.reportDir, 'haproxy-role-four-targets');
     // unsupported only where the target says why: nginx OSS has no active checks, slow start,
     // session shutdown or runtime API; Apache no slow start, session shutdown or runtime API
     expectCells(run.report!);
     expect(run.report!.results).toHaveLength(32);
     expect(run.code).toBe(0);
-  }, 170_000);
+  }, 200_000);
 });
 
 describe('profile haproxy-role: configs broken for one check on every target', () => {

@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { brokenConfigs, expectCells, ROOT, runLbdrill } from './run-lbdrill.ts';
+import { expectReportHtmlWorks } from './report-html-browser.ts';
 
 describe('profile node-map-gateway (seed 002), bundled configs', () => {
   it('routes by the header map, updates it at run time, defaults unknown nodes, survives a stale map and bounds the queues', async () => {
     const run = await runLbdrill(['run', '--profile', 'node-map-gateway', '--target', 'reference', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
     expect(run.report, run.stderr).toBeDefined();
+    await expectReportHtmlWorks(run.reportDir, 'node-map-gateway-four-targets');
     // every cell passes, route.map-runtime-update included (nginx by a rewritten map include and
     // a graceful reload, Apache by a rewritten RewriteMap txt: file); nginx and Apache declare
     // queue.maxconn-maxqueue unsupported (no bounded server queue)
@@ -15,7 +17,7 @@ describe('profile node-map-gateway (seed 002), bundled configs', () => {
     expect(run.report!.results.filter((r) => r.status === 'unsupported').map((r) => `${r.target} ${r.check}`)).toEqual(['nginx queue.maxconn-maxqueue', 'apache queue.maxconn-maxqueue']);
     expect(run.report!.results).toHaveLength(20);
     expect(run.code).toBe(0);
-  }, 150_000);
+  }, 180_000);
 });
 
 describe('configs broken for exactly one node-map-gateway check fail it', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { brokenConfigs, runLbdrill } from './run-lbdrill.ts';
+import { expectReportHtmlWorks } from './report-html-browser.ts';
 
 const broken = brokenConfigs('path-and-auth');
 
@@ -7,10 +8,11 @@ describe('profile path-and-auth (seed 003), bundled configs', () => {
   it('passes every check on all four targets', async () => {
     const run = await runLbdrill(['run', '--profile', 'path-and-auth', '--target', 'reference', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
     expect(run.report, run.stderr).toBeDefined();
+    await expectReportHtmlWorks(run.reportDir, 'path-and-auth-four-targets');
     expect(run.report!.results.filter((r) => r.status !== 'pass').map((r) => `${r.target} ${r.check}: ${r.observed}`)).toEqual([]);
     expect(run.report!.results).toHaveLength(12);
     expect(run.code).toBe(0);
-  }, 120_000);
+  }, 150_000);
 });
 
 describe('configs broken for exactly one path-and-auth check fail it', () => {

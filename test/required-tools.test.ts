@@ -17,6 +17,7 @@ const TOOLS: ReadonlyArray<{ command: string; args: string[]; apt: string; for: 
   { command: 'debootstrap', args: ['--version'], apt: 'debootstrap', for: "lbdrill's local container images" },
   { command: 'ip', args: ['-V'], apt: 'iproute2', for: 'network namespaces (--network netns)' },
   { command: 'iptables', args: ['--version'], apt: 'iptables', for: 'partition faults in network namespaces' },
+  { command: '/usr/bin/chromium', args: ['--version'], apt: 'chromium', for: 'the browser tests of report.html (test/report-html-browser.ts)' },
 ];
 
 describe("the tools the suites drive are installed (as .ci/run installs them)", () => {

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { brokenConfigs, ROOT, runLbdrill } from './run-lbdrill.ts';
+import { expectReportHtmlWorks } from './report-html-browser.ts';
 
 const PUBLISHED = join(ROOT, '..', 'shared', 'real-configs', 'shakenfist');
 
@@ -15,11 +16,12 @@ describe('profile shakenfist-api, bundled configs', () => {
   it('passes every check on all four targets and exits 0', async () => {
     const run = await runLbdrill(['run', '--profile', 'shakenfist-api', '--target', 'reference', '--target', 'nginx', '--target', 'haproxy', '--target', 'apache']);
     expect(run.report, run.stderr).toBeDefined();
+    await expectReportHtmlWorks(run.reportDir, 'shakenfist-api-four-targets');
     const notPassing = run.report!.results.filter((r) => r.status !== 'pass').map((r) => `${r.target}:${r.check}:${r.status}: ${r.observed}`);
     expect(notPassing).toEqual([]);
     expect(run.report!.targets.map((t) => t.status)).toEqual(['ran', 'ran', 'ran', 'ran']);
     expect(run.code).toBe(0);
-  }, 300_000);
+  }, 330_000);
 });
 
 describe('the published Shaken Fist files, unchanged', () => {

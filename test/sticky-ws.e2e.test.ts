@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { brokenConfigs, runLbdrill } from './run-lbdrill.ts';
+import { expectReportHtmlWorks } from './report-html-browser.ts';
 
 const FAST = ['--time-scale', '0.1'];
 
@@ -27,6 +28,7 @@ describe('profile sticky-ws, bundled configs on all four targets', () => {
   it('gives a matrix of pass, fail or unsupported with evidence for every cell', async () => {
     const run = await runLbdrill(['run', '--profile', 'sticky-ws', '--target', 'haproxy', '--target', 'reference', '--target', 'nginx', '--target', 'apache', ...FAST]);
     expect(run.report, run.stderr).toBeDefined();
+    await expectReportHtmlWorks(run.reportDir, 'sticky-ws-four-targets');
     const cells = Object.fromEntries(run.report!.results.map((r) => [`${r.target} ${r.check}`, `${r.status}: ${r.observed}`]));
     for (const r of run.report!.results) {
       const want = EXPECTED[r.target]?.[r.check] ?? 'pass';
@@ -34,7 +36,7 @@ describe('profile sticky-ws, bundled configs on all four targets', () => {
       expect(r.observed.length).toBeGreaterThan(0);
     }
     expect(run.report!.results).toHaveLength(32);
-  }, 170_000);
+  }, 200_000);
 });
 
 describe('lbdrill drill failover --profile sticky-ws', () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { brokenConfigs, declaredUnsupported, expectCells, ROOT, runLbdrill } from './run-lbdrill.ts';
+import { expectReportHtmlWorks } from './report-html-browser.ts';
 
 const PUBLISHED = join(ROOT, '..', 'shared', 'real-configs', 'sysmanage');
 
@@ -22,10 +23,11 @@ describe('profile sysmanage (seed 004), bundled configs', () => {
   it('the reference LB, HAProxy and nginx pass every check; Apache shows what it cannot do', async () => {
     const run = await runLbdrill(['run', '--profile', 'sysmanage', '--target', 'reference', '--target', 'haproxy', '--target', 'nginx', '--target', 'apache']);
     expect(run.report, run.stderr).toBeDefined();
+    await expectReportHtmlWorks(run.reportDir, 'sysmanage-four-targets');
     // Apache declares rate limiting unsupported: its two ratelimit cells say so
     expectCells(run.report!, FINDINGS);
     expect(run.report!.results).toHaveLength(32);
-  }, 170_000);
+  }, 200_000);
 });
 
 describe('configs broken for exactly one sysmanage check fail it', () => {
