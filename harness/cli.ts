@@ -22,6 +22,7 @@ import { TARGET_NAMES, type TargetName } from './targets/target-kind.ts';
 import { loadDeployment, MAX_PROBE_RATE_PER_SEC } from './deployment/deployment.ts';
 import { runDeployment } from './deployment/run-deployment.ts';
 import type { Profile } from './profiles/profile.ts';
+import { buildAllureSite } from './report/allure/build-allure-site.ts';
 
 function parseTarget(value: string, previous: TargetSpec[] = []): TargetSpec[] {
   const eq = value.indexOf('=');
@@ -332,6 +333,26 @@ answers the profile's probe path); plan says so. Exit codes: 0 planned, 2 bad fl
     const profile = loadProfile(opts.profile);
     const plans = await planRun({ profile, targets: opts.target ?? defaultTargets(), ...(opts.only ? { only: opts.only } : {}), ...(opts.skip ? { skip: opts.skip } : {}), ...(opts.pool ? { pools: opts.pool } : {}) });
     process.stdout.write(renderPlan(profile.name, plans));
+  });
+
+program
+  .command('report')
+  .description("Build a report of a finished run from its report dir (the directory lbdrill run or drill wrote).")
+  .argument('<dir>', 'report dir of a run: holds report.json (and allure-results/)')
+  .option('--allure', 'build the Allure site from DIR/allure-results into DIR/allure-report with allure-commandline (needs Java 8 or later: apt-get install default-jre-headless)')
+  .option('--history-from <dir>', "with --allure: an earlier run's report dir whose Allure site (built first) carries its history into this one, for trends and new-failure marks")
+  .addHelpText('after', `
+Examples:
+  lbdrill run --profile shakenfist-api --report-dir out/today
+  lbdrill report out/today --allure                                # Allure site in out/today/allure-report
+  lbdrill report out/today --allure --history-from out/yesterday   # with yesterday's results as history and trend
+  npx allure open out/today/allure-report                          # serve it (its pages load their data over HTTP)
+Exit codes: 0 built, 2 could not (no such report dir, no Java, allure failed).`)
+  .action(async (dir: string, opts: { allure?: boolean; historyFrom?: string }) => {
+    if (!opts.allure) throw new LbdrillError('LBDRILL_ERR_USAGE', 'say which report to build: --allure (the Allure site)');
+    if (opts.historyFrom && !opts.allure) throw new LbdrillError('LBDRILL_ERR_USAGE', '--history-from goes with --allure');
+    const site = await buildAllureSite(dir, opts.historyFrom ? { historyFrom: opts.historyFrom } : {});
+    process.stdout.write(`Allure site: ${site}/index.html\nserve it with: npx allure open ${site}\n`);
   });
 
 program

@@ -1,0 +1,69 @@
+import { cpSync, existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { LbdrillError } from '../../errors.ts';
+import { ManagedProcess } from '../../process/managed-process.ts';
+import type { RunReport } from '../run-report.ts';
+import { requireJava } from './java-runtime.ts';
+import { ALLURE_RESULTS_DIR, writeAllureResults } from './write-allure-results.ts';
+
+/** Where the Allure site goes inside a report dir. */
+export const ALLURE_REPORT_DIR = 'allure-report';
+
+/** allure-commandline's launcher: a shell script that runs the Allure jar on Java. */
+function allureLauncher(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('allure-commandline/package.json')), 'dist', 'bin', 'allure');
+}
+
+function requireReportDir(dir: string, what: string): void {
+  if (!existsSync(dir)) throw new LbdrillError('LBDRILL_ERR_USAGE', `${what} ${dir} does not exist`);
+  if (!existsSync(join(dir, 'report.json'))) throw new LbdrillError('LBDRILL_ERR_USAGE', `${what} ${dir} holds no report.json: give a directory lbdrill run or drill wrote (--report-dir)`);
+}
+
+/** A report dir written before lbdrill wrote allure-results/ gets them now, from its report.json. */
+function ensureResults(dir: string): void {
+  if (existsSync(join(dir, ALLURE_RESULTS_DIR))) return;
+  let report: RunReport;
+  try {
+    report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as RunReport;
+  } catch (err) {
+    throw new LbdrillError('LBDRILL_ERR_USAGE', `${join(dir, 'report.json')} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  writeAllureResults(dir, report);
+}
+
+/** Options of `lbdrill report DIR --allure`. */
+export interface AllureSiteOptions {
+  /** an earlier run's report dir whose Allure site's history continues in this one (trends, flaky and new-failure marks). */
+  historyFrom?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Builds the Allure site of a report dir with allure-commandline (`allure generate`) into
+ * DIR/allure-report and returns its absolute path. Bad input and a missing Java are LbdrillErrors
+ * (exit 2); the allure process is stopped on every exit path.
+ */
+export async function buildAllureSite(reportDir: string, options: AllureSiteOptions = {}): Promise<string> {
+  const dir = resolve(reportDir);
+  requireReportDir(dir, 'report dir');
+  let history: string | undefined;
+  if (options.historyFrom) {
+    requireReportDir(resolve(options.historyFrom), '--history-from');
+    history = join(resolve(options.historyFrom), ALLURE_REPORT_DIR, 'history');
+    if (!existsSync(history)) throw new LbdrillError('LBDRILL_ERR_USAGE', `--history-from ${options.historyFrom} has no Allure site yet: run lbdrill report ${options.historyFrom} --allure first`);
+  }
+  const env = options.env ?? process.env;
+  await requireJava(env);
+  ensureResults(dir);
+  const results = join(dir, ALLURE_RESULTS_DIR);
+  // Allure carries history forward by reading the previous site's history/ from the results dir.
+  if (history) cpSync(history, join(results, 'history'), { recursive: true });
+  const site = join(dir, ALLURE_REPORT_DIR);
+  await using allure = new ManagedProcess({ command: allureLauncher(), args: ['generate', '--clean', '--output', site, results], label: 'allure', env });
+  await allure.exited();
+  if (allure.exitCode !== 0) {
+    throw new LbdrillError('LBDRILL_ERR_REPORT_BUILD', `allure generate failed (exit ${allure.exitCode ?? allure.exitSignal}): ${allure.tail(1)[0] ?? 'no output'}`);
+  }
+  return site;
+}
