@@ -17,6 +17,7 @@ const TOOLS: ReadonlyArray<{ command: string; args: string[]; apt: string; for: 
   { command: 'debootstrap', args: ['--version'], apt: 'debootstrap', for: "lbdrill's local container images" },
   { command: 'ip', args: ['-V'], apt: 'iproute2', for: 'network namespaces (--network netns)' },
   { command: 'iptables', args: ['--version'], apt: 'iptables', for: 'partition faults in network namespaces' },
+  { command: 'java', args: ['-version'], apt: 'default-jre-headless', for: 'allure-commandline (lbdrill report --allure)' },
 ];
 
 describe("the tools the suites drive are installed (as .ci/run installs them)", () => {
