@@ -24,19 +24,24 @@ function file(name: string, path: string): AttachmentFile {
   return { name, path, type: contentType(path) };
 }
 
+/** Where a config tree's included files are rendered, at their path in the tree (run/<target>/files/…). */
+const TREE_DIR = 'files';
+
 /**
- * What every test of a target carries: its rendered config (the file report.json names, plus the
- * files rendered beside it: nginx's and Apache's site.conf) and the proxy's logs in run/<target>/.
+ * What every test of a target carries: its rendered config (the file report.json names first, the
+ * files rendered beside it such as nginx's and Apache's site.conf, and a config tree's included
+ * files under files/) and the proxy's logs in run/<target>/.
  */
 export function targetAttachments(reportDir: string, target: TargetReport): AttachmentFile[] {
   const dir = target.rendered ? join(reportDir, dirname(target.rendered)) : join(reportDir, 'run', target.name);
   if (!existsSync(dir)) return [];
-  const files = readdirSync(dir)
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' })
     .filter((f) => statSync(join(dir, f)).isFile())
     .sort();
   const rendered = target.rendered ? basename(target.rendered) : undefined;
-  const configs = files.filter((f) => CONFIG_FILE.test(f)).sort((a, b) => Number(b === rendered) - Number(a === rendered));
-  const logs = files.filter((f) => LOG_FILE.test(f));
+  const top = files.filter((f) => !f.includes('/'));
+  const configs = [...top.filter((f) => CONFIG_FILE.test(f)), ...files.filter((f) => f.startsWith(`${TREE_DIR}/`))].sort((a, b) => Number(b === rendered) - Number(a === rendered));
+  const logs = top.filter((f) => LOG_FILE.test(f));
   return [...configs.map((f) => file(`rendered config ${f}`, join(dir, f))), ...logs.map((f) => file(`log ${f}`, join(dir, f)))];
 }
 

@@ -20,7 +20,7 @@ function result(check: string, targetName: string, status: CheckResult['status']
   return { check, title: `${check} title`, target: targetName, status, severity: 'must', durationMs: 100, expected: 'e', observed: 'o', evidence };
 }
 
-/** A report dir as a run leaves it: nginx with two rendered configs, a log and a failover timeline; apache not installed. */
+/** A report dir as a run leaves it: nginx with two rendered configs, an included file of its tree, a log and a failover timeline; apache not installed. */
 function reportDir(): { dir: string; report: RunReport } {
   const dir = mkdtempSync(join(tmpdir(), 'lbdrill-allure-'));
   dirs.push(dir);
@@ -31,6 +31,8 @@ function reportDir(): { dir: string; report: RunReport } {
   writeFileSync(join(run, 'process.log'), 'started\n');
   writeFileSync(join(run, 'failover-timeline.csv'), 'seq,sent_ms\n1,0\n');
   writeFileSync(join(run, 'server.key'), 'secret\n');
+  mkdirSync(join(run, 'files', 'conf.d'), { recursive: true });
+  writeFileSync(join(run, 'files', 'conf.d', 'api.conf'), 'upstream api {}\n');
   const report: RunReport = {
     tool: 'lbdrill',
     version: '0.1.0',
@@ -84,14 +86,14 @@ describe('allure-results of a finished run', () => {
     writeAllureResults(dir, report);
     const { tests, files } = written(dir);
     const names = tests.map((t) => t.attachments.map((a) => a.name));
-    const rendered = ['rendered config nginx.conf', 'rendered config site.conf', 'log process.log'];
+    const rendered = ['rendered config nginx.conf', 'rendered config site.conf', 'rendered config files/conf.d/api.conf', 'log process.log'];
     expect(names).toEqual([['evidence', 'failover-timeline.csv', ...rendered], ['evidence', ...rendered], ['evidence']]);
     const source = (test: TestResult, name: string): string => test.attachments.find((a) => a.name === name)!.source;
     expect(readFileSync(join(dir, ALLURE_RESULTS_DIR, source(tests[0]!, 'failover-timeline.csv')), 'utf8')).toBe('seq,sent_ms\n1,0\n');
     expect(JSON.parse(readFileSync(join(dir, ALLURE_RESULTS_DIR, source(tests[1]!, 'evidence')), 'utf8'))).toEqual({ succeeded: 20 });
     expect(source(tests[0]!, 'log process.log')).toBe(source(tests[1]!, 'log process.log'));
-    // 3 evidence files + timeline + 2 configs + log; the private key is never attached
-    expect(files.filter((f) => f.includes('-attachment'))).toHaveLength(7);
+    // 3 evidence files + timeline + 3 configs + log; the private key is never attached
+    expect(files.filter((f) => f.includes('-attachment'))).toHaveLength(8);
     expect(files.some((f) => readFileSync(join(dir, ALLURE_RESULTS_DIR, f), 'utf8').includes('secret'))).toBe(false);
   });
 
