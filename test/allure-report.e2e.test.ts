@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -142,6 +142,19 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
     expect(built.stderr.trim().split('\n')).toEqual(['lbdrill: the Allure site needs Java 8 or later and no java on PATH (apt-get install default-jre-headless)']);
     expect(existsSync(join(next, 'allure-report'))).toBe(false);
   });
+
+  it('results that do not match report.json (emptied allure-results/): one line, exit 2, and rebuilt once it is removed', async () => {
+    const next = copyOfRun(reportDir);
+    rmSync(join(next, 'allure-results'), { recursive: true });
+    mkdirSync(join(next, 'allure-results'));
+    const broken = await lbdrill(['report', next, '--allure']).run;
+    expect(broken.code).toBe(2);
+    expect(broken.stderr.trim().split('\n')).toEqual([`lbdrill: the Allure site holds 0 tests but report.json has ${report.results.length} results: remove ${join(next, 'allure-results')} and lbdrill writes it again from report.json`]);
+    rmSync(join(next, 'allure-results'), { recursive: true });
+    const rebuilt = await lbdrill(['report', next, '--allure']).run;
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(testCases(next)).toHaveLength(report.results.length);
+  }, 60_000);
 
   it('a directory that is not a report dir: one line, exit 2', async () => {
     const built = await lbdrill(['report', join(reportDir, 'run'), '--allure']).run;

@@ -20,16 +20,19 @@ function requireReportDir(dir: string, what: string): void {
   if (!existsSync(join(dir, 'report.json'))) throw new LbdrillError('LBDRILL_ERR_USAGE', `${what} ${dir} holds no report.json: give a directory lbdrill run or drill wrote (--report-dir)`);
 }
 
-/** A report dir written before lbdrill wrote allure-results/ gets them now, from its report.json. */
-function ensureResults(dir: string): void {
-  if (existsSync(join(dir, ALLURE_RESULTS_DIR))) return;
-  let report: RunReport;
+function readReport(dir: string): RunReport {
+  const file = join(dir, 'report.json');
   try {
-    report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as RunReport;
+    return JSON.parse(readFileSync(file, 'utf8')) as RunReport;
   } catch (err) {
-    throw new LbdrillError('LBDRILL_ERR_USAGE', `${join(dir, 'report.json')} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new LbdrillError('LBDRILL_ERR_USAGE', `${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
-  writeAllureResults(dir, report);
+}
+
+/** How many tests the generated site holds (widgets/summary.json), to catch results that do not match the report. */
+function siteTotal(site: string): number {
+  const summary = JSON.parse(readFileSync(join(site, 'widgets', 'summary.json'), 'utf8')) as { statistic?: { total?: number } };
+  return summary.statistic?.total ?? 0;
 }
 
 /** Options of `lbdrill report DIR --allure`. */
@@ -55,8 +58,10 @@ export async function buildAllureSite(reportDir: string, options: AllureSiteOpti
   }
   const env = options.env ?? process.env;
   await requireJava(env);
-  ensureResults(dir);
+  const report = readReport(dir);
   const results = join(dir, ALLURE_RESULTS_DIR);
+  // a report dir written before lbdrill wrote allure-results/ gets them now, from its report.json
+  if (!existsSync(results)) writeAllureResults(dir, report);
   // Allure carries history forward by reading the previous site's history/ from the results dir.
   if (history) cpSync(history, join(results, 'history'), { recursive: true });
   const site = join(dir, ALLURE_REPORT_DIR);
@@ -64,6 +69,11 @@ export async function buildAllureSite(reportDir: string, options: AllureSiteOpti
   await allure.exited();
   if (allure.exitCode !== 0) {
     throw new LbdrillError('LBDRILL_ERR_REPORT_BUILD', `allure generate failed (exit ${allure.exitCode ?? allure.exitSignal}): ${allure.tail(1)[0] ?? 'no output'}`);
+  }
+  // allure generate makes an empty site of an empty or foreign results dir without complaint
+  const total = siteTotal(site);
+  if (total !== report.results.length) {
+    throw new LbdrillError('LBDRILL_ERR_REPORT_BUILD', `the Allure site holds ${total} tests but report.json has ${report.results.length} results: remove ${results} and lbdrill writes it again from report.json`);
   }
   return site;
 }
