@@ -81,6 +81,8 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
   it('says where the site is', () => {
     expect(stdout).toContain(`Allure site: ${join(reportDir, 'allure-report', 'index.html')}`);
     expect(existsSync(join(reportDir, 'allure-report', 'index.html'))).toBe(true);
+    const summary = JSON.parse(readFileSync(join(reportDir, 'allure-report', 'widgets', 'summary.json'), 'utf8')) as { reportName: string };
+    expect(summary.reportName).toBe('lbdrill haproxy-role');
   });
 
   it('has one test case per check × target, each with the status of its report.json cell', () => {

@@ -41,7 +41,6 @@ function description(result: CheckResult): string {
 export function allureTestResult(report: RunReport, result: CheckResult, timing: { start: number; stop: number }): Partial<TestResult> {
   const family = result.check.split('.')[0] ?? result.check;
   const labels: Label[] = [
-    { name: LabelName.PARENT_SUITE, value: 'lbdrill' },
     { name: LabelName.SUITE, value: report.profile },
     { name: LabelName.SUB_SUITE, value: result.target },
     { name: LabelName.EPIC, value: `profile ${report.profile}` },

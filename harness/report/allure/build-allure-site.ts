@@ -65,7 +65,7 @@ export async function buildAllureSite(reportDir: string, options: AllureSiteOpti
   // Allure carries history forward by reading the previous site's history/ from the results dir.
   if (history) cpSync(history, join(results, 'history'), { recursive: true });
   const site = join(dir, ALLURE_REPORT_DIR);
-  await using allure = new ManagedProcess({ command: allureLauncher(), args: ['generate', '--clean', '--output', site, results], label: 'allure', env });
+  await using allure = new ManagedProcess({ command: allureLauncher(), args: ['generate', '--clean', '--name', `lbdrill ${report.profile}`, '--output', site, results], label: 'allure', env });
   await allure.exited();
   if (allure.exitCode !== 0) {
     throw new LbdrillError('LBDRILL_ERR_REPORT_BUILD', `allure generate failed (exit ${allure.exitCode ?? allure.exitSignal}): ${allure.tail(1)[0] ?? 'no output'}`);
