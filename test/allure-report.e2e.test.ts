@@ -68,8 +68,10 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
   let stdout = '';
 
   beforeAll(async () => {
-    // two targets, a failover check (timeline CSV), a check Apache cannot express (unsupported) and a plain one
-    const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', 'apache', '--target', 'reference', '--time-scale', '0.1', '--only', 'failover.detect-within-budget', '--only', 'failover.slowstart-ramp', '--only', 'retry.redispatch']);
+    // two targets, a failover check (timeline CSV), a check Apache cannot express (unsupported) and one
+    // its config is broken for (fail)
+    const brokenApache = join(ROOT, 'fixtures', 'configs', 'haproxy-role', 'broken', 'apache', 'retry.redispatch.conf');
+    const run = await runLbdrill(['run', '--profile', 'haproxy-role', '--target', `apache=${brokenApache}`, '--target', 'reference', '--time-scale', '0.1', '--only', 'failover.detect-within-budget', '--only', 'failover.slowstart-ramp', '--only', 'retry.redispatch']);
     expect(run.report, run.stderr).toBeDefined();
     report = run.report!;
     reportDir = run.reportDir;
@@ -87,7 +89,7 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
 
   it('has one test case per check × target, each with the status of its report.json cell', () => {
     expect(report.results).toHaveLength(6);
-    expect(report.results.map((r) => r.status)).toContain('unsupported');
+    expect(report.results.map((r) => r.status)).toEqual(expect.arrayContaining(['pass', 'fail', 'unsupported']));
     const cases = testCases(reportDir);
     expect(cases).toHaveLength(report.results.length);
     const summary = JSON.parse(readFileSync(join(reportDir, 'allure-report', 'widgets', 'summary.json'), 'utf8')) as { statistic: Record<string, number> };
@@ -97,6 +99,7 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
       expect(found, `${r.check} on ${r.target}`).toHaveLength(1);
       expect([r.target, r.check, found[0]!.status]).toEqual([r.target, r.check, ALLURE_STATUS[r.status]]);
       if (r.status === 'unsupported') expect(found[0]!.statusMessage).toBe(`unsupported: ${r.observed}`);
+      if (r.status === 'fail') expect(found[0]!.statusMessage).toBe(`${r.severity}: expected ${r.expected}; observed ${r.observed}`);
       expect(found[0]!.labels).toContainEqual({ name: 'severity', value: r.severity === 'must' ? 'critical' : 'normal' });
     }
   });
@@ -113,6 +116,13 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
     }
     const csv = testCases(reportDir).find((c) => c.fullName === `lbdrill.${report.profile}.reference.failover.detect-within-budget`)!.testStage.attachments.find((a) => a.name === 'failover-timeline.csv')!;
     expect(readFileSync(join(attachments, csv.source), 'utf8')).toBe(readFileSync(join(reportDir, 'run', 'reference', 'failover-timeline.csv'), 'utf8'));
+  });
+
+  it('files a failed must-check under its own category', () => {
+    const categories = JSON.parse(readFileSync(join(reportDir, 'allure-report', 'widgets', 'categories.json'), 'utf8')) as { items: Array<{ name: string; statistic: { total: number } }> };
+    const mustFailed = report.results.filter((r) => r.severity === 'must' && r.status === 'fail').length;
+    expect(mustFailed).toBeGreaterThan(0);
+    expect(categories.items.find((c) => c.name === 'must-check failed (the run exits 1)')?.statistic.total).toBe(mustFailed);
   });
 
   it('shows the environment: lbdrill and proxy versions, seed, time scale', () => {
