@@ -349,8 +349,7 @@ Examples:
   npx allure open out/today/allure-report                          # serve it (its pages load their data over HTTP)
 Exit codes: 0 built, 2 could not (no such report dir, no Java, allure failed).`)
   .action(async (dir: string, opts: { allure?: boolean; historyFrom?: string }) => {
-    if (!opts.allure) throw new LbdrillError('LBDRILL_ERR_USAGE', 'say which report to build: --allure (the Allure site)');
-    if (opts.historyFrom && !opts.allure) throw new LbdrillError('LBDRILL_ERR_USAGE', '--history-from goes with --allure');
+    if (!opts.allure) throw new LbdrillError('LBDRILL_ERR_USAGE', opts.historyFrom ? '--history-from goes with --allure' : 'say which report to build: --allure (the Allure site)');
     const site = await buildAllureSite(dir, opts.historyFrom ? { historyFrom: opts.historyFrom } : {});
     process.stdout.write(`Allure site: ${site}/index.html\nserve it with: npx allure open ${site}\n`);
   });

@@ -168,11 +168,19 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
     expect(testCases(next)).toHaveLength(report.results.length);
   }, 60_000);
 
-  it('a directory that is not a report dir: one line, exit 2', async () => {
-    const built = await lbdrill(['report', join(reportDir, 'run'), '--allure']).run;
-    expect(built.code).toBe(2);
-    expect(built.stderr.trim().split('\n')).toEqual([`lbdrill: report dir ${join(reportDir, 'run')} holds no report.json: give a directory lbdrill run or drill wrote (--report-dir)`]);
-  });
+  it('bad input: one line naming what is wrong, exit 2', async () => {
+    const cases: Array<[string[], string]> = [
+      [['report', join(reportDir, 'run'), '--allure'], `report dir ${join(reportDir, 'run')} holds no report.json: give a directory lbdrill run or drill wrote (--report-dir)`],
+      [['report', join(reportDir, 'nope'), '--allure'], `report dir ${join(reportDir, 'nope')} does not exist`],
+      [['report', reportDir], 'say which report to build: --allure (the Allure site)'],
+      [['report', reportDir, '--history-from', reportDir], '--history-from goes with --allure'],
+      [['report', reportDir, '--allure', '--history-from', join(reportDir, 'run')], `--history-from ${join(reportDir, 'run')} holds no report.json: give a directory lbdrill run or drill wrote (--report-dir)`],
+    ];
+    for (const [args, message] of cases) {
+      const built = await lbdrill(args).run;
+      expect([args.join(' '), built.code, built.stderr.trim().split('\n')]).toEqual([args.join(' '), 2, [`lbdrill: ${message}`]]);
+    }
+  }, 60_000);
 
   it('Ctrl-C while allure generates: exit 130, no JVM left behind', async () => {
     const next = copyOfRun(reportDir);
