@@ -142,7 +142,7 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
     const trend = JSON.parse(readFileSync(join(next, 'allure-report', 'widgets', 'history-trend.json'), 'utf8')) as unknown[];
     expect(trend).toHaveLength(2);
     expect(leftovers(next)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('without Java: one line naming what to install, exit 2, no site', async () => {
     const next = copyOfRun(reportDir);
@@ -166,7 +166,7 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
     const rebuilt = await lbdrill(['report', next, '--allure']).run;
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     expect(testCases(next)).toHaveLength(report.results.length);
-  }, 60_000);
+  }, 120_000);
 
   it('bad input: one line naming what is wrong, exit 2', async () => {
     const cases: Array<[string[], string]> = [
@@ -180,7 +180,7 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
       const built = await lbdrill(args).run;
       expect([args.join(' '), built.code, built.stderr.trim().split('\n')]).toEqual([args.join(' '), 2, [`lbdrill: ${message}`]]);
     }
-  }, 60_000);
+  }, 120_000);
 
   it('Ctrl-C while allure generates: exit 130, no JVM left behind', async () => {
     const next = copyOfRun(reportDir);
@@ -191,5 +191,5 @@ describe('lbdrill report DIR --allure on a real run: the Allure site holds every
     process.kill(build.pid, 'SIGINT');
     expect((await build.run).code).toBe(130);
     expect(leftovers(next)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 });
