@@ -23,6 +23,7 @@ import { TARGET_NAMES, type TargetName } from './targets/target-kind.ts';
 import { loadDeployment, MAX_PROBE_RATE_PER_SEC } from './deployment/deployment.ts';
 import { runDeployment } from './deployment/run-deployment.ts';
 import type { Profile } from './profiles/profile.ts';
+import { buildAllureSite } from './report/allure/build-allure-site.ts';
 
 function parseTarget(value: string, previous: TargetSpec[] = []): TargetSpec[] {
   const eq = value.indexOf('=');
@@ -337,17 +338,27 @@ answers the profile's probe path); plan says so. Exit codes: 0 planned, 2 bad fl
 
 program
   .command('report')
-  .description('Write report.html (and summary.md, junit.xml) of a report directory again from its report.json: after upgrading lbdrill, or for a report directory downloaded from CI.')
+  .description('Write report.html, summary.md, junit.xml and allure-results/ of a report directory again from its report.json (after upgrading lbdrill, or for a report directory downloaded from CI); with --allure, also build the Allure site.')
   .argument('<dir>', 'a report directory a run wrote (holds report.json and run/<target>/)')
+  .option('--allure', 'also build the Allure site from DIR/allure-results into DIR/allure-report with allure-commandline (needs Java 8 or later: apt-get install default-jre-headless)')
+  .option('--history-from <dir>', "with --allure: an earlier run's report dir whose Allure site (built first) carries its history into this one, for trends and new-failure marks")
   .addHelpText('after', `
-Example:
+Examples:
   lbdrill report reports/2026-12-07T15-04-00Z && xdg-open reports/2026-12-07T15-04-00Z/report.html
+  lbdrill run --profile shakenfist-api --report-dir out/today
+  lbdrill report out/today --allure                                # Allure site in out/today/allure-report
+  lbdrill report out/today --allure --history-from out/yesterday   # with yesterday's results as history and trend
+  npx allure open out/today/allure-report                          # serve it (its pages load their data over HTTP)
 report.html is one self-contained file (charts inlined, no network); its links to logs and rendered
 configs are relative, so keep it in its directory. Exit codes: 0 written, 2 DIR or its report.json is
-missing or not an lbdrill report.`)
-  .action(async (dir: string) => {
-    await rebuildReport(dir);
-    process.stdout.write(`report: ${dir}/report.html, summary.md, junit.xml\n`);
+missing or not an lbdrill report, no Java for --allure, or allure failed.`)
+  .action(async (dir: string, opts: { allure?: boolean; historyFrom?: string }) => {
+    if (opts.historyFrom && !opts.allure) throw new LbdrillError('LBDRILL_ERR_USAGE', '--history-from goes with --allure');
+    const report = await rebuildReport(dir);
+    process.stdout.write(`report: ${dir}/report.html, summary.md, junit.xml, allure-results/\n`);
+    if (!opts.allure) return;
+    const site = await buildAllureSite(dir, report, opts.historyFrom ? { historyFrom: opts.historyFrom } : {});
+    process.stdout.write(`Allure site: ${site}/index.html\nserve it with: npx allure open ${site}\n`);
   });
 
 program

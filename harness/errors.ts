@@ -15,6 +15,7 @@ export type LbdrillErrorCode =
   | 'LBDRILL_ERR_RUNTIME_API'
   | 'LBDRILL_ERR_DEPLOYMENT_INVALID'
   | 'LBDRILL_ERR_HOOK_FAILED'
+  | 'LBDRILL_ERR_REPORT_BUILD'
   | 'LBDRILL_ERR_INTERNAL';
 
 /** Exit codes of the CLI: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could not run. */
@@ -34,6 +35,8 @@ const CANNOT_RUN: ReadonlySet<LbdrillErrorCode> = new Set([
   'LBDRILL_ERR_DEPLOYMENT_INVALID',
   // a deployment's hook command failed: the drill stopped, nothing about the LB was judged
   'LBDRILL_ERR_HOOK_FAILED',
+  // a report tool (allure generate) failed on a finished run: nothing was judged
+  'LBDRILL_ERR_REPORT_BUILD',
 ]);
 
 /** An error lbdrill raises on purpose; `message` is one line meant for the user. */

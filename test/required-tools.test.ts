@@ -18,6 +18,7 @@ const TOOLS: ReadonlyArray<{ command: string; args: string[]; apt: string; for: 
   { command: 'ip', args: ['-V'], apt: 'iproute2', for: 'network namespaces (--network netns)' },
   { command: 'iptables', args: ['--version'], apt: 'iptables', for: 'partition faults in network namespaces' },
   { command: '/usr/bin/chromium', args: ['--version'], apt: 'chromium', for: 'the browser tests of report.html (test/report-html-browser.ts)' },
+  { command: 'java', args: ['-version'], apt: 'default-jre-headless', for: 'allure-commandline (lbdrill report --allure)' },
 ];
 
 describe("the tools the suites drive are installed (as .ci/run installs them)", () => {

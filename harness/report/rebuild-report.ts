@@ -27,7 +27,7 @@ const RunReportSchema = z
   .passthrough();
 
 /** Reads DIR/report.json; a missing directory or a file that is not a run's report is one line (exit 2). */
-async function readRunReport(dir: string): Promise<RunReport> {
+export async function readRunReport(dir: string): Promise<RunReport> {
   const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
   if (!isDir) throw new LbdrillError('LBDRILL_ERR_USAGE', `${dir} is not a directory: give the report directory a run wrote (it holds report.json)`);
   const file = join(dir, 'report.json');
