@@ -22,6 +22,7 @@ import { TARGET_NAMES, type TargetName } from './targets/target-kind.ts';
 import { loadDeployment, MAX_PROBE_RATE_PER_SEC } from './deployment/deployment.ts';
 import { runDeployment } from './deployment/run-deployment.ts';
 import type { Profile } from './profiles/profile.ts';
+import { registerK6Command } from './k6/k6-command.ts';
 
 function parseTarget(value: string, previous: TargetSpec[] = []): TargetSpec[] {
   const eq = value.indexOf('=');
@@ -381,6 +382,8 @@ program
     const { runCli } = await import('../reference-lb/src/index.ts');
     process.exitCode = await runCli(['--config', opts.config]);
   });
+
+registerK6Command(program);
 
 try {
   await program.parseAsync(process.argv);
