@@ -129,7 +129,7 @@ export interface GeneratorVerdict {
   target: string;
   builtin: number | null;
   wrk: number | null;
-  /** builtin / wrk. */
+  /** median over rounds of builtin ÷ wrk. */
   ratio: number | null;
   /** ratio ≥ GENERATOR_MIN_RATIO; null when either was not measured. */
   met: boolean | null;
@@ -138,13 +138,20 @@ export interface GeneratorVerdict {
 /** The built-in load generator must reach this share of wrk's req/s against the same target (issue 13). */
 export const GENERATOR_MIN_RATIO = 0.9;
 
-/** Per target measured by both generators: built-in req/s against wrk's. */
+/**
+ * Per target measured by both generators: the median over rounds of built-in ÷ wrk, each
+ * round's two cells having run back to back, so drift on a shared box cancels out.
+ */
 export function judgeGenerator(summary: ReturnType<typeof summarize>, targets: readonly string[]): GeneratorVerdict[] {
   return targets.flatMap((target) => {
     const builtin = summary[target]?.small;
     const wrk = summary[target]?.wrk;
     if (!builtin || !wrk) return [];
-    const ratio = builtin.value !== null && wrk.value !== null && wrk.value > 0 ? builtin.value / wrk.value : null;
+    const ratios = builtin.values.flatMap((b, i) => {
+      const w = wrk.values[i];
+      return b !== null && w !== null && w !== undefined && w > 0 ? [b / w] : [];
+    });
+    const ratio = median(ratios);
     return [{ target, builtin: builtin.value, wrk: wrk.value, ratio, met: ratio === null ? null : ratio >= GENERATOR_MIN_RATIO }];
   });
 }

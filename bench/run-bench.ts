@@ -168,25 +168,32 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       // Rotate the order each round: no target is always first after a pause or last in a phase.
       const shift = (round - 1) % runnable.length;
       const order = [...runnable.slice(shift), ...runnable.slice(0, shift)];
+      // wrk's cell runs right beside the same target's built-in one (which of the two first alternates
+      // by round): a side-by-side ratio, not one skewed by whatever else the shared box did in between
+      const paired = options.metrics.includes('small') && options.metrics.includes('wrk');
       for (const metric of options.metrics) {
+        if (metric === 'wrk' && paired) continue;
         for (const e of order) {
-          if (e.status !== 'ran') continue;
-          // wrk takes one URL: the direct baseline spreads over both backends, so it has no wrk cell
-          if (metric === 'wrk' && !e.started) continue;
-          const label = `[round ${round}/${options.rounds}] ${metric.padEnd(8)} ${e.name.padEnd(9)}`;
-          const origins = e.started ? [e.started.origin] : directOrigins;
-          const cell = await runCell({ options, wrkBin, metric, round, target: e.name, origins, lbPid: e.started?.pid, backendPids, label });
-          fleet.assertRunning();
-          const crashed = e.started?.crashed;
-          if (crashed) {
-            e.status = 'crashed';
-            e.reason = crashed;
-            cell.error ??= crashed;
-            log(`${e.name}: ${crashed}; no further cells for it`);
+          const steps: BenchMetric[] = metric === 'small' && paired ? (round % 2 === 1 ? ['small', 'wrk'] : ['wrk', 'small']) : [metric];
+          for (const step of steps) {
+            if (e.status !== 'ran') continue;
+            // wrk takes one URL: the direct baseline spreads over both backends, so it has no wrk cell
+            if (step === 'wrk' && !e.started) continue;
+            const label = `[round ${round}/${options.rounds}] ${step.padEnd(8)} ${e.name.padEnd(9)}`;
+            const origins = e.started ? [e.started.origin] : directOrigins;
+            const cell = await runCell({ options, wrkBin, metric: step, round, target: e.name, origins, lbPid: e.started?.pid, backendPids, label });
+            fleet.assertRunning();
+            const crashed = e.started?.crashed;
+            if (crashed) {
+              e.status = 'crashed';
+              e.reason = crashed;
+              cell.error ??= crashed;
+              log(`${e.name}: ${crashed}; no further cells for it`);
+            }
+            cells.push(cell);
+            log(`${label} ${describeCell(cell)}`);
+            await new Promise((r) => setTimeout(r, SETTLE_MS));
           }
-          cells.push(cell);
-          log(`${label} ${describeCell(cell)}`);
-          await new Promise((r) => setTimeout(r, SETTLE_MS));
         }
       }
     }
