@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { renderJunit } from './junit.ts';
 import type { RunReport } from './run-report.ts';
 import { renderSummaryMarkdown } from './summary-markdown.ts';
+import { renderK6Markdown } from '../k6/k6-markdown.ts';
 
 /** Every file a run leaves in its report directory, from the one report: report.json, junit.xml, summary.md. */
 export async function writeReportFiles(reportDir: string, report: RunReport): Promise<void> {
   await writeFile(join(reportDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   await writeFile(join(reportDir, 'junit.xml'), renderJunit(report));
-  await writeFile(join(reportDir, 'summary.md'), renderSummaryMarkdown(report));
+  await writeFile(join(reportDir, 'summary.md'), renderSummaryMarkdown(report) + renderK6Markdown(report));
 }
