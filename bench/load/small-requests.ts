@@ -152,7 +152,7 @@ class RequestLoop {
 
   private onRead(n: number, buf: Buffer): boolean {
     if (!this.inFlight) return true;
-    this.acc += buf.latin1Slice(0, n);
+    this.acc += buf.toString('latin1', 0, n);
     if (this.bodyStart < 0) {
       const end = this.acc.indexOf(HEAD_END);
       if (end < 0) return true;
