@@ -8,7 +8,7 @@ import { ROOT, runLbdrill } from './run-lbdrill.ts';
  * `lbdrill run SCENARIO --load k6`. k6 cannot be installed on this machine (no registry but
  * npm and apt; npm's `k6` is a placeholder), so K6_BIN points at a stand-in that records how
  * lbdrill called it and writes k6's documented --summary-export file
- * (harness/k6/fixtures/summary-export.json, see harness/k6/k6-summary.test.ts), exiting 99 as
+ * (fixtures/k6/summary-export.json, see harness/k6/k6-summary.test.ts), exiting 99 as
  * k6 does when a threshold was crossed. What is tested: lbdrill finds the binary, hands it the
  * exported script, the LB's URL, name and CA, and ingests the summary into the report.
  */
@@ -56,7 +56,7 @@ const { copyFileSync, writeFileSync, readFileSync } = require('node:fs');
 const args = process.argv.slice(2);
 const script = args[args.length - 1];
 writeFileSync(${JSON.stringify(calls)}, JSON.stringify({ args, url: process.env.LBDRILL_URL, resolve: process.env.LBDRILL_RESOLVE, ca: readFileSync(process.env.SSL_CERT_FILE, 'utf8'), script: readFileSync(script, 'utf8') }));
-copyFileSync(${JSON.stringify(join(ROOT, 'harness', 'k6', 'fixtures', 'summary-export.json'))}, args[args.indexOf('--summary-export') + 1]);
+copyFileSync(${JSON.stringify(join(ROOT, 'fixtures', 'k6', 'summary-export.json'))}, args[args.indexOf('--summary-export') + 1]);
 process.exit(99);
 `,
     );

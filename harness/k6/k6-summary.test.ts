@@ -2,18 +2,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../errors.ts';
+import { REPO_ROOT } from '../paths.ts';
 import { parseK6Summary, readK6Summary } from './k6-summary.ts';
 import { renderK6Markdown } from './k6-markdown.ts';
 import type { RunReport } from '../report/run-report.ts';
 
 /**
- * fixtures/summary-export.json is a `k6 run --summary-export` file in the format k6 documents
+ * fixtures/k6/summary-export.json is a `k6 run --summary-export` file in the format k6 documents
  * (k6.io/docs/results-visualization/end-of-test-summary, "Summary export to a JSON file": one
  * object per metric, aggregates flat, a threshold `true` when crossed), with the shape of the
  * expected export in k6's own js/summary_test.go; the numbers are those of a 200 req/s, 8 s
  * run of the api-slow-then-unhealthy scenario's script. k6 cannot be installed here.
  */
-const FIXTURE = join(import.meta.dirname, 'fixtures', 'summary-export.json');
+const FIXTURE = join(REPO_ROOT, 'fixtures', 'k6', 'summary-export.json');
 
 describe("k6's summary export", () => {
   it('is read into requests, rate, failures, latency and thresholds', async () => {
