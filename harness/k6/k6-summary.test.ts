@@ -11,8 +11,9 @@ import type { RunReport } from '../report/run-report.ts';
  * fixtures/k6/summary-export.json is a `k6 run --summary-export` file in the format k6 documents
  * (k6.io/docs/results-visualization/end-of-test-summary, "Summary export to a JSON file": one
  * object per metric, aggregates flat, a threshold `true` when crossed), with the shape of the
- * expected export in k6's own js/summary_test.go; the numbers are those of a 200 req/s, 8 s
- * run of the api-slow-then-unhealthy scenario's script. k6 cannot be installed here.
+ * expected export in k6's own js/summary_test.go. The numbers (and the check's id) are written
+ * by hand to look like a 200 req/s, 8 s run of the api-slow-then-unhealthy scenario's script,
+ * not recorded from one: k6 cannot be installed here.
  */
 const FIXTURE = join(REPO_ROOT, 'fixtures', 'k6', 'summary-export.json');
 
