@@ -3,8 +3,8 @@ import pc from 'picocolors';
 import type { BlobTransferResult } from './load/blob-transfer.ts';
 import type { SmallRequestResult } from './load/small-requests.ts';
 
-/** The three things the bench measures. */
-export const BENCH_METRICS = ['small', 'download', 'upload'] as const;
+/** What the bench measures: `wrk` is the small-request cell driven by wrk instead of the built-in generator. */
+export const BENCH_METRICS = ['small', 'wrk', 'download', 'upload'] as const;
 export type BenchMetric = (typeof BENCH_METRICS)[number];
 
 /** The baseline row: the client talking to the backends with no LB in between. */
@@ -33,9 +33,9 @@ export interface BenchCell {
 
 /** Medians over the rounds of one target and metric. */
 export interface MetricSummary {
-  /** req/s for `small`, GiB/s for the blobs; null when no round succeeded. */
+  /** req/s for `small` and `wrk`, GiB/s for the blobs; null when no round succeeded. */
   value: number | null;
-  /** small requests only: median p50/p99 latency, ms. */
+  /** small requests (either generator) only: median p50/p99 latency, ms. */
   p50Ms?: number;
   p99Ms?: number;
   /** failed requests (small) or failed streams (blobs), all rounds together. */
@@ -65,9 +65,14 @@ function median(values: readonly number[]): number | null {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** Metrics measured in req/s (small requests, by either generator). */
+export function isRequestMetric(metric: BenchMetric): boolean {
+  return metric === 'small' || metric === 'wrk';
+}
+
 function valueOf(cell: BenchCell): number | null {
   if (cell.error !== undefined) return null;
-  if (cell.metric === 'small') return cell.small?.reqPerSec ?? null;
+  if (isRequestMetric(cell.metric)) return cell.small?.reqPerSec ?? null;
   return cell.blob?.gibPerSec ?? null;
 }
 
@@ -84,7 +89,7 @@ export function summarize(cells: readonly BenchCell[], targets: readonly string[
       const errors = mine.reduce((n, c) => n + (c.small?.errors ?? c.blob?.errors.length ?? (c.error !== undefined ? 1 : 0)), 0);
       out[target][metric] = {
         value: median(ok.map((c) => valueOf(c)!)),
-        ...(metric === 'small' && ok.length > 0 ? { p50Ms: median(ok.map((c) => c.small!.latencyMs.p50))!, p99Ms: median(ok.map((c) => c.small!.latencyMs.p99))! } : {}),
+        ...(isRequestMetric(metric) && ok.length > 0 ? { p50Ms: median(ok.map((c) => c.small!.latencyMs.p50))!, p99Ms: median(ok.map((c) => c.small!.latencyMs.p99))! } : {}),
         errors,
         rounds: mine.length,
         values: mine.map(valueOf),
@@ -119,6 +124,38 @@ export function judgeStandards(summary: ReturnType<typeof summarize>, metrics: r
     });
 }
 
+/** The built-in generator against wrk on one target: same request, connections and window. */
+export interface GeneratorVerdict {
+  target: string;
+  builtin: number | null;
+  wrk: number | null;
+  /** median over rounds of builtin ÷ wrk. */
+  ratio: number | null;
+  /** ratio ≥ GENERATOR_MIN_RATIO; null when either was not measured. */
+  met: boolean | null;
+}
+
+/** The built-in load generator must reach this share of wrk's req/s against the same target (issue 13). */
+export const GENERATOR_MIN_RATIO = 0.9;
+
+/**
+ * Per target measured by both generators: the median over rounds of built-in ÷ wrk, each
+ * round's two cells having run back to back, so drift on a shared box cancels out.
+ */
+export function judgeGenerator(summary: ReturnType<typeof summarize>, targets: readonly string[]): GeneratorVerdict[] {
+  return targets.flatMap((target) => {
+    const builtin = summary[target]?.small;
+    const wrk = summary[target]?.wrk;
+    if (!builtin || !wrk) return [];
+    const ratios = builtin.values.flatMap((b, i) => {
+      const w = wrk.values[i];
+      return b !== null && w !== null && w !== undefined && w > 0 ? [b / w] : [];
+    });
+    const ratio = median(ratios);
+    return [{ target, builtin: builtin.value, wrk: wrk.value, ratio, met: ratio === null ? null : ratio >= GENERATOR_MIN_RATIO }];
+  });
+}
+
 /** cli-table3 colours its borders and heads itself: only where picocolors would colour too. */
 const TABLE_STYLE = pc.isColorSupported ? { head: ['bold'], border: ['grey'] } : { head: [], border: [] };
 
@@ -139,6 +176,7 @@ function fmtInt(n: number): string {
 export function renderTables(options: {
   summary: ReturnType<typeof summarize>;
   standards: readonly StandardVerdict[];
+  generator: readonly GeneratorVerdict[];
   targets: readonly string[];
   metrics: readonly BenchMetric[];
   captions: Record<BenchMetric, string>;
@@ -147,7 +185,7 @@ export function renderTables(options: {
   const parts: string[] = [];
   const ratioHeads = ['× nginx', '× haproxy'];
   for (const metric of options.metrics) {
-    const small = metric === 'small';
+    const small = isRequestMetric(metric);
     const table = new Table({
       head: ['target', small ? 'req/s' : 'GiB/s', ...(small ? ['p50 ms', 'p99 ms'] : []), 'errors', ...ratioHeads, 'CPU LB', 'CPU backends', 'CPU client'],
       style: TABLE_STYLE,
@@ -179,6 +217,14 @@ export function renderTables(options: {
       table.push([v.title, num(v.reference), num(v.nginx), v.ratio === null ? '–' : `${v.ratio.toFixed(2)}×`, verdict]);
     }
     parts.push(`${pc.bold('The standard (bench/README.md)')}\n${table.toString()}`);
+  }
+  if (options.generator.length > 0) {
+    const table = new Table({ head: ['target', 'built-in req/s', 'wrk req/s', 'built-in ÷ wrk', `verdict (≥ ${GENERATOR_MIN_RATIO}×)`], style: TABLE_STYLE, colAligns: ['left', 'right', 'right', 'right', 'left'] });
+    for (const v of options.generator) {
+      const verdict = v.met === null ? pc.yellow('not measured') : v.met ? pc.green('met') : pc.red('NOT met');
+      table.push([v.target, v.builtin === null ? '–' : fmtInt(v.builtin), v.wrk === null ? '–' : fmtInt(v.wrk), v.ratio === null ? '–' : `${v.ratio.toFixed(2)}×`, verdict]);
+    }
+    parts.push(`${pc.bold('Load generator: the built-in one against wrk, same target, connections and window')}\n${table.toString()}`);
   }
   return parts.join('\n\n');
 }

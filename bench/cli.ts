@@ -98,6 +98,7 @@ Examples:
   npm run bench -- --duration 3s --warmup 1s --blob-size 256MiB --rounds 1   # a quick look
   npm run bench -- --targets reference,nginx,haproxy,apache --workers auto
   npm run bench -- --gate                                  # CI: exit 1 unless the reference LB meets the standard
+  npm run bench -- --metrics small,wrk --targets reference,nginx   # the built-in load generator against wrk (apt-get install wrk)
 
 Exit codes: 0 done (with --gate: every target met), 1 with --gate: a target not met, 2 could not run.`,
   )

@@ -9,10 +9,12 @@ import type { TargetName } from '../harness/targets/target-kind.ts';
 import { CertificateAuthority } from '../harness/tls/certificate-authority.ts';
 import { LbdrillError } from '../harness/errors.ts';
 import { BackendFleet } from './backend-fleet.ts';
-import { DIRECT, judgeStandards, renderTables, summarize, type BenchCell, type BenchMetric, type CpuShare } from './bench-report.ts';
+import { DIRECT, judgeGenerator, judgeStandards, renderTables, summarize, type BenchCell, type BenchMetric, type CpuShare, type GeneratorVerdict } from './bench-report.ts';
 import { prepareBenchTarget, StartedBenchTarget, writeBenchConfig, type BenchConfig } from './bench-target.ts';
 import { runBlobTransfer } from './load/blob-transfer.ts';
 import { runSmallRequests } from './load/small-requests.ts';
+import { runWrk } from './load/wrk-requests.ts';
+import { findOnPath } from '../harness/process/find-on-path.ts';
 import { groupCpuMs } from './process-cpu.ts';
 
 /** What `npm run bench` was asked to do (validated by bench/cli.ts). */
@@ -116,6 +118,10 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   // Proxy workers drop to an unprivileged user: the run dirs must be traversable by them.
   await chmod(reportDir, 0o755);
   const box = machine();
+  const wrkBin = options.metrics.includes('wrk') ? findOnPath('wrk') : undefined;
+  if (options.metrics.includes('wrk') && wrkBin === undefined) {
+    throw new LbdrillError('LBDRILL_ERR_BINARY_MISSING', 'wrk not found on PATH (apt-get install wrk), or leave it out: --metrics small,download,upload');
+  }
 
   const entries: TargetEntry[] = [];
   for (const name of options.targets) {
@@ -162,23 +168,32 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
       // Rotate the order each round: no target is always first after a pause or last in a phase.
       const shift = (round - 1) % runnable.length;
       const order = [...runnable.slice(shift), ...runnable.slice(0, shift)];
+      // wrk's cell runs right beside the same target's built-in one (which of the two first alternates
+      // by round): a side-by-side ratio, not one skewed by whatever else the shared box did in between
+      const paired = options.metrics.includes('small') && options.metrics.includes('wrk');
       for (const metric of options.metrics) {
+        if (metric === 'wrk' && paired) continue;
         for (const e of order) {
-          if (e.status !== 'ran') continue;
-          const label = `[round ${round}/${options.rounds}] ${metric.padEnd(8)} ${e.name.padEnd(9)}`;
-          const origins = e.started ? [e.started.origin] : directOrigins;
-          const cell = await runCell({ options, metric, round, target: e.name, origins, lbPid: e.started?.pid, backendPids, label });
-          fleet.assertRunning();
-          const crashed = e.started?.crashed;
-          if (crashed) {
-            e.status = 'crashed';
-            e.reason = crashed;
-            cell.error ??= crashed;
-            log(`${e.name}: ${crashed}; no further cells for it`);
+          const steps: BenchMetric[] = metric === 'small' && paired ? (round % 2 === 1 ? ['small', 'wrk'] : ['wrk', 'small']) : [metric];
+          for (const step of steps) {
+            if (e.status !== 'ran') continue;
+            // wrk takes one URL: the direct baseline spreads over both backends, so it has no wrk cell
+            if (step === 'wrk' && !e.started) continue;
+            const label = `[round ${round}/${options.rounds}] ${step.padEnd(8)} ${e.name.padEnd(9)}`;
+            const origins = e.started ? [e.started.origin] : directOrigins;
+            const cell = await runCell({ options, wrkBin, metric: step, round, target: e.name, origins, lbPid: e.started?.pid, backendPids, label });
+            fleet.assertRunning();
+            const crashed = e.started?.crashed;
+            if (crashed) {
+              e.status = 'crashed';
+              e.reason = crashed;
+              cell.error ??= crashed;
+              log(`${e.name}: ${crashed}; no further cells for it`);
+            }
+            cells.push(cell);
+            log(`${label} ${describeCell(cell)}`);
+            await new Promise((r) => setTimeout(r, SETTLE_MS));
           }
-          cells.push(cell);
-          log(`${label} ${describeCell(cell)}`);
-          await new Promise((r) => setTimeout(r, SETTLE_MS));
         }
       }
     }
@@ -191,9 +206,11 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   const names = entries.filter((e) => e.status !== 'skipped').map((e) => e.name);
   const summary = summarize(cells, names, options.metrics);
   const standards = judgeStandards(summary, options.metrics);
+  const generator = judgeGenerator(summary, names);
   const cores = availableParallelism();
   const captions: Record<BenchMetric, string> = {
     small: `Small requests: GET of a 128-byte response over ${options.connections} keep-alive connections, ${options.durationMs / 1000} s after a ${options.warmupMs / 1000} s warm-up; median of ${options.rounds} round(s)`,
+    wrk: `Small requests driven by wrk (1 thread): the same GET over ${options.connections} keep-alive connections, ${Math.max(1, Math.round(options.durationMs / 1000))} s after a ${Math.round(options.warmupMs / 1000)} s warm-up run; median of ${options.rounds} round(s)`,
     download: `Blob download: ${options.blobStreams} stream(s) × ${sizeText(options.blobBytes)} from the backends through the LB; median of ${options.rounds} round(s)`,
     upload: `Blob upload: ${options.blobStreams} stream(s) × ${sizeText(options.blobBytes)} PUT through the LB to backends that count and discard; median of ${options.rounds} round(s)`,
   };
@@ -203,7 +220,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     'absolute numbers say little about a production box; the ratios, measured in the same run under the same conditions, are what matter.',
     `Workers (--workers ${options.workersFlag}): ${workersLine}. CPU columns: % of one core during the measured window.`,
   ];
-  const exitCode = gateExitCode(options.gate, standards);
+  const exitCode = gateExitCode(options.gate, standards, generator);
   const report = {
     tool: 'lbdrill-bench',
     version: LBDRILL_VERSION,
@@ -234,6 +251,7 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     })),
     summary,
     standards,
+    generator,
     cells,
     exitCode,
   };
@@ -242,17 +260,17 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
   log('');
   log(conditions.join('\n'));
   log('');
-  log(renderTables({ summary, standards, targets: names, metrics: options.metrics, captions }));
+  log(renderTables({ summary, standards, generator, targets: names, metrics: options.metrics, captions }));
   log('');
   log(`report: ${relative(process.cwd(), options.outFile)} (configs and logs: ${relative(process.cwd(), reportDir)}/)`);
   if (options.gate) log(exitCode === 0 ? 'gate: every target of the standard met' : 'gate: a target of the standard was not met (or not measured): exit 1');
   return { exitCode, outFile: options.outFile };
 }
 
-function gateExitCode(gate: boolean, standards: ReturnType<typeof judgeStandards>): number {
+function gateExitCode(gate: boolean, standards: ReturnType<typeof judgeStandards>, generator: readonly GeneratorVerdict[]): number {
   if (!gate) return 0;
-  if (standards.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', '--gate needs at least one metric with a standard');
-  return standards.every((s) => s.met === true) ? 0 : 1;
+  if (standards.length === 0 && generator.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', '--gate needs at least one metric with a standard');
+  return [...standards, ...generator].every((s) => s.met === true) ? 0 : 1;
 }
 
 function describeCell(cell: BenchCell): string {
@@ -273,6 +291,7 @@ function describeCell(cell: BenchCell): string {
 
 async function runCell(c: {
   options: BenchOptions;
+  wrkBin: string | undefined;
   metric: BenchMetric;
   round: number;
   target: string;
@@ -285,6 +304,16 @@ async function runCell(c: {
   const base = { round: c.round, target: c.target, metric };
   const status = options.status;
   try {
+    if (metric === 'wrk') {
+      const wrk = (durationMs: number) => runWrk({ bin: c.wrkBin!, origin: c.origins[0]!, path: '/small', connections: options.connections, durationMs });
+      status?.(`${label} warm-up`);
+      if (options.warmupMs >= 500) await wrk(options.warmupMs);
+      status?.(`${label} measuring`);
+      const probe = await cpuProbe(c.lbPid, c.backendPids);
+      const run = await wrk(options.durationMs);
+      const cpu = await probe.end();
+      return { ...base, small: run.small, cpu: { ...cpu, client: run.clientCpu } };
+    }
     if (metric === 'small') {
       let probe: Promise<{ end(): Promise<CpuShare> }> | undefined;
       let share: Promise<CpuShare> | undefined;

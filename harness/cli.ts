@@ -24,6 +24,8 @@ import { loadDeployment, MAX_PROBE_RATE_PER_SEC } from './deployment/deployment.
 import { runDeployment } from './deployment/run-deployment.ts';
 import type { Profile } from './profiles/profile.ts';
 import { buildAllureSite } from './report/allure/build-allure-site.ts';
+import { registerK6Command } from './k6/k6-command.ts';
+import { findK6 } from './k6/k6-binary.ts';
 
 function parseTarget(value: string, previous: TargetSpec[] = []): TargetSpec[] {
   const eq = value.indexOf('=');
@@ -161,7 +163,8 @@ const runCommand = program
   .addOption(new Option('--thorough', '2 GiB transfers, 65 s idle gap: past common proxy timeouts'))
   .option('--seed <n>', 'seed for every generated payload and random choice; same seed, same run', parseSeed, 1)
   .option('--only <check>', 'run only this check (repeatable); only the pools it needs are required of the config', collect)
-  .option('--skip <check>', 'leave this check out (repeatable)', collect);
+  .option('--skip <check>', 'leave this check out (repeatable)', collect)
+  .addOption(new Option('--load <generator>', "what sends a scenario's traffic: builtin (lbdrill's probe stream, default) or k6: the same traffic also through k6 (on PATH or K6_BIN), its summary and thresholds in the report").choices(['builtin', 'k6']));
 addFailoverOptions(runCommand)
   .addHelpText(
     'after',
@@ -170,6 +173,7 @@ Examples:
   lbdrill run --profile shakenfist-api
   lbdrill run --profile haproxy-role --target haproxy --time-scale 0.1
   lbdrill run scenarios/api-slow-then-unhealthy.yaml --target haproxy --target reference
+  lbdrill run scenarios/api-slow-then-unhealthy.yaml --target haproxy --load k6     # the traffic through k6 too (README: k6)
   lbdrill run --profile shakenfist-api --target nginx=/etc/nginx/sites-available/shakenfist.conf --report-dir out/
   lbdrill run --profile shakenfist-api --target reference --target haproxy --only stream.idle-gap --thorough
   lbdrill run --profile ./our-gateway.yaml --target haproxy=deploy/haproxy.cfg     # your own contract (extends: sticky-ws)
@@ -178,14 +182,16 @@ Examples:
 Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could not run
 (bad flag, unreadable or rejected config, missing binary).`,
   )
-  .action(async (scenarioFile: string | undefined, opts: { profile?: string; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed: number; only?: string[]; skip?: string[] } & FailoverFlags) => {
+  .action(async (scenarioFile: string | undefined, opts: { profile?: string; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed: number; only?: string[]; skip?: string[]; load?: 'builtin' | 'k6' } & FailoverFlags) => {
     if (!scenarioFile && !opts.profile) throw new LbdrillError('LBDRILL_ERR_USAGE', 'give a profile (--profile NAME) or a scenario file (lbdrill run scenarios/FILE.yaml)');
     const scenario = scenarioFile ? await loadScenario(scenarioFile) : undefined;
     if (scenario && opts.profile && opts.profile !== scenario.profile) throw new LbdrillError('LBDRILL_ERR_USAGE', `${scenarioFile} runs on profile ${scenario.profile}, not ${opts.profile}: drop --profile`);
     const loaded = loadProfile(scenario?.profile ?? opts.profile!);
     const listed = scenario ? [] : await Promise.all(loaded.scenarios.map((f) => loadScenario(resolve(REPO_ROOT, f))));
     const profile = scenario ? { ...loaded, checks: [] } : loaded;
-    const extraChecks = (scenario ? [scenario] : listed).map(scenarioCheck);
+    const k6 = opts.load === 'k6' ? { bin: findK6(), profile: loaded } : undefined;
+    if (k6 && !scenario && listed.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `--load k6 sends a scenario's traffic: give a scenario file (profile ${loaded.name} lists none)`);
+    const extraChecks = (scenario ? [scenario] : listed).map((s) => scenarioCheck(s, k6 ? { k6 } : {}));
     if (scenario?.time_scale !== undefined && opts.timeScale === undefined) opts.timeScale = scenario.time_scale;
     const targets = opts.target ?? scenario?.targets?.map((name) => ({ name })) ?? defaultTargets();
     const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
@@ -408,6 +414,8 @@ program
     const { runCli } = await import('../reference-lb/src/index.ts');
     process.exitCode = await runCli(['--config', opts.config]);
   });
+
+registerK6Command(program);
 
 try {
   await program.parseAsync(process.argv);

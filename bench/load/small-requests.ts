@@ -1,5 +1,5 @@
+import { connect, type Socket } from 'node:net';
 import * as hdr from 'hdr-histogram-js';
-import { Pool, type Dispatcher } from 'undici';
 
 /** How a small-request cell is driven. */
 export interface SmallRequestOptions {
@@ -30,7 +30,7 @@ export interface SmallRequestResult {
 
 const HISTOGRAM_MAX_US = 60_000_000;
 const STOP_GRACE_MS = 5_000;
-const HEADERS = ['user-agent', 'lbdrill-bench'];
+const USER_AGENT = 'lbdrill-bench';
 
 class Measurement {
   measuring = false;
@@ -73,56 +73,127 @@ class Measurement {
   }
 }
 
-/**
- * One connection's request loop: the next request goes out when the previous one ends.
- * undici's dispatch with the classic callback handler (undici's own native interface;
- * the new one is adapted onto it) keeps the generator's cost per request low, so that
- * more of the shared CPU is left to the LB under test.
- */
-class RequestLoop implements Dispatcher.DispatchHandler {
-  private readonly pool: Pool;
-  private readonly m: Measurement;
-  private readonly path: string;
-  private startedAt = 0;
-  private status = 0;
+/** Bytes per socket read: a /small response is a few hundred bytes, one read holds it. */
+const READ_BUFFER_BYTES = 16 * 1024;
+const HEAD_END = '\r\n\r\n';
 
-  constructor(pool: Pool, m: Measurement, path: string) {
-    this.pool = pool;
+/*
+ * Why raw sockets and not undici (the generator until 2026-12): undici parses every response
+ * in WebAssembly and builds header arrays and handler calls per request; against nginx and
+ * HAProxy on this 2-core box it reached 0.79-0.87x wrk's req/s with the same connections,
+ * its client using ~30% of a core against wrk's ~17% (bench/README.md). Here each connection
+ * writes one preallocated request and reads the answer into a buffer it reuses; the HTTP is
+ * the minimum the bench's backends need: a status line, Content-Length or chunked framing.
+ */
+
+/**
+ * One keep-alive connection sending GET `path` back to back: the next request goes out
+ * when the previous answer's last byte is in. A dropped connection counts as an error and
+ * is opened again.
+ */
+class RequestLoop {
+  private readonly host: string;
+  private readonly port: number;
+  private readonly request: Buffer;
+  private readonly m: Measurement;
+  private readonly buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  private socket: Socket | undefined;
+  private startedAt = 0;
+  /** the response so far, head and body, latin1 (one byte, one char). */
+  private acc = '';
+  private bodyStart = -1;
+  private status = 0;
+  private contentLength = -1;
+  private chunked = false;
+  private closeAfter = false;
+  private inFlight = false;
+
+  constructor(origin: string, path: string, m: Measurement) {
+    const url = new URL(origin);
+    this.host = url.hostname;
+    this.port = Number(url.port) || 80;
+    this.request = Buffer.from(`GET ${path} HTTP/1.1\r\nhost: ${url.host}\r\nuser-agent: ${USER_AGENT}\r\n\r\n`, 'latin1');
     this.m = m;
-    this.path = path;
   }
 
-  next(): void {
+  start(): void {
+    const socket = connect({
+      host: this.host,
+      port: this.port,
+      noDelay: true,
+      onread: { buffer: this.buffer, callback: (n: number, buf: Uint8Array) => this.onRead(n, buf as Buffer) },
+    });
+    this.socket = socket;
+    let connected = false;
+    socket.once('connect', () => {
+      connected = true;
+      this.next();
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => this.dropped(socket, err.code ?? err.name, !connected));
+    socket.once('close', () => this.dropped(socket, 'ECONNRESET', !connected));
+  }
+
+  /** Closes the connection now (the cell is over or failed). */
+  destroy(): void {
+    this.socket?.destroy();
+  }
+
+  private next(): void {
+    if (this.m.stopped) {
+      this.socket?.destroy();
+      return;
+    }
+    this.acc = '';
+    this.bodyStart = -1;
+    this.inFlight = true;
+    this.startedAt = performance.now();
+    this.socket!.write(this.request);
+  }
+
+  private onRead(n: number, buf: Buffer): boolean {
+    if (!this.inFlight) return true;
+    this.acc += buf.toString('latin1', 0, n);
+    if (this.bodyStart < 0) {
+      const end = this.acc.indexOf(HEAD_END);
+      if (end < 0) return true;
+      const head = this.acc.slice(0, end);
+      this.bodyStart = end + HEAD_END.length;
+      this.status = Number(head.slice(9, 12));
+      const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(head);
+      this.contentLength = length ? Number(length[1]) : -1;
+      this.chunked = /\r\ntransfer-encoding:[^\r]*chunked/i.test(head);
+      this.closeAfter = /\r\nconnection:[ \t]*close/i.test(head);
+      if (!this.chunked && this.contentLength < 0) {
+        this.inFlight = false;
+        this.m.failed('no Content-Length');
+        this.socket?.destroy();
+        return false;
+      }
+    }
+    // chunked: the last chunk (RFC 9112 §7.1) ends the body; the bench's answers carry no trailers
+    const done = this.chunked ? this.acc.endsWith('0\r\n\r\n') && (this.acc.length - this.bodyStart === 5 || this.acc.endsWith('\r\n0\r\n\r\n')) : this.acc.length - this.bodyStart >= this.contentLength;
+    if (!done) return true;
+    this.inFlight = false;
+    if (this.status === 200) this.m.ok(performance.now() - this.startedAt);
+    else this.m.failed(`status ${this.status}`);
+    if (this.closeAfter) this.socket?.destroy();
+    else this.next();
+    return true;
+  }
+
+  /** The connection ended: count the request it carried (or could not carry), open a new one unless the cell is over. */
+  private dropped(socket: Socket, kind: string, neverConnected: boolean): void {
+    if (socket !== this.socket) return;
+    this.socket = undefined;
+    socket.destroy();
+    if (this.inFlight || neverConnected) this.m.failed(kind);
+    this.inFlight = false;
     if (this.m.stopped) {
       this.m.loopEnded();
       return;
     }
-    this.status = 0;
-    this.startedAt = performance.now();
-    this.pool.dispatch({ method: 'GET', path: this.path, headers: HEADERS }, this);
-  }
-
-  onConnect(): void {}
-
-  onHeaders(statusCode: number): boolean {
-    this.status = statusCode;
-    return true;
-  }
-
-  onData(): boolean {
-    return true;
-  }
-
-  onComplete(): void {
-    if (this.status === 200) this.m.ok(performance.now() - this.startedAt);
-    else this.m.failed(`status ${this.status}`);
-    this.next();
-  }
-
-  onError(err: Error): void {
-    this.m.failed((err as NodeJS.ErrnoException).code ?? err.name);
-    // A refused connection fails at once: yield to the event loop instead of spinning.
-    setImmediate(() => this.next());
+    // a refused connection fails at once: yield to the event loop instead of spinning
+    setImmediate(() => this.start());
   }
 }
 
@@ -133,16 +204,7 @@ class RequestLoop implements Dispatcher.DispatchHandler {
 export async function runSmallRequests(options: SmallRequestOptions): Promise<SmallRequestResult> {
   const m = new Measurement();
   const n = options.origins.length;
-  const pools = options.origins.map(
-    (origin, i) =>
-      new Pool(origin, {
-        connections: Math.ceil((options.connections - i) / n),
-        pipelining: 1,
-        keepAliveTimeout: 120_000,
-        keepAliveMaxTimeout: 120_000,
-        connect: { noDelay: true },
-      }),
-  );
+  const loops = Array.from({ length: options.connections }, (_, i) => new RequestLoop(options.origins[i % n]!, options.path, m));
   const t0 = performance.now();
   const timer = setInterval(() => {
     const elapsedMs = performance.now() - t0;
@@ -151,9 +213,9 @@ export async function runSmallRequests(options: SmallRequestOptions): Promise<Sm
     m.tickErrors = 0;
   }, 1000);
   try {
-    for (let i = 0; i < options.connections; i++) {
+    for (const loop of loops) {
       m.started();
-      new RequestLoop(pools[i % n]!, m, options.path).next();
+      loop.start();
     }
     await sleep(options.warmupMs);
     m.measuring = true;
@@ -185,7 +247,7 @@ export async function runSmallRequests(options: SmallRequestOptions): Promise<Sm
     clearInterval(timer);
     m.stopped = true;
     m.histogram.destroy();
-    await Promise.allSettled(pools.map((p) => p.destroy()));
+    for (const loop of loops) loop.destroy();
   }
 }
 

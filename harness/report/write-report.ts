@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { renderK6Markdown } from '../k6/k6-markdown.ts';
 import { writeAllureResults } from './allure/write-allure-results.ts';
 import { writeReportHtml } from './html/render-report-html.ts';
 import { renderJunit } from './junit.ts';
@@ -10,7 +11,7 @@ import { renderSummaryMarkdown } from './summary-markdown.ts';
 export async function writeReportFiles(reportDir: string, report: RunReport): Promise<void> {
   await writeFile(join(reportDir, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   await writeFile(join(reportDir, 'junit.xml'), renderJunit(report));
-  await writeFile(join(reportDir, 'summary.md'), renderSummaryMarkdown(report));
+  await writeFile(join(reportDir, 'summary.md'), renderSummaryMarkdown(report) + renderK6Markdown(report));
   await writeReportHtml(reportDir, report);
   writeAllureResults(reportDir, report);
 }

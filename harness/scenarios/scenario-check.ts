@@ -10,6 +10,9 @@ import { seededRandom } from '../faults/seeded-random.ts';
 import { measureFailover, samplesCsv, type FailoverMeasurement } from '../probe/failover-timeline.ts';
 import { isClientError, nowMs } from '../probe/probe-stream.ts';
 import { PER_FAULT_METRICS, type Metric, type Scenario, type ScenarioAssertion } from './scenario.ts';
+import { k6PlanFromScenario } from '../k6/k6-plan.ts';
+import type { Profile } from '../profiles/profile.ts';
+import { runK6, type K6LoadRun, type K6Target } from '../k6/run-k6.ts';
 
 type LoadedScenario = Scenario & { assertions: ScenarioAssertion[] };
 
@@ -38,8 +41,14 @@ function pathPicker(scenario: LoadedScenario, fallback: string, seed: number): (
   };
 }
 
+/** `--load k6`: the scenario's traffic also goes through this k6 binary, its thresholds judged with the assertions. */
+export interface K6Load {
+  bin: string;
+  profile: Profile;
+}
+
 /** A scenario as a check: runs its traffic and fault timeline on one target and judges its assertions. */
-export function scenarioCheck(scenario: LoadedScenario): Check {
+export function scenarioCheck(scenario: LoadedScenario, options: { k6?: K6Load } = {}): Check {
   const needsProxy = scenario.timeline.some((s) => ['latency', 'bandwidth', 'reset_peer', 'timeout', 'slicer', 'limit_data', 'slow_close'].includes(s.fault));
   return {
     id: `scenario.${scenario.name}`,
@@ -70,6 +79,10 @@ export function scenarioCheck(scenario: LoadedScenario): Check {
         return fail(expected, `no steady state: wanted ${scenario.steady} consecutive 2xx before the timeline starts`);
       }
       const t0 = nowMs();
+      // lbdrill's probe keeps timing detection per backend (k6's summary names none); k6 sends the traffic as load beside it
+      const k6Run: Promise<K6LoadRun> | undefined = options.k6 && runK6({ bin: options.k6.bin, plan: k6PlanFromScenario(scenario, options.k6.profile), target: await k6Target(ctx), dir: ctx.artifactDir, name: scenario.name, signal: ctx.signal });
+      // awaited after the timeline: a k6 failing sooner must not be an unhandled rejection meanwhile
+      k6Run?.catch(() => undefined);
       const byId = new Map<string, BackendBinding>(ctx.backends.map((b) => [b.backend.id, b]));
       const applied: Array<{ fault?: AppliedFault; appliedAtMs?: number; undoneAtMs?: number }> = scenario.timeline.map(() => ({}));
       const timers: NodeJS.Timeout[] = [];
@@ -106,6 +119,9 @@ export function scenarioCheck(scenario: LoadedScenario): Check {
       }
       const samples = (await probe.stop()).filter((s) => s.sentAtMs >= t0);
       await ctx.faults.undoAll();
+      const k6 = k6Run && (await k6Run);
+      const crossed = (k6?.thresholds ?? []).filter((t) => t.crossed).map((t) => `${t.metric} ${t.expression}`);
+      if (crossed.length > 0) problems.push(`k6 threshold(s) crossed: ${crossed.join(', ')}`);
 
       const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
       for (const s of samples) if (!isClientError(s)) histogram.recordValue(Math.max(1, Math.round(s.latencyMs * 1000)));
@@ -153,10 +169,18 @@ export function scenarioCheck(scenario: LoadedScenario): Check {
       const jsonFile = join(ctx.artifactDir, `scenario-${scenario.name}.json`);
       await writeFile(jsonFile, JSON.stringify({ scenario: scenario.name, originEpochMs: t0, timeline: scenario.timeline.map((s, i) => ({ ...s, appliedAtMs: applied[i]!.appliedAtMs === undefined ? null : Math.round(applied[i]!.appliedAtMs! - t0), undoneAtMs: applied[i]!.undoneAtMs === undefined ? null : Math.round(applied[i]!.undoneAtMs! - t0), description: applied[i]!.fault?.description ?? null })), metrics: overall, perFault, verdicts }) + '\n');
       await writeFile(join(ctx.artifactDir, `scenario-${scenario.name}.csv`), samplesCsv(samples, t0));
-      const evidence = { metrics: overall, perFault, verdicts, requests: samples.length, skippedSends: probe.skipped, resolutionMs: probe.intervalMs, timeline: jsonFile, problems };
+      const evidence = { metrics: overall, perFault, verdicts, requests: samples.length, skippedSends: probe.skipped, resolutionMs: probe.intervalMs, timeline: jsonFile, problems, ...(k6 ? { k6 } : {}) };
       const observed = verdicts.map((v) => `${v.metric}${v.fault !== undefined ? `[${v.fault}]` : ''}=${v.value === null ? 'n/a' : show(v.metric, v.value)}${v.ok ? '' : ' ✗'}`).join(', ');
       if (problems.length > 0) return fail(expected, `${problems[0]}; ${observed}`, evidence);
       return verdicts.every((v) => v.ok) ? pass(expected, `${observed} over ${samples.length} requests`, evidence) : fail(expected, `${observed} over ${samples.length} requests`, evidence);
     },
   };
+}
+
+/** Where k6 reaches this target: the app listener by the name the config serves, the run's CA trusted. */
+async function k6Target(ctx: CheckContext): Promise<K6Target> {
+  const { app } = ctx;
+  const caFile = join(ctx.artifactDir, 'k6-ca.pem');
+  await writeFile(caFile, ctx.caPem);
+  return { url: `${app.tls ? 'https' : 'http'}://${app.serverName}:${app.port}`, resolve: `${app.serverName}=${app.host}`, caFile };
 }
