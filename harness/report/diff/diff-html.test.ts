@@ -23,6 +23,6 @@ describe('renderDiffHtml', () => {
   it('shows the verdict, the changed cell and every measurement with its tolerance', () => {
     expect(html).toContain('<p class="verdict bad">1 must regression (1 cell unchanged, 1 measurement within tolerance) · exit 1</p>');
     expect(html).toContain('<td><span class="st st-pass">pass</span> → <span class="st st-fail">fail</span></td>');
-    expect(html).toContain('<td>share of a</td><td>37.5%</td><td>38.0%</td><td>+0.5 points</td><td>34.5% .. 40.5% <span class="muted">±0.03</span></td><td>within</td>');
+    expect(html).toContain('<td>share of a</td><td class="n">37.5%</td><td class="n">38.0%</td><td class="n">+0.5 points</td><td>34.5% .. 40.5% <span class="muted">±0.03</span></td><td>within</td>');
   });
 });

@@ -2,7 +2,7 @@ import escapeHtml from 'escape-html';
 import type { CheckStatus } from '../../checks/check.ts';
 import type { CellChange, CellChangeKind } from './compare-cells.ts';
 import { headline, type ReportDiff } from './diff-reports.ts';
-import { formatRange, formatChange, formatValue } from './format-measurement.ts';
+import { formatChange, formatRange, formatValue } from './format-measurement.ts';
 
 const KIND_TITLE: Record<CellChangeKind, string> = {
   regression: 'regression',
@@ -30,6 +30,7 @@ code { font-size: .9em; }
 tr.k-regression td:first-child { border-left: 4px solid #cf222e; } tr.k-fix td:first-child { border-left: 4px solid #1a7f37; }
 tr.beyond td:first-child { border-left: 4px solid #9a6700; }
 .muted { color: #656d76; }
+.n { white-space: nowrap; }
 `;
 
 const e = (text: string): string => escapeHtml(text);
@@ -76,10 +77,10 @@ export function renderDiffHtml(diff: ReportDiff): string {
   out.push('<h2>Measurements</h2>');
   if (diff.measurements.length === 0) out.push('<p>No measurement both runs have.</p>');
   else {
-    out.push('<table><thead><tr><th>check</th><th>target</th><th>measurement</th><th>base</th><th>new</th><th>change</th><th>tolerance</th><th>verdict</th></tr></thead><tbody>');
+    out.push('<table><thead><tr><th>check</th><th>target</th><th>measurement</th><th>base</th><th>new</th><th>change</th><th>no change within</th><th>verdict</th></tr></thead><tbody>');
     for (const m of diff.measurements) {
       out.push(
-        `<tr${m.beyond ? ' class="beyond"' : ''}><td><code>${e(m.check)}</code></td><td>${e(m.target)}</td><td>${e(m.name)}</td><td>${e(formatValue(m.unit, m.base))}</td><td>${e(formatValue(m.unit, m.new))}</td><td>${e(formatChange(m))}</td><td>${e(formatRange(m))} <span class="muted">${e(m.rule)}</span></td><td>${m.beyond ? '<strong>beyond tolerance</strong>' : 'within'}</td></tr>`,
+        `<tr${m.beyond ? ' class="beyond"' : ''}><td><code>${e(m.check)}</code></td><td>${e(m.target)}</td><td>${e(m.name)}</td><td class="n">${e(formatValue(m.unit, m.base))}</td><td class="n">${e(formatValue(m.unit, m.new))}</td><td class="n">${e(formatChange(m))}</td><td>${e(formatRange(m))} <span class="muted">${e(m.rule)}</span></td><td>${m.beyond ? '<strong>beyond tolerance</strong>' : 'within'}</td></tr>`,
       );
     }
     out.push('</tbody></table>');

@@ -1,7 +1,7 @@
 import { STATUS_ICON } from '../summary-markdown.ts';
 import type { CellChange, CellChangeKind } from './compare-cells.ts';
 import { headline, type ReportDiff } from './diff-reports.ts';
-import { formatRange, formatChange, formatValue } from './format-measurement.ts';
+import { formatChange, formatRange, formatValue } from './format-measurement.ts';
 
 /** Longest `observed` text a table cell shows: a PR comment stays readable, diff.json has it whole. */
 const OBSERVED_CHARS = 240;
@@ -39,7 +39,7 @@ export function renderDiffMarkdown(diff: ReportDiff): string {
   }
   const beyond = diff.measurements.filter((m) => m.beyond);
   if (beyond.length > 0) {
-    out.push('#### Measurements beyond tolerance', '', '| check | target | measurement | base | new | change | tolerance |', '| --- | --- | --- | --- | --- | --- | --- |');
+    out.push('#### Measurements beyond tolerance', '', '| check | target | measurement | base | new | change | no change within |', '| --- | --- | --- | --- | --- | --- | --- |');
     for (const m of beyond) out.push(`| \`${m.check}\` | ${m.target} | ${m.name} | ${formatValue(m.unit, m.base)} | ${formatValue(m.unit, m.new)} | ${formatChange(m)} | ${formatRange(m)}: ${cell(m.rule)} |`);
     out.push('');
   }
