@@ -58,7 +58,11 @@ interface MeasureRule {
  * config has only passive checks), as the run scaled it.
  */
 const TIMING_SHARE = 0.2;
-/** Shares of balance.weights: the check's own ±0.03 bound; reruns of the same config moved by at most 0.02. */
+/**
+ * Shares of balance.weights: the check's own ±0.03 bound. Reruns of sysmanage's bundled configs moved
+ * a share by at most 0.003 here; the check's notes put every run within 0.015 of the target, so two
+ * runs of one config may differ by up to 0.03.
+ */
 const SHARE_POINTS = 0.03;
 /**
  * Blob throughput on a shared 2-core machine: reruns of the same config moved by up to 2.2x either
