@@ -75,6 +75,26 @@ describe('lbdrill diff on Shaken Fist published nginx config', () => {
   }, 170_000);
 });
 
+describe('lbdrill diff on a timing change', () => {
+  it("shows HAProxy's rejoin after `rise 2` -> `rise 6` as a measurement beyond tolerance, not a regression (exit 0)", async () => {
+    const bundled = join(ROOT, 'fixtures', 'configs', 'haproxy-role', 'haproxy.cfg');
+    const slower = join(work, 'rise6.cfg');
+    const text = readFileSync(bundled, 'utf8').replace('check inter 5s fall 3 rise 2 slowstart 30s on-marked-down shutdown-sessions observe', 'check inter 5s fall 3 rise 6 slowstart 30s on-marked-down shutdown-sessions observe');
+    expect(text).toContain('rise 6');
+    writeFileSync(slower, text);
+    // four more 500 ms checks before the server is back: about +2 s, beyond ±(20% + one 500 ms interval); the budget is
+    // widened so the verdict stays pass and only the measurement moves
+    const run = await runLbdrill(['diff', '--profile', 'haproxy-role', '--base', `haproxy=${bundled}`, '--target', `haproxy=${slower}`, '--time-scale', '0.1', '--budget', 'rejoin=10s', '--only', 'failover.rejoin-within-budget']);
+    expect(run.code, run.stderr).toBe(0);
+    const diff = diffJson(run.reportDir);
+    expect(diff.cells).toEqual([]);
+    const rejoin = diff.measurements.find((m) => m.name === 'rejoin')!;
+    expect(rejoin, JSON.stringify(diff.measurements)).toMatchObject({ target: 'haproxy', beyond: true });
+    expect(rejoin.new - rejoin.base).toBeGreaterThan(1000);
+    expect(run.stdout.split('\n')[0]).toBe('### ⚠️ lbdrill diff · haproxy-role: 1 measurement beyond tolerance (1 cell unchanged, 0 measurements within tolerance)');
+  }, 170_000);
+});
+
 describe('lbdrill diff on bad input: one line, exit 2', () => {
   const dirOf = (name: string, report: object): string => {
     const dir = join(work, name);
