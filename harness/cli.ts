@@ -369,7 +369,8 @@ Exit codes: 0 no must-check regressed, 1 a must-check regressed (pass -> fail or
   .action(async (baseDir: string | undefined, newDir: string | undefined, opts: { out?: string; profile?: string; base?: TargetSpec[]; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed?: number; only?: string[]; skip?: string[] } & FailoverFlags) => {
     if (baseDir !== undefined) {
       if (newDir === undefined) throw new LbdrillError('LBDRILL_ERR_USAGE', 'give two report dirs (lbdrill diff BASE NEW), or --profile with --base and --target');
-      if (opts.profile || opts.base || opts.target || opts.reportDir) throw new LbdrillError('LBDRILL_ERR_USAGE', 'BASE NEW compares two report dirs; --profile, --base, --target and --report-dir run them: give one or the other');
+      const runFlags = Object.keys(opts).filter((k) => k !== 'out');
+      if (runFlags.length > 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `BASE NEW compares two report dirs; --${runFlags[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for running them (--profile, --base, --target): give one or the other`);
       process.exitCode = await diffDirs({ baseDir, newDir, ...(opts.out ? { out: opts.out } : {}) });
       return;
     }

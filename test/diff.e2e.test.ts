@@ -109,6 +109,7 @@ describe('lbdrill diff on bad input: one line, exit 2', () => {
     ['a dir without report.json', () => [work, dirOf('p1', report('sysmanage'))], () => `lbdrill: ${join(work, 'report.json')}: missing (is ${work} a report directory of lbdrill run?)`],
     ['runs of different profiles', () => [dirOf('a', report('sysmanage')), dirOf('b', report('haproxy-role'))], (a: string[]) => `lbdrill: ${a[0]} is a run of profile sysmanage, ${a[1]} of haproxy-role: diff compares two runs of one profile`],
     ['one report dir only', () => [dirOf('c', report('sysmanage'))], () => 'lbdrill: give two report dirs (lbdrill diff BASE NEW), or --profile with --base and --target'],
+    ['a run flag with two report dirs', () => [dirOf('d', report('sysmanage')), dirOf('e', report('sysmanage')), '--time-scale', '0.1'], () => 'lbdrill: BASE NEW compares two report dirs; --time-scale is for running them (--profile, --base, --target): give one or the other'],
     ['--base and --target on different targets', () => ['--profile', 'shakenfist-api', '--base', 'nginx', '--target', 'haproxy'], () => 'lbdrill: --base and --target must name the same targets: base nginx, new haproxy'],
   ])('%s', (_what, args, line) => {
     const a = args();
