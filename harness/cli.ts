@@ -26,6 +26,8 @@ import type { Profile } from './profiles/profile.ts';
 import { buildAllureSite } from './report/allure/build-allure-site.ts';
 import { registerK6Command } from './k6/k6-command.ts';
 import { findK6 } from './k6/k6-binary.ts';
+import { diffDirs, diffRuns } from './report/diff/diff-command.ts';
+import { TOLERANCES } from './report/diff/compare-measurements.ts';
 
 function parseTarget(value: string, previous: TargetSpec[] = []): TargetSpec[] {
   const eq = value.indexOf('=');
@@ -342,6 +344,63 @@ answers the profile's probe path); plan says so. Exit codes: 0 planned, 2 bad fl
     process.stdout.write(renderPlan(profile.name, plans));
   });
 
+const diffCommand = program
+  .command('diff')
+  .description('What a config change changed: compare two runs of one profile cell by cell (regressions, fixes, newly unsupported, added/removed cells) and measurement by measurement, as Markdown for a pull-request comment.')
+  .argument('[base]', 'report dir of the run before the change (its report.json)')
+  .argument('[new]', 'report dir of the run after the change')
+  .option('--out <dir>', 'also write diff.md, diff.json and diff.html (self-contained) here (one-command mode: default the --report-dir)')
+  .option('-p, --profile <name|file>', 'one-command mode: run this profile on the --base configs, then on the --target configs, and diff the two runs')
+  .option('--base <name[=file]>', 'one-command mode: a target and its config before the change (repeatable; NAME alone: the bundled config)', parseTarget)
+  .option('-t, --target <name[=file]>', 'one-command mode: the same target with its config after the change (repeatable)', parseTarget)
+  .option('-o, --report-dir <dir>', 'one-command mode: keeps both runs, as base/ and new/ (default: reports/<timestamp>)')
+  .addOption(new Option('--thorough', 'one-command mode: 2 GiB transfers, 65 s idle gap'))
+  .option('--seed <n>', 'one-command mode: seed of both runs (default 1)', parseSeed)
+  .option('--only <check>', 'one-command mode: run only this check (repeatable)', collect)
+  .option('--skip <check>', 'one-command mode: leave this check out (repeatable)', collect);
+addFailoverOptions(diffCommand)
+  .addHelpText(
+    'after',
+    `
+Examples:
+  lbdrill diff reports/main reports/pr                    # two report dirs of one profile
+  lbdrill diff reports/main reports/pr --out diff/        # also diff.md, diff.json, diff.html
+  lbdrill diff --profile shakenfist-api --base nginx=main/nginx.conf --target nginx=pr/nginx.conf --time-scale 0.1
+  lbdrill diff --profile haproxy-role --base haproxy=old.cfg --target haproxy=new.cfg --only failover.detect-within-budget
+
+A cell is check x target: a regression is pass -> fail or error, a fix fail or error -> pass.
+A measurement counts as changed only beyond its tolerance (reruns of one config stay within):
+${TOLERANCES.map((t) => `  ${t.what}: ${t.tolerance}`).join('\n')}
+Exit codes: 0 no must-check regressed, 1 a must-check regressed (pass -> fail or error),
+2 bad input (missing report dir or report.json, runs of different profiles, a config the proxy rejects).`,
+  )
+  .action(async (baseDir: string | undefined, newDir: string | undefined, opts: { out?: string; profile?: string; base?: TargetSpec[]; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed?: number; only?: string[]; skip?: string[] } & FailoverFlags) => {
+    if (baseDir !== undefined) {
+      if (newDir === undefined) throw new LbdrillError('LBDRILL_ERR_USAGE', 'give two report dirs (lbdrill diff BASE NEW), or --profile with --base and --target');
+      const runFlags = Object.keys(opts).filter((k) => k !== 'out');
+      if (runFlags.length > 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `BASE NEW compares two report dirs; --${runFlags[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is for running them (--profile, --base, --target): give one or the other`);
+      process.exitCode = await diffDirs({ baseDir, newDir, ...(opts.out ? { out: opts.out } : {}) });
+      return;
+    }
+    if (!opts.profile || !opts.base || !opts.target) throw new LbdrillError('LBDRILL_ERR_USAGE', 'give two report dirs (lbdrill diff BASE NEW), or --profile P --base NAME=OLD --target NAME=NEW');
+    process.exitCode = await diffRuns({
+      profile: opts.profile,
+      base: opts.base,
+      target: opts.target,
+      reportDir: opts.reportDir ?? `reports/${timestamp(new Date())}`,
+      ...(opts.out ? { out: opts.out } : {}),
+      run: {
+        mode: opts.thorough ? 'thorough' : 'quick',
+        seed: opts.seed ?? 1,
+        ...(opts.only ? { only: opts.only } : {}),
+        ...(opts.skip ? { skip: opts.skip } : {}),
+        ...(opts.network ? { network: opts.network } : {}),
+        ...runtimeOptions(opts),
+        failover: failoverOverrides(opts),
+      },
+    });
+  });
+
 program
   .command('report')
   .description('Write report.html, summary.md, junit.xml and allure-results/ of a report directory again from its report.json (after upgrading lbdrill, or for a report directory downloaded from CI); with --allure, also build the Allure site.')
@@ -421,7 +480,7 @@ try {
   await program.parseAsync(process.argv);
   // Everything lbdrill started is stopped by now; do not let a stray stream of an
   // aborted transfer keep the process alive. Exit once stdout has drained.
-  if (process.argv[2] === 'run' || process.argv[2] === 'drill' || process.argv[2] === 'targets') process.stdout.write('', () => process.exit());
+  if (process.argv[2] === 'run' || process.argv[2] === 'drill' || process.argv[2] === 'targets' || process.argv[2] === 'diff') process.stdout.write('', () => process.exit());
 } catch (err) {
   exitOnCliFailure(err, 'lbdrill');
 }
