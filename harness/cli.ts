@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import pc from 'picocolors';
+import { VICTIM_FAULTS, type VictimFault } from './checks/check.ts';
 import { CHECKS } from './checks/registry.ts';
 import { exitOnCliFailure } from './cli-failure.ts';
 import { LbdrillError } from './errors.ts';
@@ -240,7 +241,12 @@ addFailoverOptions(
     .option('-o, --report-dir <dir>', 'where report.json, junit.xml, summary.md and failover-timeline.{json,csv} per target go (default: reports/<timestamp>)')
     .option('--seed <n>', 'seed for every random choice', parseSeed, 1)
     .option('--deployment <file>', `drill a pool lbdrill did not start: the deployment file names the LB URL, how responses name their backend, the LB's view and each backend's stop/start hook commands (probe rate capped at ${MAX_PROBE_RATE_PER_SEC} req/s)`)
-    .option('--dry-run', 'with --deployment: print the plan (victim, budgets, probe, view) and the exact hook commands, run nothing'),
+    .option('--dry-run', 'with --deployment: print the plan (victim, budgets, probe, view) and the exact hook commands, run nothing')
+    .addOption(
+      new Option('--fault <how>', "how the victim goes: stop ends its process (connections refused at once); partition drops every packet to and from its test host, as when a container's address vanishes (needs --network netns)")
+        .choices([...VICTIM_FAULTS])
+        .default('stop'),
+    ),
 ).addHelpText(
   'after',
   `
@@ -248,6 +254,7 @@ Examples:
   lbdrill drill failover --target haproxy                       # the seed's smoke test, real 5 s intervals (about a minute)
   lbdrill drill failover --target haproxy --target nginx --target apache --target reference --time-scale 0.1
   lbdrill drill failover --target haproxy=/etc/haproxy/haproxy.cfg --pool api_pool=be_api --budget detect=12s
+  lbdrill drill failover --target haproxy --network netns --fault partition   # the victim's address goes silent, as a stopped container's does
   lbdrill drill failover --deployment examples/deployed-processes/deployment.yaml --dry-run   # a deployed pool: plan and commands only
   lbdrill drill failover --deployment examples/seed-001/deployment.yaml          # seed 001's game day on docker-compose.yml (README)
   lbdrill drill failover --target haproxy --runtime container --image haproxy=haproxy:2.8       # the HAProxy version you deploy
@@ -255,11 +262,12 @@ Examples:
 The timeline of every probe request is written to <report-dir>/run/<target>/failover-timeline.csv
 (seq, sent_ms, latency_ms, backend, status, error) for plotting.
 Exit codes: 0 the drill passed on every target, 1 a budget was missed or a request failed after detection, 2 could not run.`,
-).action(async (opts: { profile: string; target?: TargetSpec[]; reportDir?: string; seed: number; deployment?: string; dryRun?: boolean } & FailoverFlags) => {
+).action(async (opts: { profile: string; target?: TargetSpec[]; reportDir?: string; seed: number; deployment?: string; dryRun?: boolean; fault: VictimFault } & FailoverFlags) => {
   const profile = loadProfile(opts.profile);
+  if (opts.fault === 'partition' && opts.network !== 'netns') throw new LbdrillError('LBDRILL_ERR_USAGE', '--fault partition drops the packets of a test host: add --network netns (root)');
   if (opts.dryRun && !opts.deployment) throw new LbdrillError('LBDRILL_ERR_USAGE', '--dry-run plans a drill on a deployed pool: give --deployment FILE');
   if (opts.deployment) {
-    if (opts.target || opts.network || opts.timeScale !== undefined) throw new LbdrillError('LBDRILL_ERR_USAGE', '--deployment drills the pool the file describes: drop --target, --network and --time-scale');
+    if (opts.target || opts.network || opts.timeScale !== undefined || opts.fault !== 'stop') throw new LbdrillError('LBDRILL_ERR_USAGE', "--deployment drills the pool the file describes with its stop/start hooks: drop --target, --network, --time-scale and --fault");
     await drillDeployment({ ...opts, deployment: opts.deployment }, profile);
     return;
   }
@@ -282,7 +290,7 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
       seed: opts.seed,
       ...(opts.network ? { network: opts.network } : {}),
       ...runtimeOptions(opts),
-      failover: overrides,
+      failover: { ...overrides, victimFault: opts.fault },
       onEvent: view.onEvent,
       onMessage: (l) => view.message(l),
     });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerEngine } from '../harness/container/container-engine.ts';
 import { buildLocalImages, LOCAL_IMAGES } from '../harness/container/local-images.ts';
+import type { RunReport } from '../harness/report/run-report.ts';
 import { ROOT, runLbdrill } from './run-lbdrill.ts';
 
 /*
@@ -19,12 +20,23 @@ import { ROOT, runLbdrill } from './run-lbdrill.ts';
  * - no-errors-after-detect passes: once DOWN, every request goes to backend-api-2.
  * - rejoin (budget 15 s) passes: two checks 5 s apart after the start, plus up to one interval for
  *   where the start lands in the check cycle; slowstart sends it its first requests at once.
- * The native drill of the same config (a stopped process refuses at once) detects through its health
- * checks instead, so the two detection figures are not compared here; test/deployment-drill.e2e.test.ts
- * compares a deployed and a native pool that fail the same way (plain processes).
+ * The native drill of the same config fails its victim the same way: `--network netns --fault
+ * partition` drops every packet of backend-api-1's test host, as the stopped container's vanished
+ * address does, at the deployment's probe rate. Expected: the same mechanism on both sides (connects
+ * time out after 5 s, then error-limit or the third failed check marks it DOWN; two passing checks
+ * 5 s apart bring it UP), so HAProxy's DOWN and UP reports agree within one check interval (5 s,
+ * where the fault lands in the check cycle) plus one poll of the deployed view (250 ms).
  */
+const SAME_WITHIN_MS = 5000 + 250;
 
 const PROJECT = 'lbdrill-seed001-e2e';
+
+/** HAProxy's own DOWN and UP report times of the drill, from failover.detect-within-budget's evidence. */
+function measurementOf(report: RunReport): { lbDownMs: number | null; lbUpMs: number | null } {
+  const evidence = report.results.find((r) => r.check === 'failover.detect-within-budget')?.evidence as { measurement?: { lbDownMs: number | null; lbUpMs: number | null } } | undefined;
+  if (!evidence?.measurement) throw new Error(`no failover measurement in the report: ${JSON.stringify(report.results.map((r) => r.check))}`);
+  return { lbDownMs: evidence.measurement.lbDownMs, lbUpMs: evidence.measurement.lbUpMs };
+}
 const CONTAINERS = ['seed001-certs', 'backend-api-1', 'backend-api-2', 'stream-srv-1', 'stream-srv-2', 'seed001-haproxy'];
 
 function run(command: string, args: string[]): Promise<{ code: number | null; output: string }> {
@@ -77,6 +89,8 @@ describe("seed 001's game day on the compose topology (Podman's Docker API)", ()
     expect(left.output.split('\n').filter((n) => CONTAINERS.includes(n))).toEqual([]);
   }, 120_000);
 
+  let deployed: { lbDownMs: number | null; lbUpMs: number | null } | undefined;
+
   it('drill failover --deployment: the stop hook takes backend-api-1 out, HAProxy marks it DOWN, backend-api-2 serves, the start hook brings it back', async () => {
     const drill = await runLbdrill(['drill', 'failover', '--deployment', 'examples/seed-001/deployment.yaml']);
     const report = drill.report;
@@ -106,5 +120,18 @@ describe("seed 001's game day on the compose topology (Podman's Docker API)", ()
     const between = timeline.samples.filter((s) => s.sentAtMs > downAt! && s.sentAtMs < timeline.undoAtMs);
     expect(between.length).toBeGreaterThan(0);
     expect(new Set(between.map((s) => `${s.status} ${s.backend}`))).toEqual(new Set(['200 backend-api-2']));
+    deployed = measurementOf(report!);
+  }, 300_000);
+
+  it("agrees with the native drill of the same config, its victim's address gone silent (--network netns --fault partition)", async () => {
+    expect(deployed, 'the deployed drill ran first').toBeDefined();
+    const drill = await runLbdrill(['drill', 'failover', '--target', 'haproxy=fixtures/configs/haproxy-role/haproxy.cfg', '--network', 'netns', '--fault', 'partition', '--probe-rate', '20']);
+    expect(drill.code, drill.stdout + drill.stderr).toBe(0);
+    const native = measurementOf(drill.report!);
+    const figures = { deployed, native };
+    expect(native.lbDownMs, JSON.stringify(figures)).not.toBeNull();
+    expect(native.lbUpMs, JSON.stringify(figures)).not.toBeNull();
+    expect(Math.abs(native.lbDownMs! - deployed!.lbDownMs!), `DOWN after the fault: ${JSON.stringify(figures)}`).toBeLessThanOrEqual(SAME_WITHIN_MS);
+    expect(Math.abs(native.lbUpMs! - deployed!.lbUpMs!), `UP after the restart: ${JSON.stringify(figures)}`).toBeLessThanOrEqual(SAME_WITHIN_MS);
   }, 300_000);
 });

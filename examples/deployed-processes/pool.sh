@@ -23,8 +23,9 @@ start() {
   local name="$1" addr; addr="$(address "$1")"
   if [ -f "$state/$name.pid" ] && kill -0 "$(cat "$state/$name.pid")" 2>/dev/null; then echo "$name already runs"; return; fi
   cd "$repo"
-  # output to a file: a hook's stdout must close when the hook ends
-  nohup node --import tsx fixtures/backend/main.ts --id "$name" --listen "$addr" --health-path /api/v1/health >"$state/$name.log" 2>&1 &
+  # output to a file: a hook's stdout must close when the hook ends; its own session, as a service
+  # manager would start it, so that ending the hook (lbdrill stops a hook's process group) leaves it running
+  setsid nohup node --import tsx fixtures/backend/main.ts --id "$name" --listen "$addr" --health-path /api/v1/health >"$state/$name.log" 2>&1 &
   echo $! >"$state/$name.pid"
   for _ in $(seq 100); do listening "$addr" && { echo "$name started (pid $(cat "$state/$name.pid")) on $addr"; return; }; sleep 0.1; done
   echo "$name did not listen on $addr within 10 s" >&2; exit 1
@@ -51,6 +52,8 @@ case "${1:-}" in
     echo "haproxy up (pid $(cat "$state/haproxy.pid")) on 127.61.0.1:18080" ;;
   down)
     [ -f "$state/haproxy.pid" ] && { kill "$(cat "$state/haproxy.pid")" 2>/dev/null || true; rm -f "$state/haproxy.pid"; }
-    stop backend-api-1 TERM; stop backend-api-2 TERM ;;
+    stop backend-api-1 TERM; stop backend-api-2 TERM
+    # a backend whose pid file was lost (its start interrupted) still holds its address: end it by its command line
+    for name in backend-api-1 backend-api-2; do pkill -f -- "--id $name --listen $(address "$name")" || true; done ;;
   *) echo "usage: pool.sh up|down|start NAME|stop NAME|kill NAME" >&2; exit 2 ;;
 esac

@@ -71,7 +71,18 @@ export interface FailoverSettings {
   probeRatePerSec: number;
   /** distinct client addresses the probe stream rotates over. */
   probeSources: number;
+  /**
+   * How the failover drill takes its victim out: `stop` ends the backend process (the host
+   * refuses connections at once); `partition` drops every packet to and from its test host
+   * (--network netns), as when a container's address vanishes or a host falls off the network.
+   * Absent means stop.
+   */
+  victimFault?: VictimFault;
 }
+
+/** The faults a failover drill can take its victim out with (drill failover --fault). */
+export const VICTIM_FAULTS = ['stop', 'partition'] as const;
+export type VictimFault = (typeof VICTIM_FAULTS)[number];
 
 /** A test backend together with the upstream line of the config it stands for. */
 export interface BackendBinding {

@@ -104,6 +104,7 @@ export interface FailoverDrill {
 export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill> {
   return ctx.shared('failover-drill', async () => {
     const { pool, victim, others } = failoverPool(ctx);
+    const takeOut = ctx.failover.victimFault ?? 'stop';
     const detectBudget = budgetMs(ctx, 'detect');
     const rejoinBudget = budgetMs(ctx, 'rejoin');
     const probe = ctx.probe({ path: probePath(pool) });
@@ -127,11 +128,11 @@ export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill
     try {
       const ok = await waitForProbe(probe, (s) => steady(s, STEADY_SUCCESSES, primaries), steadyTimeoutMs(ctx), ctx.signal);
       if (!ok) throw new DrillProblem(`no steady state before the fault: wanted ${STEADY_SUCCESSES} consecutive 2xx answered by all of ${primaries.join(', ')}`);
-      mark(`stop ${victim.backend.id}`);
+      mark(`${takeOut} ${victim.backend.id}`);
       // Timed from the start of the stop: a deployed backend's stop hook (docker stop, ssh) may take
       // seconds, and the LB may see the backend die and report it DOWN before the command returns.
       faultAtMs = nowMs();
-      const fault = await ctx.faults.apply({ type: 'stop' }, ctx.site(victim));
+      const fault = await ctx.faults.apply({ type: takeOut }, ctx.site(victim));
       mark('waiting for detection');
       // Wait for the LB's own DOWN report where it has one; else for traffic to settle without the victim.
       const waitMs = detectBudget * 3;
@@ -150,7 +151,7 @@ export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill
         waitMs,
         ctx.signal,
       );
-      mark(`restart ${victim.backend.id}`);
+      mark(`${takeOut === 'stop' ? 'restart' : 'heal'} ${victim.backend.id}`);
       // Rejoin is timed from when the start returned: the backend serves only once its start hook is done.
       await fault.undo();
       undoAtMs = nowMs();

@@ -1,4 +1,4 @@
-import type { FailoverSettings } from '../checks/check.ts';
+import type { FailoverSettings, VictimFault } from '../checks/check.ts';
 import { formatMs, parseDurationMs } from '../duration.ts';
 import { LbdrillError } from '../errors.ts';
 import { BUDGET_NAMES, type BudgetName } from '../contracts/budgets.ts';
@@ -13,6 +13,8 @@ export interface FailoverOverrides {
   probeRatePerSec?: number;
   /** profile pool name -> pool name in the user's config (--pool api_pool=my_backend). */
   pools?: Record<string, string>;
+  /** how the drill takes the victim out (drill failover --fault); stop by default. */
+  victimFault?: VictimFault;
 }
 
 /** Parses one `--budget name=duration`. */
@@ -45,7 +47,7 @@ export function failoverSettings(profile: Profile, overrides: FailoverOverrides)
     budgetsMs[name] = ms;
     budgetSources[name] = `--budget ${name}=${formatMs(ms)}`;
   }
-  return { timeScale, budgetsMs, budgetSources, probeRatePerSec: overrides.probeRatePerSec ?? profile.failover.probe_rate, probeSources: profile.failover.probe_sources };
+  return { timeScale, budgetsMs, budgetSources, probeRatePerSec: overrides.probeRatePerSec ?? profile.failover.probe_rate, probeSources: profile.failover.probe_sources, ...(overrides.victimFault && overrides.victimFault !== 'stop' ? { victimFault: overrides.victimFault } : {}) };
 }
 
 /** Budgets that wait on a passive retry window (nginx fail_timeout, Apache retry=): a longer window delays them one for one. */
