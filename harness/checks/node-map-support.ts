@@ -1,5 +1,5 @@
 import type { LbResponse } from '../client/lb-client.ts';
-import type { CheckContext } from './check.ts';
+import type { BackendBinding, CheckContext } from './check.ts';
 import type { NodeMapContract } from '../contracts/node-map.ts';
 import { contractPool } from '../contracts/pools.ts';
 
@@ -10,6 +10,11 @@ export function answeredBy(ctx: CheckContext, map: NodeMapContract, res: LbRespo
   const binding = ctx.backends.find((b) => b.backend.id === id);
   const value = Object.entries(map.targets).find(([, address]) => address === binding?.upstream.address)?.[0];
   return value ?? id;
+}
+
+/** The config's server at the address the profile gives a map value (master1 -> 10.0.0.41:3001), if the config has one there. */
+export function serverAt(ctx: CheckContext, map: NodeMapContract, master: string): BackendBinding | undefined {
+  return ctx.backends.find((b) => b.upstream.address === map.targets[master]);
 }
 
 /** Sends a request for `node` (the map's header set to it). */

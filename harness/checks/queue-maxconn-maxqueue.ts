@@ -2,7 +2,7 @@ import type { LbResponse } from '../client/lb-client.ts';
 import { formatMs } from '../duration.ts';
 import type { StartedBackend } from '../../fixtures/backend/index.ts';
 import { DrillProblem, fail, ownBackend, pass, type Check, type CheckContext } from './check.ts';
-import { answeredBy } from './node-map-support.ts';
+import { answeredBy, serverAt } from './node-map-support.ts';
 import { nodeMap } from '../contracts/node-map.ts';
 import { contractPool } from '../contracts/pools.ts';
 
@@ -85,7 +85,7 @@ function queuedServers(ctx: CheckContext): { servers: QueuedServer[]; chosen: st
   const map = nodeMap(ctx);
   const masters = [...new Set(Object.values(map.entries))];
   const nodeFor = (master: string) => Object.entries(map.entries).find(([, m]) => m === master)![0];
-  const atProfile = masters.map((master) => ({ master, binding: ctx.backends.find((b) => b.upstream.address === map.targets[master]) }));
+  const atProfile = masters.map((master) => ({ master, binding: serverAt(ctx, map, master) }));
   if (atProfile.every((m) => m.binding)) {
     return { servers: atProfile.map(({ master, binding }) => ({ name: master, backend: ownBackend(binding!), node: nodeFor(master) })), chosen: "each master at the profile's address, sent its own node" };
   }

@@ -1,5 +1,5 @@
 import { DrillProblem, fail, pass, type BackendBinding, type Check, type CheckContext } from './check.ts';
-import { answeredBy, askFor } from './node-map-support.ts';
+import { answeredBy, askFor, serverAt } from './node-map-support.ts';
 import { nodeMap } from '../contracts/node-map.ts';
 
 const REQUESTS = 10;
@@ -36,7 +36,7 @@ export const routeRedispatchStaleMap: Check = {
  */
 async function masterOf(ctx: CheckContext, node: string, master: string): Promise<{ victim: BackendBinding; chosen: 'profile' | 'traffic' }> {
   const map = nodeMap(ctx);
-  const atProfileAddress = ctx.backends.find((b) => b.upstream.address === map.targets[master]);
+  const atProfileAddress = serverAt(ctx, map, master);
   if (atProfileAddress) return { victim: atProfileAddress, chosen: 'profile' };
   const res = await askFor(ctx, map, node);
   const serving = ctx.backends.find((b) => b.backend.id === res.headers['x-lbdrill-backend']);

@@ -34,11 +34,10 @@ export async function bindAuth(
   admits: (user: string, password: string) => Promise<string | undefined>,
 ): Promise<{ contract: AuthContract; bindings: Binding[] }> {
   if (declared === undefined) return { contract, bindings: [] };
-  const known = Object.keys(contract.users).filter((u) => declared.some((d) => d.name === u));
+  const known = declared.filter((d) => Object.hasOwn(contract.users, d.name));
   const where = (d: ConfigAuthUser) => ({ file: d.file ?? sourceFile, line: d.line });
   if (known.length > 0) {
-    const bindings = known.map((u): Binding => ({ what: `auth user ${u}`, value: `in userlist ${declared.find((d) => d.name === u)!.list}`, from: 'config', ...where(declared.find((d) => d.name === u)!) }));
-    return { contract, bindings };
+    return { contract, bindings: known.map((d): Binding => ({ what: `auth user ${d.name}`, value: `in userlist ${d.list}`, from: 'config', ...where(d) })) };
   }
   const tried: string[] = [];
   for (const d of declared) {

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDurationMs } from '../duration.ts';
 import { LbdrillError } from '../errors.ts';
+import { REPO_ROOT } from '../paths.ts';
 import { validateFault } from '../faults/fault-controller.ts';
 import { FAULT_TYPES } from '../faults/fault.ts';
 import { TARGET_NAMES } from '../targets/target-kind.ts';
@@ -125,6 +126,11 @@ export function parseScenario(raw: unknown, file: string): Scenario & { assertio
     }
   });
   return { ...s, file, assertions };
+}
+
+/** The scenario files a profile lists (`scenarios:`, paths from the repository root), loaded: they run after its checks. */
+export function loadProfileScenarios(profile: { scenarios: readonly string[] }): Promise<Array<Scenario & { assertions: ScenarioAssertion[] }>> {
+  return Promise.all(profile.scenarios.map((f) => loadScenario(resolve(REPO_ROOT, f))));
 }
 
 /** Loads a scenario from YAML, or from a TypeScript/JavaScript module exporting it as default. */

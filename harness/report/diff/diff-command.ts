@@ -1,12 +1,11 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pc from 'picocolors';
 import { LbdrillError } from '../../errors.ts';
-import { REPO_ROOT } from '../../paths.ts';
 import { loadProfile } from '../../profiles/profile.ts';
 import type { TargetSpec } from '../../runner/prepare-target.ts';
 import { runProfile, type RunOptions } from '../../runner/run-profile.ts';
 import { scenarioCheck } from '../../scenarios/scenario-check.ts';
-import { loadScenario } from '../../scenarios/scenario.ts';
+import { loadProfileScenarios } from '../../scenarios/scenario.ts';
 import { TerminalView } from '../terminal-view.ts';
 import { diffReports } from './diff-reports.ts';
 import { renderDiffMarkdown } from './diff-markdown.ts';
@@ -54,7 +53,7 @@ export async function diffRuns(options: DiffRuns): Promise<0 | 1> {
   }
   const profile = loadProfile(options.profile);
   // the profile's scenario files run after its checks, as in `lbdrill run`
-  const scenarios = await Promise.all(profile.scenarios.map((f) => loadScenario(resolve(REPO_ROOT, f))));
+  const scenarios = await loadProfileScenarios(profile);
   const dirs = { base: join(options.reportDir, 'base'), new: join(options.reportDir, 'new') };
   for (const [side, targets] of [['base', options.base], ['new', options.target]] as const) {
     const view = new TerminalView();
