@@ -29,7 +29,7 @@ export const balanceLeastconn: Check = {
     const { clients, close } = sourceClients(ctx, SOURCES, 130);
     let counts: Record<string, number>;
     try {
-      counts = await countAnswers(ctx, clients, { requests: REQUESTS, concurrency: CONCURRENCY, path: (i) => `${pool.probePath}?lc=${i}` });
+      ({ counts } = await countAnswers(ctx, clients, { requests: REQUESTS, concurrency: CONCURRENCY, path: (i) => `${pool.probePath}?lc=${i}` }));
     } finally {
       await close();
     }

@@ -10,12 +10,20 @@ export function sourceClients(ctx: CheckContext, count: number, firstOctet = 60)
   return { clients, close: async () => void (await Promise.allSettled(clients.map((c) => c.close()))) };
 }
 
+/** Answers per X-Lbdrill-Backend (`status N` / error kind when no backend answered), and the time they were in flight. */
+export interface AnswerCounts {
+  counts: Record<string, number>;
+  /** per key, the summed duration of its requests in ms: its share of the time in flight. */
+  busyMs: Record<string, number>;
+}
+
 /**
  * Sends `requests` requests, `concurrency` at a time, request i from `clients[i % n]`, and
- * counts the answers per X-Lbdrill-Backend (`status N` / error kind when no backend answered).
+ * counts the answers per X-Lbdrill-Backend.
  */
-export async function countAnswers(ctx: CheckContext, clients: readonly LbClient[], options: { requests: number; concurrency: number; path: (i: number) => string; headers?: Record<string, string> }): Promise<Record<string, number>> {
+export async function countAnswers(ctx: CheckContext, clients: readonly LbClient[], options: { requests: number; concurrency: number; path: (i: number) => string; headers?: Record<string, string> }): Promise<AnswerCounts> {
   const counts: Record<string, number> = {};
+  const busyMs: Record<string, number> = {};
   let next = 0;
   await Promise.all(
     Array.from({ length: options.concurrency }, async () => {
@@ -25,8 +33,9 @@ export async function countAnswers(ctx: CheckContext, clients: readonly LbClient
         const b = res.headers['x-lbdrill-backend'];
         const key = typeof b === 'string' ? b : `status ${res.status ?? res.error?.kind}`;
         counts[key] = (counts[key] ?? 0) + 1;
+        busyMs[key] = (busyMs[key] ?? 0) + res.durationMs;
       }
     }),
   );
-  return counts;
+  return { counts, busyMs };
 }
