@@ -6,6 +6,10 @@ import { failoverPool, steadyProbe, steadyTimeoutMs, waitForProbe } from './fail
 
 /** A pause in the victim's application traffic this long, at 200 req/s, means the LB took it out. */
 const GAP_MS = 300;
+/** A pause counts only while the LB kept serving: this many answers from the pool's other servers inside
+ *  it (about 60 at 200 req/s over 300 ms). A CPU-starved probe stream pauses everyone: on a loaded CI box
+ *  a 325 ms stall of the stream passed a config without passive ejection. */
+const MIN_OTHER_ANSWERS_IN_GAP = 10;
 /** Probes over which the victim's share of the traffic is judged before the fault. */
 const SHARE_WINDOW = 100;
 /** The victim carries at least this fraction of its weighted share before it starts failing. */
@@ -56,17 +60,22 @@ export const healthPassiveEjection: Check = {
     const samples = await probe.stop();
     // What the victim itself received: retried requests never show up in the probe's answers.
     const hits = ownBackend(victim).requests.filter((r) => !r.health && r.receivedAtMs >= faultAtMs && r.receivedAtMs <= faultAtMs + budget + GAP_MS).map((r) => r.receivedAtMs);
+    const othersIn = (from: number, to: number): number => samples.filter((s) => s.backend !== null && s.backend !== victim.backend.id && s.sentAtMs >= from && s.sentAtMs <= to).length;
     let ejectedAtMs: number | undefined;
+    let stalls = 0;
     let prev = faultAtMs;
     for (const t of [...hits, faultAtMs + budget + GAP_MS]) {
       if (t - prev >= GAP_MS) {
-        ejectedAtMs = prev;
-        break;
+        if (othersIn(prev, prev + GAP_MS) >= MIN_OTHER_ANSWERS_IN_GAP) {
+          ejectedAtMs = prev;
+          break;
+        }
+        stalls++;
       }
       prev = t;
     }
     const clientErrors = samples.filter((s) => s.sentAtMs >= faultAtMs && (s.status ?? 0) >= 500).length;
-    const evidence = { victim: victim.backend.id, shareAtFault: Math.round(shareAtFault * 1000) / 1000, weightedShare: Math.round(share * 1000) / 1000, requestsToVictim: hits.length, victimHitsMs: hits.slice(0, 200).map((t) => Math.round(t - faultAtMs)), clientErrors, gapMs: GAP_MS, budgetMs: budget };
+    const evidence = { victim: victim.backend.id, shareAtFault: Math.round(shareAtFault * 1000) / 1000, weightedShare: Math.round(share * 1000) / 1000, requestsToVictim: hits.length, victimHitsMs: hits.slice(0, 200).map((t) => Math.round(t - faultAtMs)), clientErrors, gapMs: GAP_MS, budgetMs: budget, pausesWithoutOtherTraffic: stalls };
     if (ejectedAtMs === undefined || ejectedAtMs - faultAtMs > budget) {
       return fail(expected, `${victim.backend.id} kept receiving application requests: ${hits.length} in ${formatMs(budget + GAP_MS)}, never a ${GAP_MS} ms pause (${clientErrors} 5xx reached the client)`, evidence);
     }
