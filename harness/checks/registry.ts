@@ -48,6 +48,15 @@ import { routeHeaderMap } from './route-header-map.ts';
 import { routeMapRuntimeUpdate } from './route-map-runtime-update.ts';
 import { routeRedispatchStaleMap } from './route-redispatch-stale-map.ts';
 import { routeUnknownNodeDefault } from './route-unknown-node-default.ts';
+import { smugglingClTe } from './smuggling-cl-te.ts';
+import { smugglingTeObfuscated } from './smuggling-te-obfuscated.ts';
+import { smugglingDuplicateCl } from './smuggling-duplicate-cl.ts';
+import { smugglingChunkFraming } from './smuggling-chunk-framing.ts';
+import { parsingBareLfCrNul } from './parsing-bare-lf-cr-nul.ts';
+import { parsingHeaderNames } from './parsing-header-names.ts';
+import { parsingRequestLine } from './parsing-request-line.ts';
+import { parsingAbsoluteForm } from './parsing-absolute-form.ts';
+import { upgradeH2cStripped } from './upgrade-h2c-stripped.ts';
 
 /** Every check lbdrill knows, by id. Profiles refer to these ids. */
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
@@ -101,5 +110,14 @@ export const CHECKS: ReadonlyMap<string, Check> = new Map(
     routeUnknownNodeDefault,
     routeRedispatchStaleMap,
     queueMaxconnMaxqueue,
+    smugglingClTe,
+    smugglingTeObfuscated,
+    smugglingDuplicateCl,
+    smugglingChunkFraming,
+    parsingBareLfCrNul,
+    parsingHeaderNames,
+    parsingRequestLine,
+    parsingAbsoluteForm,
+    upgradeH2cStripped,
   ].map((check) => [check.id, check]),
 );
