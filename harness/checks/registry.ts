@@ -48,6 +48,11 @@ import { routeHeaderMap } from './route-header-map.ts';
 import { routeMapRuntimeUpdate } from './route-map-runtime-update.ts';
 import { routeRedispatchStaleMap } from './route-redispatch-stale-map.ts';
 import { routeUnknownNodeDefault } from './route-unknown-node-default.ts';
+import { limitsHeaderSize } from './limits-header-size.ts';
+import { limitsSlowBody } from './limits-slow-body.ts';
+import { limitsSlowloris } from './limits-slowloris.ts';
+import { pathEncodedSlash } from './path-encoded-slash.ts';
+import { pathPrefixEscape } from './path-prefix-escape.ts';
 
 /** Every check lbdrill knows, by id. Profiles refer to these ids. */
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
@@ -101,5 +106,10 @@ export const CHECKS: ReadonlyMap<string, Check> = new Map(
     routeUnknownNodeDefault,
     routeRedispatchStaleMap,
     queueMaxconnMaxqueue,
+    limitsHeaderSize,
+    limitsSlowloris,
+    limitsSlowBody,
+    pathPrefixEscape,
+    pathEncodedSlash,
   ].map((check) => [check.id, check]),
 );

@@ -77,7 +77,7 @@ export function limitBindings(limits: ClientLimits | undefined, contract: Limits
     const over = limit.value === null || limit.value > max;
     const maxText = unit === 'ms' ? formatMs(max) : `${max} B`;
     const value = `${describeLimit(limit, unit)}${extra}${over ? `, above the profile's ${maxText}` : ''}`;
-    return limit.at ? { what, value, from: 'config', file: limit.at.file ?? sourceFile, line: limit.at.line } : { what, value, from: 'config', detail: 'not in the config: the proxy\'s default' };
+    return limit.at ? { what, value, from: 'config', file: limit.at.file ?? sourceFile, line: limit.at.line } : { what, value, from: 'config', file: sourceFile, detail: "not set: the proxy's default" };
   };
   return [
     line('header read timeout', limits.headerTimeoutMs, 'ms', contract.headerTimeoutMaxMs),
