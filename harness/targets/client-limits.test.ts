@@ -19,7 +19,7 @@ const brief = (l: ClientLimits | undefined): unknown =>
 describe('client limits as each dialect reads them', () => {
   it('reads the bundled http-hardening configs: 5 s for the head and the body, with their lines', () => {
     expect(brief(limitsOf('nginx', bundled('nginx')))).toEqual({ header: [5000, 22], body: [5000, 23], bytes: [8192, 'field', undefined] });
-    expect(brief(limitsOf('haproxy', bundled('haproxy')))).toEqual({ header: [5000, 18], body: [5000, 19], bytes: [15_360, 'head', undefined] });
+    expect(brief(limitsOf('haproxy', bundled('haproxy')))).toEqual({ header: [5000, 18], body: [5000, 18], bytes: [15_360, 'head', undefined] });
     expect(brief(limitsOf('apache', bundled('apache')))).toEqual({ header: [5000, 11], body: [5000, 11], bytes: [8190, 'field', undefined] });
     expect(brief(limitsOf('reference', bundled('reference')))).toEqual({ header: [5000, 22], body: [5000, 21], bytes: [16_384, 'head', undefined] });
   });
@@ -50,6 +50,8 @@ describe('client limits as each dialect reads them', () => {
     expect(brief(g)).toEqual({ header: [10_000, 6], body: [30_000, 5], bytes: [31_744, 'head', 2] });
     const noRequest = limitsOf('haproxy', 'defaults\n  mode http\n  timeout client 60s\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n');
     expect(noRequest?.headerTimeoutMs).toMatchObject({ value: 60_000, source: 'no timeout http-request: timeout client 60s' });
+    const buffered = limitsOf('haproxy', 'defaults\n  mode http\n  option http-buffer-request\n  timeout client 60s\n  timeout http-request 4s\nfrontend f\n  bind :80\n  default_backend b\nbackend b\n  server s 10.0.0.1:80\n');
+    expect(buffered?.bodyTimeoutMs).toMatchObject({ value: 4000, source: 'timeout http-request 4s with option http-buffer-request' });
   });
 
   it('Apache: the vhost over the server config; the first number of a range; 0 is off', () => {

@@ -617,11 +617,13 @@ const DEFAULT_MAXREWRITE = 1024;
 
 /**
  * Each frontend's (and listen section's) client limits, with the defaults section it inherits:
- * the head must arrive within `timeout http-request`, else `timeout client`; a body may be
- * silent for `timeout client`; the whole head must fit in tune.bufsize - tune.maxrewrite, or 400.
+ * the head must arrive within `timeout http-request`, else `timeout client`; a body within
+ * `timeout http-request` too with `option http-buffer-request`, else it may be silent for
+ * `timeout client` as documented (HAProxy 2.6 did not cut a stalled body streamed to a server
+ * then: limits.slow-body shows it); the whole head must fit in tune.bufsize - tune.maxrewrite, or 400.
  */
 function clientLimits(text: string, s: Scan): Map<Section, ClientLimits> {
-  type Timeouts = { httpRequest?: Line; client?: Line };
+  type Timeouts = { httpRequest?: Line; client?: Line; bufferRequest?: Line | null };
   const named = new Map<string, Timeouts>();
   const tune: { bufsize?: Line; maxrewrite?: Line } = {};
   let lastDefaults: Timeouts = {};
@@ -646,6 +648,7 @@ function clientLimits(text: string, s: Scan): Map<Section, ClientLimits> {
       continue;
     }
     if (sec.kind === 'global' && (v[0] === 'tune.bufsize' || v[0] === 'tune.maxrewrite')) tune[v[0] === 'tune.bufsize' ? 'bufsize' : 'maxrewrite'] = line;
+    if (current !== null && (v[0] === 'option' || v[0] === 'no') && v.slice(0, 3).join(' ').replace(/^no /, '') === 'option http-buffer-request') current.bufferRequest = v[0] === 'no' ? null : line;
     if (current === null || v[0] !== 'timeout' || v[2] === undefined) continue;
     if (v[1] === 'http-request') current.httpRequest = line;
     if (v[1] === 'client') current.client = line;
@@ -660,7 +663,9 @@ function clientLimits(text: string, s: Scan): Map<Section, ClientLimits> {
   const headerBytes: ClientLimits['headerBytes'] = { value: bufsize - maxrewrite, scope: 'head', source: bufferSource, ...(stated ? { at: statement(text, stated) } : {}) };
   return new Map(
     [...own].map(([sec, t]) => {
-      const body = t.client ? timeoutOf(t.client) : noClient;
+      // With option http-buffer-request the body (up to a buffer) is waited for under timeout http-request.
+      const buffered = t.bufferRequest && t.httpRequest ? { ...timeoutOf(t.httpRequest), source: `${statement(text, t.httpRequest).text} with option http-buffer-request` } : undefined;
+      const body = buffered ?? (t.client ? timeoutOf(t.client) : noClient);
       const head = t.httpRequest ? timeoutOf(t.httpRequest) : t.client ? { ...timeoutOf(t.client), source: `no timeout http-request: ${statement(text, t.client).text}` } : noClient;
       return [sec, { headerTimeoutMs: head, bodyTimeoutMs: body, headerBytes }] as const;
     }),
