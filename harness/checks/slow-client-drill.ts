@@ -26,7 +26,7 @@ export interface SlowClientDrill {
 
 /** Other clients ask this often while the slow one is on. */
 const PROBE_INTERVAL_MS = 250;
-const PROBE_TIMEOUT_MS = 2000;
+const PROBE_TIMEOUT_MS = 3000;
 /** After the cut, how long the backend may take to see its upstream request end. */
 const SETTLE_MS = 2000;
 
