@@ -23,7 +23,7 @@ const ACCEPTS: Readonly<Record<EncodedSlash, readonly SlashHandling[]>> = {
 export const pathEncodedSlash: Check = {
   id: 'path.encoded-slash',
   title: 'an encoded slash under the prefix is kept, decoded or refused, as the profile states',
-  severity: 'should',
+  severity: 'must',
   needs: [],
   needsPool: true,
   async run(ctx) {
