@@ -12,6 +12,7 @@ import type { StartedWsFleet, WsFleetOptions } from '../ws/ws-fleet.ts';
 import type { AuthContract } from '../contracts/auth.ts';
 import { BUDGET_DEFAULTS_MS, type BudgetName } from '../contracts/budgets.ts';
 import type { NodeMapContract } from '../contracts/node-map.ts';
+import type { LimitsContract } from '../contracts/limits.ts';
 import type { QueueContract } from '../contracts/queue.ts';
 import type { StickyContract } from '../contracts/sticky.ts';
 import type { Weights } from '../contracts/weights.ts';
@@ -156,6 +157,8 @@ export interface CheckContext {
   weights: Weights | undefined;
   /** the profile's basic-auth contract. */
   auth: AuthContract | undefined;
+  /** the profile's hostile-client contract (maximum timeouts and header size, encoded slashes); the config's own limits are on `app.limits`. */
+  limits: LimitsContract | undefined;
   /** PEM of the run's CA, for clients of the check's own (other source addresses, WebSockets). */
   caPem: string;
   /** starts WebSocket clients through `app` (TLS trusting the run's CA); closed when the check ends. */

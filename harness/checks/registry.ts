@@ -57,6 +57,11 @@ import { parsingHeaderNames } from './parsing-header-names.ts';
 import { parsingRequestLine } from './parsing-request-line.ts';
 import { parsingAbsoluteForm } from './parsing-absolute-form.ts';
 import { upgradeH2cStripped } from './upgrade-h2c-stripped.ts';
+import { limitsHeaderSize } from './limits-header-size.ts';
+import { limitsSlowBody } from './limits-slow-body.ts';
+import { limitsSlowloris } from './limits-slowloris.ts';
+import { pathEncodedSlash } from './path-encoded-slash.ts';
+import { pathPrefixEscape } from './path-prefix-escape.ts';
 
 /** Every check lbdrill knows, by id. Profiles refer to these ids. */
 export const CHECKS: ReadonlyMap<string, Check> = new Map(
@@ -119,5 +124,10 @@ export const CHECKS: ReadonlyMap<string, Check> = new Map(
     parsingRequestLine,
     parsingAbsoluteForm,
     upgradeH2cStripped,
+    limitsHeaderSize,
+    limitsSlowloris,
+    limitsSlowBody,
+    pathPrefixEscape,
+    pathEncodedSlash,
   ].map((check) => [check.id, check]),
 );

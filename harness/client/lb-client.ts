@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { Readable } from 'node:stream';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
-import type { ConfigStatement } from '../targets/config-plan.ts';
+import type { ClientLimits, ConfigStatement } from '../targets/config-plan.ts';
 
 /** A listener of the LB under test, as the client reaches it. */
 export interface Endpoint {
@@ -18,6 +18,8 @@ export interface Endpoint {
   pools?: string[];
   /** what the config says about TLS versions for this listener, with its line; undefined = the TLS library's defaults. */
   tlsProtocols?: ConfigStatement;
+  /** the listener's read timeouts and header size limit as the config sets them (its first server block, frontend or vhost on this port). */
+  limits?: ClientLimits;
 }
 
 /** One request through the LB. */

@@ -135,6 +135,7 @@ export async function startDeployment(options: { deployment: Deployment; profile
         queue: undefined,
         weights: undefined,
         auth: undefined,
+        limits: undefined,
         caPem,
         wsFleet: checkFleets(app, caPem, seed, check.id, scope),
       };

@@ -11,6 +11,7 @@ import { BUDGET_NAMES } from '../contracts/budgets.ts';
 import { durationSchema } from '../contracts/duration-schema.ts';
 import { nodeMapSchema } from '../contracts/node-map.ts';
 import { poolSchema } from '../contracts/pools.ts';
+import { limitsSchema } from '../contracts/limits.ts';
 import { queueSchema } from '../contracts/queue.ts';
 import { stickySchema } from '../contracts/sticky.ts';
 import { mergeProfiles } from './merge-profiles.ts';
@@ -60,6 +61,8 @@ const profileSchema = z
     queue: queueSchema.optional(),
     /** basic-auth contract: user -> password, and which pool each user must reach. */
     auth: authSchema.optional(),
+    /** hostile-client contract (http-hardening): the most time and header size a config may give a client, and the encoded-slash rule. */
+    limits: limitsSchema.optional(),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -4,11 +4,13 @@ import { join, resolve } from 'node:path';
 import type { Binding } from '../contracts/binding.ts';
 import { matchPools } from '../contracts/pools.ts';
 import { bindPoolContract } from '../contracts/pool-contract.ts';
+import { limitBindings, limitsFor } from '../contracts/limits.ts';
 import { LbdrillError } from '../errors.ts';
 import { trackTempDir } from '../process/cleanup.ts';
 import type { Profile } from '../profiles/profile.ts';
 import { TARGETS } from '../targets/registry.ts';
 import { CertificateAuthority } from '../tls/certificate-authority.ts';
+import { chooseEntryPoint } from './entry-point.ts';
 import { planChecks } from './plan-checks.ts';
 import { prepareTarget, type TargetSpec } from './prepare-target.ts';
 
@@ -52,6 +54,8 @@ export async function planRun(options: { profile: Profile; targets: readonly Tar
       for (const m of matches) {
         if (m.configName !== undefined) bindings.push(...bindPoolContract(profile, m.name, m.configName, analysis, config).bindings);
       }
+      const { app } = chooseEntryPoint(prepared.endpoints, analysis.listeners, matches, config);
+      bindings.push(...limitBindings(app?.limits, profile.limits && limitsFor(profile.limits), config));
       const checks = planned.map((p) => {
         const base = { id: p.check.id, severity: p.severity, ...(p.pool !== undefined ? { pool: p.pool } : {}) };
         const unsupported = p.check.needs.map((f) => kind.unsupported[f]).find((r) => r !== undefined);

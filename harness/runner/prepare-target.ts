@@ -219,6 +219,7 @@ async function planListeners(listeners: readonly ListenerRef[]): Promise<{ ports
   const endpoints = [...groups.values()].map(({ originalPort, port, refs, address }): Endpoint => {
     const tlsProtocols = refs.find((l) => l.tls && l.tlsProtocols)?.tlsProtocols;
     const pools = [...new Set(refs.flatMap((l) => l.pools ?? []))];
+    const limits = refs.find((l) => l.limits)?.limits;
     return {
       host: '127.0.0.1',
       port,
@@ -228,6 +229,7 @@ async function planListeners(listeners: readonly ListenerRef[]): Promise<{ ports
       ...(address ? { originalAddress: address } : {}),
       ...(pools.length > 0 ? { pools } : {}),
       ...(tlsProtocols ? { tlsProtocols } : {}),
+      ...(limits ? { limits } : {}),
     };
   });
   return { ports, addressPorts, endpoints };

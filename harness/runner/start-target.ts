@@ -4,6 +4,7 @@ import { startBackend, type StartedBackend } from '../../fixtures/backend/index.
 import type { BackendBinding, CheckContext, FailoverSettings, ModeSettings } from '../checks/check.ts';
 import { LbClient } from '../client/lb-client.ts';
 import type { AuthContract } from '../contracts/auth.ts';
+import { limitBindings, limitsFor } from '../contracts/limits.ts';
 import type { NodeMapContract } from '../contracts/node-map.ts';
 import type { PoolMatch } from '../contracts/pools.ts';
 import type { QueueContract } from '../contracts/queue.ts';
@@ -144,6 +145,8 @@ export async function startTarget(options: StartTargetOptions): Promise<StartedT
     nextId: () => `lbdrill-bind-${++bindCount}-${options.seed}`,
   });
   if (entryBinding) bound.bindings.unshift(entryBinding);
+  const limits = options.profile.limits && limitsFor(options.profile.limits);
+  bound.bindings.push(...limitBindings(app.limits, limits, prepared.target.sourceFile));
   onEvent({ type: 'bindings', target: name, bindings: bound.bindings });
 
   const site = (b: BackendBinding): FaultSite => {
@@ -215,6 +218,7 @@ export async function startTarget(options: StartTargetOptions): Promise<StartedT
         auth: bound.auth,
         weights: check.pool && bound.weights.get(check.pool.name),
         queue: options.queue,
+        limits,
         nodeMap,
         mapUpdater,
         serverRemover,

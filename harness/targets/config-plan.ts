@@ -57,6 +57,33 @@ export interface ListenerRef {
    * reference `tls.min_version`), as written; undefined when it says nothing (the TLS library's defaults apply).
    */
   tlsProtocols?: ConfigStatement;
+  /** what the config lets a client of this listener do before the LB cuts it off (its server block, frontend, vhost), defaults included. */
+  limits?: ClientLimits;
+}
+
+/** A client-side limit as the config sets it, or the proxy's documented default when the config says nothing. */
+export interface ClientLimit {
+  /** ms for a timeout, bytes for a size; null: no limit at all (HAProxy without `timeout client`). */
+  value: number | null;
+  /** the directive that sets it; undefined when the proxy's default holds. */
+  at?: ConfigStatement;
+  /** where the value comes from in words: the directive's part that sets it, or the default as the proxy documents it. */
+  source: string;
+}
+
+/**
+ * A listener's read timeouts and header size limit: nginx client_header_timeout, client_body_timeout,
+ * large_client_header_buffers; HAProxy timeout http-request (else timeout client), timeout client,
+ * tune.bufsize - tune.maxrewrite; Apache RequestReadTimeout header= body=, LimitRequestFieldSize;
+ * reference LB timeouts.client_header_ms, send_ms and node's header size limit.
+ */
+export interface ClientLimits {
+  /** the whole request head must have arrived within this, in ms. */
+  headerTimeoutMs: ClientLimit;
+  /** the longest silence while a request body arrives, in ms. */
+  bodyTimeoutMs: ClientLimit;
+  /** the largest header accepted, in bytes: of one field line (`field`: name, colon, value, CRLF) or of the whole request head (`head`). */
+  headerBytes: ClientLimit & { scope: 'field' | 'head' };
 }
 
 /** A directive as written in the config, with where it is (for bindings and evidence). */

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { LbdrillError } from '../../errors.ts';
-import type { CompanionFile, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
+import type { ClientLimit, ClientLimits, CompanionFile, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
 import {
   LOOPBACK,
   RunDirNames,
@@ -621,6 +621,36 @@ class ScopedDirectives {
   }
 }
 
+// ---- client limits ----
+
+const LIMIT_DIRECTIVES = ['requestreadtimeout', 'limitrequestfieldsize'];
+/** mod_reqtimeout's defaults (header=20-40,MinRate=500 body=20,MinRate=500) and core's LimitRequestFieldSize 8190. */
+const DEFAULT_HEADER_TIMEOUT_MS = 20_000;
+const DEFAULT_BODY_TIMEOUT_MS = 20_000;
+const DEFAULT_FIELD_BYTES = 8190;
+
+/**
+ * A vhost's client limits (its own directive, else the server config's, else the default). For a
+ * timeout written `20-40,MinRate=500` the first number is the limit: a client sending under
+ * MinRate (a byte at a time, a stalled body) is cut then. 0 turns that timeout off.
+ */
+function clientLimits(text: string, scoped: ScopedDirectives, scope: Scope): ClientLimits {
+  const rrt = scoped.get(scope, 'requestreadtimeout');
+  const timeout = (stage: 'header' | 'body', fallbackMs: number): ClientLimit => {
+    const word = rrt?.words.slice(1).find((w) => w.value.toLowerCase().startsWith(`${stage}=`));
+    const seconds = word === undefined ? null : /^[a-z]+=(\d+)/i.exec(word.value)?.[1];
+    if (rrt === undefined || word === undefined || seconds == null) return { value: fallbackMs, source: `mod_reqtimeout default: ${stage}=${fallbackMs / 1000}${stage === 'header' ? '-40' : ''},MinRate=500` };
+    return { value: Number(seconds) === 0 ? null : Number(seconds) * 1000, at: statement(text, rrt), source: `RequestReadTimeout ${word.value}` };
+  };
+  const field = scoped.get(scope, 'limitrequestfieldsize');
+  const bytes = field?.words[1]?.value;
+  const headerBytes: ClientLimits['headerBytes'] =
+    field === undefined || bytes === undefined || !/^\d+$/.test(bytes)
+      ? { value: DEFAULT_FIELD_BYTES, scope: 'field', source: `Apache default: LimitRequestFieldSize ${DEFAULT_FIELD_BYTES}` }
+      : { value: Number(bytes), scope: 'field', at: statement(text, field), source: `LimitRequestFieldSize ${bytes}` };
+  return { headerTimeoutMs: timeout('header', DEFAULT_HEADER_TIMEOUT_MS), bodyTimeoutMs: timeout('body', DEFAULT_BODY_TIMEOUT_MS), headerBytes };
+}
+
 /** Each directive's scope: the <VirtualHost> it sits in. */
 function scopes(s: Scan): Map<Directive, Scope> {
   return new Map(s.directives.map(({ directive, block }) => [directive, enclosing(block, 'virtualhost')?.open ?? null]));
@@ -918,19 +948,20 @@ function analyze(source: string, sourcePath: string): ConfigAnalysis {
     const d = tls ? protocols.get(scope, 'sslprotocol') : undefined;
     return d === undefined ? {} : { tlsProtocols: statement(s.tree.text, d) };
   };
+  const limits = new ScopedDirectives(s, LIMIT_DIRECTIVES);
   for (const v of s.vhosts) {
     const seen = new Set<number>();
     for (const { word, address } of v.addresses) {
       vhostPorts.add(address.port);
       if (seen.has(address.port)) continue;
       seen.add(address.port);
-      listeners.push({ spec: word.value, port: address.port, tls: v.tls, serverNames: v.serverNames, ...at(v.open), ...tlsProtocols(v.tls, v.open) });
+      listeners.push({ spec: word.value, port: address.port, tls: v.tls, serverNames: v.serverNames, ...at(v.open), ...tlsProtocols(v.tls, v.open), limits: clientLimits(s.tree.text, limits, v.open) });
     }
   }
   for (const l of s.listens) {
     if (l.dropped || vhostPorts.has(l.address.port)) continue;
     const tls = s.mainTls || l.directive.words[2]?.value.toLowerCase() === 'https';
-    listeners.push({ spec: (l.directive.words[1] as Word).value, port: l.address.port, tls, serverNames: s.mainNames, ...at(l.directive), ...tlsProtocols(tls, null) });
+    listeners.push({ spec: (l.directive.words[1] as Word).value, port: l.address.port, tls, serverNames: s.mainNames, ...at(l.directive), ...tlsProtocols(tls, null), limits: clientLimits(s.tree.text, limits, null) });
   }
   listeners.sort(treeOrder(s.tree));
   return { upstreams: s.upstreams.map((u) => u.ref), listeners, fragment: true, pools: [...healthPools(s), ...literalPools(s)], ...(files.length > 0 ? { files } : {}) };

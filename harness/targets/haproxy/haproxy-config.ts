@@ -4,7 +4,7 @@
  * without adding or removing a line.
  */
 import { LbdrillError } from '../../errors.ts';
-import type { ConfigAnalysis, ConfigAuthUser, ConfigDialect, ConfigStatement, SourceFile, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
+import type { ClientLimit, ClientLimits, ConfigAnalysis, ConfigAuthUser, ConfigDialect, ConfigStatement, SourceFile, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
 import {
   LOOPBACK,
   RunDirNames,
@@ -591,9 +591,11 @@ function analyze(source: string, sourcePath: string, further: readonly SourceFil
       ...(set?.has('ssl') ? { tls: true as const } : {}),
     };
   });
+  const limits = clientLimits(text, s);
   const listeners = s.binds.flatMap((b) => {
     const tls = b.refs.some((r) => r.tls) ? tlsProtocols(text, s, b.line) : undefined;
-    return b.refs.map((r) => (r.tls && tls !== undefined ? { ...r, tlsProtocols: tls } : r));
+    const own = limits.get(b.section);
+    return b.refs.map((r) => ({ ...r, ...(r.tls && tls !== undefined ? { tlsProtocols: tls } : {}), ...(own ? { limits: own } : {}) }));
   });
   const authUsers = userlistUsers(s);
   return {
@@ -605,6 +607,69 @@ function analyze(source: string, sourcePath: string, further: readonly SourceFil
     ...(files.length > 0 ? { files } : {}),
     ...(further.length > 0 ? { mains: [...further] } : {}),
   };
+}
+
+// ---- client limits ----
+
+/** HAProxy's buffer defaults (tune.bufsize, tune.maxrewrite): a request head must fit in bufsize - maxrewrite. */
+const DEFAULT_BUFSIZE = 16_384;
+const DEFAULT_MAXREWRITE = 1024;
+
+/**
+ * Each frontend's (and listen section's) client limits, with the defaults section it inherits:
+ * the head must arrive within `timeout http-request`, else `timeout client`; a body within
+ * `timeout http-request` too with `option http-buffer-request`, else it may be silent for
+ * `timeout client` as documented (HAProxy 2.6 did not cut a stalled body streamed to a server
+ * then: limits.slow-body shows it); the whole head must fit in tune.bufsize - tune.maxrewrite, or 400.
+ */
+function clientLimits(text: string, s: Scan): Map<Section, ClientLimits> {
+  type Timeouts = { httpRequest?: Line; client?: Line; bufferRequest?: Line | null };
+  const named = new Map<string, Timeouts>();
+  const tune: { bufsize?: Line; maxrewrite?: Line } = {};
+  let lastDefaults: Timeouts = {};
+  const own = new Map<Section, Timeouts>();
+  let section: Section | null = null;
+  let current: Timeouts | null = null;
+  for (const { line, section: sec } of s.lines) {
+    const v = line.words.map((w) => w.value);
+    if (sec !== section) {
+      section = sec;
+      const fromIndex = v.findIndex((w, i) => i >= 1 && w === 'from');
+      const base = fromIndex > 0 ? named.get(v[fromIndex + 1] ?? '') : undefined;
+      current = null;
+      if (sec.kind === 'defaults') {
+        current = { ...(base ?? {}) };
+        lastDefaults = current;
+        if (fromIndex !== 1 && v[1] !== undefined) named.set(v[1], current);
+      } else if (sec.kind === 'frontend' || sec.kind === 'listen') {
+        current = { ...(base ?? lastDefaults) };
+        own.set(sec, current);
+      }
+      continue;
+    }
+    if (sec.kind === 'global' && (v[0] === 'tune.bufsize' || v[0] === 'tune.maxrewrite')) tune[v[0] === 'tune.bufsize' ? 'bufsize' : 'maxrewrite'] = line;
+    if (current !== null && (v[0] === 'option' || v[0] === 'no') && v.slice(0, 3).join(' ').replace(/^no /, '') === 'option http-buffer-request') current.bufferRequest = v[0] === 'no' ? null : line;
+    if (current === null || v[0] !== 'timeout' || v[2] === undefined) continue;
+    if (v[1] === 'http-request') current.httpRequest = line;
+    if (v[1] === 'client') current.client = line;
+  }
+  const timeoutOf = (line: Line): ClientLimit => ({ value: haproxyTimeMs(line.words[2]?.value ?? '') ?? null, at: statement(text, line), source: statement(text, line).text });
+  const number = (line: Line | undefined, fallback: number): number => (line && /^\d+$/.test(line.words[1]?.value ?? '') ? Number(line.words[1]?.value) : fallback);
+  const noClient: ClientLimit = { value: null, source: 'no timeout client: HAProxy waits forever' };
+  const bufsize = number(tune.bufsize, DEFAULT_BUFSIZE);
+  const maxrewrite = number(tune.maxrewrite, DEFAULT_MAXREWRITE);
+  const bufferSource = [tune.bufsize ? statement(text, tune.bufsize).text : `HAProxy default: tune.bufsize ${DEFAULT_BUFSIZE}`, tune.maxrewrite ? statement(text, tune.maxrewrite).text : `tune.maxrewrite ${DEFAULT_MAXREWRITE}`].join(' - ');
+  const stated = tune.bufsize ?? tune.maxrewrite;
+  const headerBytes: ClientLimits['headerBytes'] = { value: bufsize - maxrewrite, scope: 'head', source: bufferSource, ...(stated ? { at: statement(text, stated) } : {}) };
+  return new Map(
+    [...own].map(([sec, t]) => {
+      // With option http-buffer-request the body (up to a buffer) is waited for under timeout http-request.
+      const buffered = t.bufferRequest && t.httpRequest ? { ...timeoutOf(t.httpRequest), source: `${statement(text, t.httpRequest).text} with option http-buffer-request` } : undefined;
+      const body = buffered ?? (t.client ? timeoutOf(t.client) : noClient);
+      const head = t.httpRequest ? timeoutOf(t.httpRequest) : t.client ? { ...timeoutOf(t.client), source: `no timeout http-request: ${statement(text, t.client).text}` } : noClient;
+      return [sec, { headerTimeoutMs: head, bodyTimeoutMs: body, headerBytes }] as const;
+    }),
+  );
 }
 
 /** `user NAME [password HASH | insecure-password PASS]` lines of every userlist section. */

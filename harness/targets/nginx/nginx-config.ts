@@ -5,7 +5,7 @@
  */
 import { dirname } from 'node:path';
 import { LbdrillError } from '../../errors.ts';
-import type { CompanionFile, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
+import type { ClientLimit, ClientLimits, CompanionFile, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, PoolHealth, RenderPlan, RenderedConfig, UpstreamRef } from '../config-plan.ts';
 import {
   LOOPBACK,
   LineIndex,
@@ -391,6 +391,11 @@ function scan(source: string, path: string, reader: IncludeReader): Scan {
   walk(root, top, topFamily, (d, context, family) => {
     if (d.name === 'ssl_protocols' && context === family && !moduleProtocols.has(family)) moduleProtocols.set(family, d);
   });
+  // Client limits at http level hold for every server block that sets none.
+  const httpLimits = new Map<string, Directive>();
+  walk(root, top, topFamily, (d, context) => {
+    if (context === 'http' && LIMIT_DIRECTIVES.has(d.name)) httpLimits.set(d.name, d);
+  });
   const result: Scan = { tree, includes, root, top, fragment, mainSets, upstreamServers: [], proxyPasses: [], listens: [], implicit: [], others: [] };
   walk(root, top, topFamily, (d, context, family) => {
     if (context === 'upstream') return;
@@ -435,6 +440,7 @@ function scan(source: string, path: string, reader: IncludeReader): Scan {
       const tls = block.some((x) => x.name === 'ssl' && x.args[0]?.value === 'on');
       const protocols = block.find((x) => x.name === 'ssl_protocols') ?? moduleProtocols.get(family);
       const names = serverNames(block);
+      const limits = family === 'http' ? clientLimits(tree.text, block, httpLimits) : undefined;
       const listens = block.filter((x) => x.name === 'listen');
       const specs = listens.map((l) => {
         const word = l.args[0];
@@ -458,12 +464,13 @@ function scan(source: string, path: string, reader: IncludeReader): Scan {
               serverNames: names,
               line: l.line,
               ...fileOf(l),
+              ...(limits ? { limits } : {}),
             };
         if (ref !== null && ref.tls && protocols !== undefined) ref.tlsProtocols = statement(tree.text, protocols);
         result.listens.push({ directive: l, spec, dropped, ref });
       });
       if (listens.length === 0 && context === 'http') {
-        const ref: ListenerRef = { spec: '*:80', port: 80, tls, serverNames: names, line: d.line, ...fileOf(d) };
+        const ref: ListenerRef = { spec: '*:80', port: 80, tls, serverNames: names, line: d.line, ...fileOf(d), ...(limits ? { limits } : {}) };
         if (tls && protocols !== undefined) ref.tlsProtocols = statement(tree.text, protocols);
         result.implicit.push({ server: d, ref });
       }
@@ -472,6 +479,42 @@ function scan(source: string, path: string, reader: IncludeReader): Scan {
     result.others.push(d);
   });
   return result;
+}
+
+// ---- client limits ----
+
+const LIMIT_DIRECTIVES = new Set(['client_header_timeout', 'client_body_timeout', 'large_client_header_buffers']);
+/** nginx's defaults (ngx_http_core_module): 60 s for the head and between body reads, 4 buffers of 8k for long header lines. */
+const DEFAULT_CLIENT_TIMEOUT_MS = 60_000;
+const DEFAULT_LARGE_BUFFER_BYTES = 8192;
+
+/** An nginx size ("8k", "1m", "512") in bytes, or null when it is not one. */
+export function nginxSizeBytes(text: string): number | null {
+  const m = /^(\d+)([kKmMgG]?)$/.exec(text);
+  if (m === null) return null;
+  const unit = (m[2] ?? '').toLowerCase();
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1);
+}
+
+/**
+ * A server block's client limits: its own directive, else the http level's, else nginx's default.
+ * A request line or header line longer than one large buffer gets 414 or 400 (ngx_http_request.c).
+ */
+function clientLimits(text: string, block: Directive[], httpLevel: ReadonlyMap<string, Directive>): ClientLimits {
+  const find = (name: string): Directive | undefined => block.find((d) => d.name === name) ?? httpLevel.get(name);
+  const timeout = (name: string): ClientLimit => {
+    const d = find(name);
+    const ms = d?.args[0] === undefined ? null : nginxTimeMs(d.args[0].value);
+    if (d === undefined || ms === null) return { value: DEFAULT_CLIENT_TIMEOUT_MS, source: `nginx default: ${name} 60s` };
+    return { value: ms, at: statement(text, d), source: `${name} ${d.args[0]?.value}` };
+  };
+  const buffers = find('large_client_header_buffers');
+  const size = buffers?.args[1] === undefined ? null : nginxSizeBytes(buffers.args[1].value);
+  const headerBytes: ClientLimits['headerBytes'] =
+    buffers === undefined || size === null
+      ? { value: DEFAULT_LARGE_BUFFER_BYTES, scope: 'field', source: 'nginx default: large_client_header_buffers 4 8k' }
+      : { value: size, scope: 'field', at: statement(text, buffers), source: `large_client_header_buffers ${buffers.args.map((a) => a.value).join(' ')}` };
+  return { headerTimeoutMs: timeout('client_header_timeout'), bodyTimeoutMs: timeout('client_body_timeout'), headerBytes };
 }
 
 // ---- health and failover settings ----

@@ -1,7 +1,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Scalar } from 'yaml';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LbdrillError } from '../../errors.ts';
-import type { PoolHealth, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, UpstreamRef } from '../config-plan.ts';
+import type { ClientLimit, ClientLimits, PoolHealth, ConfigAnalysis, ConfigDialect, ConfigStatement, ListenerRef, Mapping, UpstreamRef } from '../config-plan.ts';
 import { statusRange } from '../status-range.ts';
 
 function parse(source: string, sourcePath: string): { doc: Document; lines: LineCounter } {
@@ -105,6 +105,7 @@ export const referenceDialect: ConfigDialect = {
       ...(s.weight !== undefined ? { weight: s.weight } : {}),
       ...(s.cookieValue !== undefined ? { cookieValue: s.cookieValue } : {}),
     }));
+    const limits = clientLimits(doc, source, lines);
     const refs: ListenerRef[] = listeners.map((l) => {
       // Without min_version the reference LB's own default (TLSv1.2) decides, not the config.
       const tlsProtocols = l.tls ? statementAt(doc, ['listeners', l.index, 'tls', 'min_version'], source, lines) : undefined;
@@ -115,6 +116,7 @@ export const referenceDialect: ConfigDialect = {
         serverNames: l.names,
         line: lineOf(doc.getIn(['listeners', l.index], true) as Node, lines),
         ...(tlsProtocols !== undefined ? { tlsProtocols } : {}),
+        limits,
       };
     });
     return { upstreams, listeners: refs, fragment: false, pools: poolsOf(doc, source, lines) };
@@ -186,6 +188,26 @@ export const referenceDialect: ConfigDialect = {
     return { files: { 'reference-lb.yaml': doc.toString({ lineWidth: 0 }) }, main: 'reference-lb.yaml', mapped };
   },
 };
+
+/** The reference LB's defaults (config-schema.ts timeouts) and node's own header size limit, which it keeps (http.maxHeaderSize). */
+const DEFAULT_CLIENT_HEADER_MS = 60_000;
+const DEFAULT_SEND_MS = 60_000;
+const NODE_MAX_HEADER_BYTES = 16_384;
+
+/** timeouts.client_header_ms and send_ms (0 = none) as written, else their defaults; the head is limited by node (431). */
+function clientLimits(doc: Document, source: string, lines: LineCounter): ClientLimits {
+  const timeout = (key: string, fallbackMs: number, zeroIsNone: boolean): ClientLimit => {
+    const value = scalarAt(doc, ['timeouts', key])?.value;
+    const at = statementAt(doc, ['timeouts', key], source, lines);
+    if (typeof value !== 'number' || at === undefined) return { value: fallbackMs, source: `reference LB default: timeouts.${key} ${fallbackMs}` };
+    return { value: zeroIsNone && value === 0 ? null : value, at, source: `timeouts.${key}: ${value}` };
+  };
+  return {
+    headerTimeoutMs: timeout('client_header_ms', DEFAULT_CLIENT_HEADER_MS, false),
+    bodyTimeoutMs: timeout('send_ms', DEFAULT_SEND_MS, true),
+    headerBytes: { value: NODE_MAX_HEADER_BYTES, scope: 'head', source: `node's default http.maxHeaderSize ${NODE_MAX_HEADER_BYTES}` },
+  };
+}
 
 /** An upstream as written: the fields poolsOf reads. */
 interface WrittenUpstream {
