@@ -100,6 +100,7 @@ describe('request hardening: every smuggling and parser vector is refused before
     expect(res.status).toBe(200);
     const text = upstream.raw.map((b, i) => b.subarray(lengths[i] ?? 0).toString('latin1')).join('');
     expect(text).toContain(upstreamSees);
+    expect(text.match(/ HTTP\/1\.1\r\n/g)).toHaveLength(1);
     expect(text.toLowerCase()).not.toContain('upgrade');
   });
 });
