@@ -63,6 +63,22 @@ describe('admin API', () => {
     expect(started.lb.admin!.host).toBe('127.0.0.1');
   });
 
+  it('changes nothing for a token that is a prefix, an extension or one byte off, or another scheme', async () => {
+    const { started } = await two();
+    const path = '/v1/upstreams/api_pool/servers/backend-api-1/state';
+    const body = JSON.stringify({ state: 'maint' });
+    const headers = (authorization: string) => ({ Authorization: authorization, 'Content-Type': 'application/json' });
+    for (const authorization of [`Bearer ${TOKEN.slice(0, -1)}`, `Bearer ${TOKEN}x`, `Bearer ${TOKEN.slice(0, -1)}2`, `Basic ${TOKEN}`, `Bearer  ${TOKEN}`, TOKEN]) {
+      const res = await sendRequest(started.admin, path, { method: 'POST', headers: headers(authorization), body });
+      expect(res.status, authorization).toBe(401);
+    }
+    expect(started.lb.pools.get('api_pool')!.servers.map((s) => s.state)).toEqual(['up', 'up']);
+    expect(started.log.all.filter((e) => e.event === 'server-state')).toEqual([]);
+    // The same request with the token is what would have changed it.
+    expect((await sendRequest(started.admin, path, { method: 'POST', headers: headers(`Bearer ${TOKEN}`), body })).status).toBe(200);
+    expect(started.lb.pools.get('api_pool')!.servers.map((s) => s.state)).toEqual(['maint', 'up']);
+  });
+
   it('lists upstreams and servers with state, weights and counters', async () => {
     const { a, b, started } = await two();
     await sendRequest(started.port, '/x');

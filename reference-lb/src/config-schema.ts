@@ -227,6 +227,12 @@ const limitsSchema = z
   .object({
     /** Largest request body accepted; 0 = unlimited. Larger bodies get 413 and never reach an upstream. */
     max_body_bytes: z.number().int().min(0).default(1_048_576),
+    /** Longest request line (method, target, version); longer gets 414 (Apache LimitRequestLine, nginx one 8k buffer). */
+    request_line_bytes: z.number().int().min(64).default(8190),
+    /** Largest request head, request line included; larger gets 431 (node's maxHeaderSize default). */
+    header_bytes: z.number().int().min(1024).default(16_384),
+    /** Most header fields in a request; more gets 431 (Apache LimitRequestFields). */
+    header_count: z.number().int().min(1).default(100),
   })
   .strict();
 
@@ -649,6 +655,7 @@ export type ListenerConfig = LbConfig['listeners'][number];
 export type RouteConfig = ListenerConfig['routes'][number];
 export type TimeoutsConfig = LbConfig['timeouts'];
 export type BufferingConfig = LbConfig['buffering'];
+export type LimitsConfig = LbConfig['limits'];
 export type ServerConfig = UpstreamConfig['servers'][number];
 export type HealthCheckConfig = NonNullable<UpstreamConfig['health_check']>;
 export type PassiveConfig = NonNullable<UpstreamConfig['passive']>;

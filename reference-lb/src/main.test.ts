@@ -121,6 +121,7 @@ describe('main.ts', () => {
   it.each([
     ['a bad bind', { listeners: [{ name: 'h', bind: '80', routes: [{ match: { prefix: '/' }, deny: true }] }] }, 'reference-lb: config: listeners[0].bind: expected host:port, got "80"'],
     ['YAML syntax', 'listeners: [\n  - {', 'reference-lb: config: '],
+    ['a head limit', { limits: { header_count: -1 }, listeners: [{ name: 'h', bind: '127.0.0.1:0', routes: [{ match: { prefix: '/' }, deny: true }] }] }, 'reference-lb: config: limits.header_count: '],
   ])('exits 2 with one stderr line on %s', async (_name, config, expected) => {
     const lb = run(['--config', writeConfig('bad.yaml', config)]);
     const { code } = await lb.exit;

@@ -148,6 +148,10 @@ describe('parseConfig: failover fields', () => {
     expect(up.servers[1]).toMatchObject({ weight: 1, backup: true });
   });
 
+  it('limits the request head like Apache and node by default', () => {
+    expect(parseConfig(VALID, 'x.yaml').limits).toEqual({ max_body_bytes: 0, request_line_bytes: 8190, header_bytes: 16_384, header_count: 100 });
+  });
+
   it('defaults to no checks, no passive ejection, redispatch, connect-failure retries only', () => {
     const up = parseConfig(VALID, 'x.yaml').upstreams['sfapi']!;
     expect(up).toMatchObject({ redispatch: true, retry_on: ['connect_failure'], slowstart_ms: 0, on_marked_down: 'none' });
@@ -171,6 +175,9 @@ describe('parseConfig: failover fields', () => {
     ['an admin API on a public address', failoverVariant('bind: 127.0.0.1:9900', 'bind: 0.0.0.0:9900'), 'admin.bind: expected a loopback address (127.0.0.0/8, ::1 or localhost), got "0.0.0.0:9900"'],
     ['a short admin token', failoverVariant('token: s3cret-token', 'token: abc'), 'admin.token: must be at least 8 characters'],
     ['an admin API without a token', failoverVariant(', token: s3cret-token', ''), 'admin.token: required'],
+    ['a request line limit below 64 bytes', variant('max_body_bytes: 0 }', 'max_body_bytes: 0, request_line_bytes: 10 }'), 'limits.request_line_bytes: must be greater than or equal to 64, got 10'],
+    ['a header size limit that is not a number', variant('max_body_bytes: 0 }', 'max_body_bytes: 0, header_bytes: 16k }'), 'limits.header_bytes: expected number'],
+    ['a header count of 0', variant('max_body_bytes: 0 }', 'max_body_bytes: 0, header_count: 0 }'), 'limits.header_count: must be greater than or equal to 1, got 0'],
   ])('rejects %s with one line naming the field', (_name, text, expected) => {
     expect(rejection(text)).toContain(expected);
   });

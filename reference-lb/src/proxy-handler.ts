@@ -2,11 +2,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AuthenticatedUser } from './basic-auth.ts';
-import type { BufferingConfig, TimeoutsConfig } from './config-schema.ts';
+import type { BufferingConfig, LimitsConfig, TimeoutsConfig } from './config-schema.ts';
 import type { EventSink } from './events.ts';
 import type { HeaderRules } from './header-rules.ts';
 import { ProxyExchange } from './proxy-exchange.ts';
 import { REFUSE } from './rate-limiter.ts';
+import { gateRequest } from './request-gate.ts';
 import { proxyTarget, type CompiledRoute, type RedirectAction, type Router } from './router.ts';
 import { sendLocalResponse, sendLocalSocketResponse, type LocalResponseOptions } from './send-local-response.ts';
 import { UpgradeExchange } from './upgrade-exchange.ts';
@@ -21,6 +22,8 @@ export interface ListenerContext {
   fallbackHost: string;
   timeouts: TimeoutsConfig;
   maxBodyBytes: number;
+  /** Request line and head limits the request gate enforces. */
+  limits: LimitsConfig;
   buffering: BufferingConfig;
   onEvent: EventSink | undefined;
 }
@@ -52,6 +55,10 @@ function originForm(req: IncomingMessage): string | undefined {
 
 function ignoreError(): void {}
 
+function routeUnlessAborted(handler: ProxyHandler, req: IncomingMessage, res: ServerResponse): void {
+  if (!req.socket.destroyed) handler.routeRequest(req, res);
+}
+
 /** A request held by a rate limit without `nodelay`, until it conforms. */
 interface Delayed {
   timer: NodeJS.Timeout;
@@ -80,6 +87,20 @@ export class ProxyHandler {
 
   /** The `'request'` listener of the listener's server. */
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const refusal = gateRequest(req, this.context.limits, false);
+    if (refusal !== undefined) {
+      sendLocalResponse(req, res, refusal.status, true, { close: true, rules: this.router.responseHeaders });
+      return;
+    }
+    // llhttp hands over the head before it parses the body bytes that came with it: a
+    // body with broken framing in the same packet destroys the connection within this
+    // turn, so routing on the next one keeps such a request from ever reaching an upstream.
+    if (announcesBody(req)) setImmediate(routeUnlessAborted, this, req, res);
+    else this.routeRequest(req, res);
+  };
+
+  /** Routes a request the gate let through (public for the deferred call only). */
+  routeRequest(req: IncomingMessage, res: ServerResponse): void {
     const target = originForm(req);
     if (target === undefined) {
       sendLocalResponse(req, res, 400, announcesBody(req), rulesOnly(this.router.responseHeaders));
@@ -105,7 +126,7 @@ export class ProxyHandler {
       }
     }
     this.serve(req, res, route, path, query);
-  };
+  }
 
   /**
    * nginx `limit_req` without `nodelay`: the request waits (unread) for `delayMs`, then
@@ -171,6 +192,11 @@ export class ProxyHandler {
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const client = socket as Socket;
     client.on('error', ignoreError);
+    const refusal = gateRequest(req, this.context.limits, true);
+    if (refusal !== undefined) {
+      sendLocalSocketResponse(client, refusal.status, req.method, rulesOnly(this.router.responseHeaders));
+      return;
+    }
     const target = originForm(req);
     // A WebSocket handshake is a GET without a body (RFC 6455 §4.1); a body would arrive raw in the tunnel.
     if (target === undefined || announcesBody(req)) {

@@ -31,6 +31,8 @@ export interface LocalResponseOptions {
   body?: Buffer;
   /** Response header rules of the route or listener. */
   rules?: HeaderRules | undefined;
+  /** Close the connection after the response even when the request was read to its end (a refused request head). */
+  close?: boolean;
 }
 
 const NO_OPTIONS: LocalResponseOptions = {};
@@ -62,7 +64,7 @@ export function sendLocalResponse(req: IncomingMessage, res: ServerResponse, sta
     return;
   }
   const { headers, body } = localHead(status, options);
-  const closing = bodyPending && !req.complete;
+  const closing = options.close === true || (bodyPending && !req.complete);
   if (closing) {
     headers.push('Connection', 'close');
     req.unpipe();

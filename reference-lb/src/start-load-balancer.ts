@@ -69,6 +69,10 @@ async function createListenerServer(listener: ListenerConfig, index: number, han
     // Long uploads must not be cut by node's 300 s default; body silence is `send_ms`.
     requestTimeout: 0,
     headersTimeout: config.timeouts.client_header_ms,
+    // node checks headersTimeout only this often (30 s by default): a slow head is cut within client_header_ms + this.
+    connectionsCheckingInterval: Math.min(1000, config.timeouts.client_header_ms),
+    // llhttp answers a larger head with 431 before any 'request' event.
+    maxHeaderSize: config.limits.header_bytes,
     highWaterMark: STREAM_HIGH_WATER_MARK_BYTES,
   };
   let server: AnyServer;
@@ -89,6 +93,8 @@ async function createListenerServer(listener: ListenerConfig, index: number, han
   }
   server.keepAliveTimeout = config.timeouts.client_idle_ms;
   server.timeout = 0;
+  // One field more than allowed is kept, so the request gate sees the excess: node would drop it silently.
+  server.maxHeadersCount = config.limits.header_count + 1;
   server.on('upgrade', handler.handleUpgrade);
   return server;
 }
@@ -153,6 +159,7 @@ export async function startLoadBalancer(config: LbConfig, options: StartOptions 
         fallbackHost: listener.server_names[0] ?? bind.host,
         timeouts: config.timeouts,
         maxBodyBytes: config.limits.max_body_bytes,
+        limits: config.limits,
         buffering: config.buffering,
         onEvent: options.onEvent,
       });

@@ -330,3 +330,80 @@ export function openWs(url: string, options: ClientOptions = {}): Promise<OpenWs
     void next().then((first) => resolve({ ws, response: response as http.IncomingMessage, hello: JSON.parse(String(first)) as WsHello, next, closed }));
   });
 }
+
+/** A TestUpstream behind a recording TCP relay: `raw[i]` holds every byte the LB sent on its i-th upstream connection. */
+export interface RecordingUpstream extends TestUpstream {
+  raw: Buffer[];
+  /** Bytes the LB sent upstream on all connections. */
+  rawBytes(): number;
+}
+
+/** Starts an echo upstream behind a relay that records raw bytes per upstream connection (judge by what arrived, not by what a parser made of it). */
+export async function startRecordingUpstream(handler?: http.RequestListener): Promise<RecordingUpstream> {
+  const inner = await startTestUpstream(handler);
+  const innerPort = inner.port;
+  const innerClose = inner.close;
+  const raw: Buffer[] = [];
+  const sockets = new Set<Socket>();
+  const relay = net.createServer((client) => {
+    const index = raw.push(Buffer.alloc(0)) - 1;
+    const server = net.connect(innerPort, '127.0.0.1');
+    for (const s of [client, server]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => (s === client ? server : client).destroy());
+    }
+    client.on('data', (chunk: Buffer) => (raw[index] = Buffer.concat([raw[index] as Buffer, chunk])));
+    client.pipe(server);
+    server.pipe(client);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  const port = (relay.address() as AddressInfo).port;
+  const close = async (): Promise<void> => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => relay.close(() => resolve()));
+    await innerClose();
+  };
+  return Object.assign(inner, {
+    address: `127.0.0.1:${port}`,
+    port,
+    raw,
+    rawBytes: () => raw.reduce((n, b) => n + b.length, 0),
+    close,
+    [Symbol.asyncDispose]: close,
+  });
+}
+
+/** What the LB answered to raw bytes: everything it sent until it closed the connection (or `timeoutMs` passed). */
+export interface RawExchange {
+  /** Status of the first response, 0 when none came. */
+  status: number;
+  /** Every byte received, as latin1. */
+  text: string;
+  /** The LB closed the connection (false: still open at `timeoutMs`). */
+  closed: boolean;
+}
+
+/** Sends `bytes` on a fresh connection, half-closes nothing, and reads until the LB closes or `timeoutMs` passes. */
+export function sendRaw(port: number, bytes: string | Buffer, timeoutMs = 2000): Promise<RawExchange> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    let done = false;
+    const finish = (closed: boolean): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      socket.destroy();
+      const text = Buffer.concat(chunks).toString('latin1');
+      const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+      resolve({ status: m ? Number(m[1]) : 0, text, closed });
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('end', () => finish(true));
+    socket.on('close', () => finish(true));
+    socket.on('error', () => finish(true));
+    socket.write(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes);
+  });
+}
