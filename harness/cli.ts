@@ -28,6 +28,7 @@ import { registerK6Command } from './k6/k6-command.ts';
 import { findK6 } from './k6/k6-binary.ts';
 import { diffDirs, diffRuns } from './report/diff/diff-command.ts';
 import { TOLERANCES } from './report/diff/compare-measurements.ts';
+import { flakeCheck, renderFlakeSummary } from './flake-check/flake-check.ts';
 
 function parseTarget(value: string, previous: TargetSpec[] = []): TargetSpec[] {
   const eq = value.indexOf('=');
@@ -49,6 +50,11 @@ function parseSeed(value: string): number {
 function collect(value: string, previous: string[] = []): string[] {
   if (!CHECKS.has(value)) throw new InvalidArgumentError(`unknown check "${value}" (see: lbdrill profiles)`);
   return [...previous, value];
+}
+
+function parseRuns(value: string): number {
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 2 || Number(value) > 1000) throw new InvalidArgumentError(`expected a number of runs in 2..1000 (a flip needs two runs), got "${value}"`);
+  return Number(value);
 }
 
 function parseTimeScale(value: string): number {
@@ -408,6 +414,72 @@ Exit codes: 0 no must-check regressed, 1 a must-check regressed (pass -> fail or
     });
   });
 
+const flakeCommand = program
+  .command('flake-check')
+  .description("Run a profile N times, each run exactly as `lbdrill run` would, and report every cell (check x target) whose verdict changed between runs, with the evidence of each verdict: a gate that flakes gets switched off.")
+  .option('-p, --profile <name|file>', 'bundled profile or your own profile file')
+  .option('-n, --runs <n>', 'how many runs (2..1000); outside CI the bar is 20 with 0 flips', parseRuns)
+  .option('-t, --target <name[=file]>', `load balancer to test, repeatable: ${TARGET_NAMES.join(', ')} (NAME=FILE for your own config; default: all four, missing ones skipped)`, parseTarget)
+  .option('-o, --report-dir <dir>', 'holds run-01/ ... run-N/ (each a report dir of `lbdrill run`), flake-check.md and flake-check.json (default: reports/flake-<timestamp>)')
+  .addOption(new Option('--quick', 'small sizes and gaps: 256 MiB transfers, 5 s idle gap (default)').conflicts('thorough'))
+  .addOption(new Option('--thorough', '2 GiB transfers, 65 s idle gap'))
+  .option('--seed <n>', 'seed of every run (the same in each: a verdict must not depend on luck)', parseSeed, 1)
+  .option('--only <check>', 'run only this check (repeatable)', collect)
+  .option('--skip <check>', 'leave this check out (repeatable)', collect);
+addFailoverOptions(flakeCommand)
+  .addHelpText(
+    'after',
+    `
+Examples:
+  lbdrill flake-check --profile shakenfist-api --runs 20 --time-scale 0.1
+  lbdrill flake-check --profile haproxy-role --runs 3 --target haproxy --target nginx --time-scale 0.1
+  lbdrill flake-check --profile sticky-ws --runs 5 --target apache --only sticky.cookie-honoured
+
+After each run one line: "run 3/20: 24 cells, 0 flips so far". At the end, a table of every cell with
+its tally (e.g. "19 pass / 1 fail"), and for each flipped cell the expected and observed of the first
+run of each verdict (a run that passed beside one that failed); flake-check.md and flake-check.json
+hold the same with the evidence.
+Exit codes: 0 no cell flipped (a check failing in every run is stable: lbdrill run reports it),
+1 a cell's verdict changed between runs, 2 bad input (bad flag, profile, config, missing binary).`,
+  )
+  .action(async (opts: { profile?: string; runs?: number; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed: number; only?: string[]; skip?: string[] } & FailoverFlags) => {
+    if (!opts.profile) throw new LbdrillError('LBDRILL_ERR_USAGE', '--profile: give the profile to rerun (--profile NAME or --profile FILE)');
+    if (opts.runs === undefined) throw new LbdrillError('LBDRILL_ERR_USAGE', '--runs: give how many runs to compare, e.g. --runs 20');
+    const profile = loadProfile(opts.profile);
+    const reportDir = opts.reportDir ?? `reports/flake-${timestamp(new Date())}`;
+    const targets = opts.target ?? defaultTargets();
+    const mode = opts.thorough ? 'thorough' : 'quick';
+    process.stderr.write(`${pc.bold('lbdrill flake-check')}: profile ${pc.bold(profile.name)}, ${opts.runs} runs on ${targets.map((t) => t.name).join(', ')}, report in ${reportDir}\n`);
+    const report = await flakeCheck({
+      profile,
+      runs: opts.runs,
+      targets,
+      reportDir,
+      run: {
+        mode,
+        seed: opts.seed,
+        ...(opts.only ? { only: opts.only } : {}),
+        ...(opts.skip ? { skip: opts.skip } : {}),
+        ...(opts.network ? { network: opts.network } : {}),
+        ...runtimeOptions(opts),
+        failover: failoverOverrides(opts),
+      },
+      settings: {
+        targets: targets.map((t) => (t.configFile ? `${t.name}=${t.configFile}` : t.name)),
+        mode,
+        seed: opts.seed,
+        ...(opts.timeScale !== undefined ? { 'time scale': opts.timeScale } : {}),
+        ...(opts.only ? { only: opts.only } : {}),
+        ...(opts.skip ? { skip: opts.skip } : {}),
+        ...(opts.network ? { network: opts.network } : {}),
+        ...(opts.runtime ? { runtime: opts.runtime } : {}),
+      },
+      onMessage: (l) => process.stderr.write(`${l}\n`),
+    });
+    process.stdout.write(renderFlakeSummary(report, reportDir));
+    process.exitCode = report.exitCode;
+  });
+
 program
   .command('report')
   .description('Write report.html, summary.md, junit.xml and allure-results/ of a report directory again from its report.json (after upgrading lbdrill, or for a report directory downloaded from CI); with --allure, also build the Allure site.')
@@ -487,7 +559,7 @@ try {
   await program.parseAsync(process.argv);
   // Everything lbdrill started is stopped by now; do not let a stray stream of an
   // aborted transfer keep the process alive. Exit once stdout has drained.
-  if (process.argv[2] === 'run' || process.argv[2] === 'drill' || process.argv[2] === 'targets' || process.argv[2] === 'diff') process.stdout.write('', () => process.exit());
+  if (process.argv[2] === 'run' || process.argv[2] === 'drill' || process.argv[2] === 'targets' || process.argv[2] === 'diff' || process.argv[2] === 'flake-check') process.stdout.write('', () => process.exit());
 } catch (err) {
   exitOnCliFailure(err, 'lbdrill');
 }
