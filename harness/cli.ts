@@ -29,6 +29,7 @@ import { findK6 } from './k6/k6-binary.ts';
 import { diffDirs, diffRuns } from './report/diff/diff-command.ts';
 import { TOLERANCES } from './report/diff/compare-measurements.ts';
 import { flakeCheck, renderFlakeSummary } from './flake-check/flake-check.ts';
+import { claimReportDir, timestamp } from './runner/report-dir.ts';
 
 function parseTarget(value: string, previous: TargetSpec[] = []): TargetSpec[] {
   const eq = value.indexOf('=');
@@ -138,10 +139,6 @@ function addFailoverOptions(command: Command): Command {
     );
 }
 
-function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-}
-
 /** Default targets: the reference LB plus every proxy found on this machine (others are reported as skipped). */
 function defaultTargets(): TargetSpec[] {
   return TARGET_NAMES.map((name) => ({ name }));
@@ -202,7 +199,7 @@ Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could no
     const extraChecks = (scenario ? [scenario] : listed).map((s) => scenarioCheck(s, k6 ? { k6 } : {}));
     if (scenario?.time_scale !== undefined && opts.timeScale === undefined) opts.timeScale = scenario.time_scale;
     const targets = opts.target ?? scenario?.targets?.map((name) => ({ name })) ?? defaultTargets();
-    const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
+    const reportDir = opts.reportDir ?? claimReportDir();
     const mode = opts.thorough ? 'thorough' : 'quick';
     const view = new TerminalView();
     view.message(`${pc.bold('lbdrill')} ${LBDRILL_VERSION}: profile ${pc.bold(profile.name)} (${mode}: ${MODES[mode].largeBytes / 1024 / 1024} MiB transfers, ${MODES[mode].idleGapMs / 1000} s gaps), report in ${reportDir}`);
@@ -278,7 +275,7 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
   }
   if (profile.pools.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `profile ${profile.name} declares no pools to drill (try --profile haproxy-role)`);
   const targets = opts.target ?? defaultTargets();
-  const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
+  const reportDir = opts.reportDir ?? claimReportDir();
   const view = new TerminalView();
   const overrides = failoverOverrides(opts);
   view.message(`${pc.bold('lbdrill drill failover')}: profile ${pc.bold(profile.name)}, pool ${profile.pools[0]!.name}, time scale ${overrides.timeScale ?? profile.failover.time_scale}, report in ${reportDir}`);
@@ -311,7 +308,7 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
 /** `drill failover --deployment FILE`: the same drill and report on a pool lbdrill did not start. */
 async function drillDeployment(opts: { deployment: string; reportDir?: string; seed: number; dryRun?: boolean } & FailoverFlags, profile: Profile): Promise<void> {
   const deployment = loadDeployment(opts.deployment);
-  const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
+  const reportDir = opts.reportDir ?? (opts.dryRun ? `reports/${timestamp(new Date())}` : claimReportDir());
   const view = new TerminalView();
   try {
     if (!opts.dryRun) view.message(`${pc.bold('lbdrill drill failover')}: deployment ${pc.bold(deployment.name)}, budgets of profile ${pc.bold(profile.name)}, report in ${reportDir}`);
@@ -400,7 +397,7 @@ Exit codes: 0 no must-check regressed, 1 a must-check regressed (pass -> fail or
       profile: opts.profile,
       base: opts.base,
       target: opts.target,
-      reportDir: opts.reportDir ?? `reports/${timestamp(new Date())}`,
+      reportDir: opts.reportDir ?? claimReportDir(),
       ...(opts.out ? { out: opts.out } : {}),
       run: {
         mode: opts.thorough ? 'thorough' : 'quick',
@@ -446,7 +443,7 @@ Exit codes: 0 no cell flipped (a check failing in every run is stable: lbdrill r
     if (!opts.profile) throw new LbdrillError('LBDRILL_ERR_USAGE', '--profile: give the profile to rerun (--profile NAME or --profile FILE)');
     if (opts.runs === undefined) throw new LbdrillError('LBDRILL_ERR_USAGE', '--runs: give how many runs to compare, e.g. --runs 20');
     const profile = loadProfile(opts.profile);
-    const reportDir = opts.reportDir ?? `reports/flake-${timestamp(new Date())}`;
+    const reportDir = opts.reportDir ?? claimReportDir('flake-');
     const targets = opts.target ?? defaultTargets();
     const mode = opts.thorough ? 'thorough' : 'quick';
     process.stderr.write(`${pc.bold('lbdrill flake-check')}: profile ${pc.bold(profile.name)}, ${opts.runs} runs on ${targets.map((t) => t.name).join(', ')}, report in ${reportDir}\n`);
