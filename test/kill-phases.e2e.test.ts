@@ -118,8 +118,9 @@ interface Phase {
 }
 
 const PHASES: Phase[] = [
-  { name: 'starting backends', args: ['run', '--profile', 'shakenfist-api', '--target', 'nginx', '--only', 'prefix.strip'], line: 'nginx: starting 3 test backends' },
-  { name: 'LB starting', args: ['run', '--profile', 'shakenfist-api', '--target', 'apache', '--only', 'prefix.strip'], line: 'apache: starting Apache/' },
+  // stream.idle-gap keeps the run going for 5 s after start-up, so a kill sent on the line lands in the run
+  { name: 'starting backends', args: ['run', '--profile', 'shakenfist-api', '--target', 'nginx', '--only', 'stream.idle-gap'], line: 'nginx: starting 2 test backends' },
+  { name: 'LB starting', args: ['run', '--profile', 'shakenfist-api', '--target', 'apache', '--only', 'stream.idle-gap'], line: 'apache: starting apache2/' },
   { name: 'mid-check', args: ['run', '--profile', 'shakenfist-api', '--target', 'haproxy', '--only', 'stream.idle-gap'], line: "haproxy: bound the profile's contract" },
   { name: 'mid-fault', args: ['drill', 'failover', '--target', 'reference', '--time-scale', '0.1'], line: 'waiting for detection' },
   { name: 'mid-netns', args: ['drill', 'failover', '--target', 'haproxy', '--time-scale', '0.1', '--network', 'netns', '--fault', 'partition'], line: 'waiting for detection', netns: true },
