@@ -15,6 +15,9 @@ export const SERIAL_SUITES = [
   'test/allure-report.e2e.test.ts',
   'test/diff.e2e.test.ts',
   'test/k6-load.e2e.test.ts',
+  // two runs at once (both cores), and kills whose inspection diffs the machine's claim routes
+  'test/concurrent-runs.e2e.test.ts',
+  'test/kill-phases.e2e.test.ts',
 ] as const;
 
 export default defineConfig({

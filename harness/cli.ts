@@ -28,6 +28,8 @@ import { registerK6Command } from './k6/k6-command.ts';
 import { findK6 } from './k6/k6-binary.ts';
 import { diffDirs, diffRuns } from './report/diff/diff-command.ts';
 import { TOLERANCES } from './report/diff/compare-measurements.ts';
+import { flakeCheck, renderFlakeSummary } from './flake-check/flake-check.ts';
+import { claimReportDir, timestamp } from './runner/report-dir.ts';
 
 function parseTarget(value: string, previous: TargetSpec[] = []): TargetSpec[] {
   const eq = value.indexOf('=');
@@ -49,6 +51,11 @@ function parseSeed(value: string): number {
 function collect(value: string, previous: string[] = []): string[] {
   if (!CHECKS.has(value)) throw new InvalidArgumentError(`unknown check "${value}" (see: lbdrill profiles)`);
   return [...previous, value];
+}
+
+function parseRuns(value: string): number {
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 2 || Number(value) > 1000) throw new InvalidArgumentError(`expected a number of runs in 2..1000 (a flip needs two runs), got "${value}"`);
+  return Number(value);
 }
 
 function parseTimeScale(value: string): number {
@@ -132,10 +139,6 @@ function addFailoverOptions(command: Command): Command {
     );
 }
 
-function timestamp(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
-}
-
 /** Default targets: the reference LB plus every proxy found on this machine (others are reported as skipped). */
 function defaultTargets(): TargetSpec[] {
   return TARGET_NAMES.map((name) => ({ name }));
@@ -196,7 +199,7 @@ Exit codes: 0 every must-check passed, 1 a must-check failed, 2 lbdrill could no
     const extraChecks = (scenario ? [scenario] : listed).map((s) => scenarioCheck(s, k6 ? { k6 } : {}));
     if (scenario?.time_scale !== undefined && opts.timeScale === undefined) opts.timeScale = scenario.time_scale;
     const targets = opts.target ?? scenario?.targets?.map((name) => ({ name })) ?? defaultTargets();
-    const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
+    const reportDir = opts.reportDir ?? claimReportDir();
     const mode = opts.thorough ? 'thorough' : 'quick';
     const view = new TerminalView();
     view.message(`${pc.bold('lbdrill')} ${LBDRILL_VERSION}: profile ${pc.bold(profile.name)} (${mode}: ${MODES[mode].largeBytes / 1024 / 1024} MiB transfers, ${MODES[mode].idleGapMs / 1000} s gaps), report in ${reportDir}`);
@@ -272,7 +275,7 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
   }
   if (profile.pools.length === 0) throw new LbdrillError('LBDRILL_ERR_USAGE', `profile ${profile.name} declares no pools to drill (try --profile haproxy-role)`);
   const targets = opts.target ?? defaultTargets();
-  const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
+  const reportDir = opts.reportDir ?? claimReportDir();
   const view = new TerminalView();
   const overrides = failoverOverrides(opts);
   view.message(`${pc.bold('lbdrill drill failover')}: profile ${pc.bold(profile.name)}, pool ${profile.pools[0]!.name}, time scale ${overrides.timeScale ?? profile.failover.time_scale}, report in ${reportDir}`);
@@ -305,7 +308,7 @@ Exit codes: 0 the drill passed on every target, 1 a budget was missed or a reque
 /** `drill failover --deployment FILE`: the same drill and report on a pool lbdrill did not start. */
 async function drillDeployment(opts: { deployment: string; reportDir?: string; seed: number; dryRun?: boolean } & FailoverFlags, profile: Profile): Promise<void> {
   const deployment = loadDeployment(opts.deployment);
-  const reportDir = opts.reportDir ?? `reports/${timestamp(new Date())}`;
+  const reportDir = opts.reportDir ?? (opts.dryRun ? `reports/${timestamp(new Date())}` : claimReportDir());
   const view = new TerminalView();
   try {
     if (!opts.dryRun) view.message(`${pc.bold('lbdrill drill failover')}: deployment ${pc.bold(deployment.name)}, budgets of profile ${pc.bold(profile.name)}, report in ${reportDir}`);
@@ -394,7 +397,7 @@ Exit codes: 0 no must-check regressed, 1 a must-check regressed (pass -> fail or
       profile: opts.profile,
       base: opts.base,
       target: opts.target,
-      reportDir: opts.reportDir ?? `reports/${timestamp(new Date())}`,
+      reportDir: opts.reportDir ?? claimReportDir(),
       ...(opts.out ? { out: opts.out } : {}),
       run: {
         mode: opts.thorough ? 'thorough' : 'quick',
@@ -406,6 +409,72 @@ Exit codes: 0 no must-check regressed, 1 a must-check regressed (pass -> fail or
         failover: failoverOverrides(opts),
       },
     });
+  });
+
+const flakeCommand = program
+  .command('flake-check')
+  .description("Run a profile N times, each run exactly as `lbdrill run` would, and report every cell (check x target) whose verdict changed between runs, with the evidence of each verdict: a gate that flakes gets switched off.")
+  .option('-p, --profile <name|file>', 'bundled profile or your own profile file')
+  .option('-n, --runs <n>', 'how many runs (2..1000); outside CI the bar is 20 with 0 flips', parseRuns)
+  .option('-t, --target <name[=file]>', `load balancer to test, repeatable: ${TARGET_NAMES.join(', ')} (NAME=FILE for your own config; default: all four, missing ones skipped)`, parseTarget)
+  .option('-o, --report-dir <dir>', 'holds run-01/ ... run-N/ (each a report dir of `lbdrill run`), flake-check.md and flake-check.json (default: reports/flake-<timestamp>)')
+  .addOption(new Option('--quick', 'small sizes and gaps: 256 MiB transfers, 5 s idle gap (default)').conflicts('thorough'))
+  .addOption(new Option('--thorough', '2 GiB transfers, 65 s idle gap'))
+  .option('--seed <n>', 'seed of every run (the same in each: a verdict must not depend on luck)', parseSeed, 1)
+  .option('--only <check>', 'run only this check (repeatable)', collect)
+  .option('--skip <check>', 'leave this check out (repeatable)', collect);
+addFailoverOptions(flakeCommand)
+  .addHelpText(
+    'after',
+    `
+Examples:
+  lbdrill flake-check --profile shakenfist-api --runs 20 --time-scale 0.1
+  lbdrill flake-check --profile haproxy-role --runs 3 --target haproxy --target nginx --time-scale 0.1
+  lbdrill flake-check --profile sticky-ws --runs 5 --target apache --only sticky.cookie-honoured
+
+After each run one line: "run 3/20: 24 cells, 0 flips so far". At the end, a table of every cell with
+its tally (e.g. "19 pass / 1 fail"), and for each flipped cell the expected and observed of the first
+run of each verdict (a run that passed beside one that failed); flake-check.md and flake-check.json
+hold the same with the evidence.
+Exit codes: 0 no cell flipped (a check failing in every run is stable: lbdrill run reports it),
+1 a cell's verdict changed between runs, 2 bad input (bad flag, profile, config, missing binary).`,
+  )
+  .action(async (opts: { profile?: string; runs?: number; target?: TargetSpec[]; reportDir?: string; thorough?: boolean; seed: number; only?: string[]; skip?: string[] } & FailoverFlags) => {
+    if (!opts.profile) throw new LbdrillError('LBDRILL_ERR_USAGE', '--profile: give the profile to rerun (--profile NAME or --profile FILE)');
+    if (opts.runs === undefined) throw new LbdrillError('LBDRILL_ERR_USAGE', '--runs: give how many runs to compare, e.g. --runs 20');
+    const profile = loadProfile(opts.profile);
+    const reportDir = opts.reportDir ?? claimReportDir('flake-');
+    const targets = opts.target ?? defaultTargets();
+    const mode = opts.thorough ? 'thorough' : 'quick';
+    process.stderr.write(`${pc.bold('lbdrill flake-check')}: profile ${pc.bold(profile.name)}, ${opts.runs} runs on ${targets.map((t) => t.name).join(', ')}, report in ${reportDir}\n`);
+    const report = await flakeCheck({
+      profile,
+      runs: opts.runs,
+      targets,
+      reportDir,
+      run: {
+        mode,
+        seed: opts.seed,
+        ...(opts.only ? { only: opts.only } : {}),
+        ...(opts.skip ? { skip: opts.skip } : {}),
+        ...(opts.network ? { network: opts.network } : {}),
+        ...runtimeOptions(opts),
+        failover: failoverOverrides(opts),
+      },
+      settings: {
+        targets: targets.map((t) => (t.configFile ? `${t.name}=${t.configFile}` : t.name)),
+        mode,
+        seed: opts.seed,
+        ...(opts.timeScale !== undefined ? { 'time scale': opts.timeScale } : {}),
+        ...(opts.only ? { only: opts.only } : {}),
+        ...(opts.skip ? { skip: opts.skip } : {}),
+        ...(opts.network ? { network: opts.network } : {}),
+        ...(opts.runtime ? { runtime: opts.runtime } : {}),
+      },
+      onMessage: (l) => process.stderr.write(`${l}\n`),
+    });
+    process.stdout.write(renderFlakeSummary(report, reportDir));
+    process.exitCode = report.exitCode;
   });
 
 program
@@ -487,7 +556,7 @@ try {
   await program.parseAsync(process.argv);
   // Everything lbdrill started is stopped by now; do not let a stray stream of an
   // aborted transfer keep the process alive. Exit once stdout has drained.
-  if (process.argv[2] === 'run' || process.argv[2] === 'drill' || process.argv[2] === 'targets' || process.argv[2] === 'diff') process.stdout.write('', () => process.exit());
+  if (process.argv[2] === 'run' || process.argv[2] === 'drill' || process.argv[2] === 'targets' || process.argv[2] === 'diff' || process.argv[2] === 'flake-check') process.stdout.write('', () => process.exit());
 } catch (err) {
   exitOnCliFailure(err, 'lbdrill');
 }

@@ -8,6 +8,7 @@ import { TestHosts } from '../netns/test-hosts.ts';
 import type { RenderedTarget, TargetKind, TargetName } from '../targets/target-kind.ts';
 import type { CertificateAuthority, CertificateFiles } from '../tls/certificate-authority.ts';
 import { freePort, portFreeOnAll } from './ports.ts';
+import { loopbackBlock } from './loopback-block.ts';
 
 /** A target as the user asked for it: `nginx` (bundled config) or `nginx=path/to/file`. */
 export interface TargetSpec {
@@ -42,11 +43,11 @@ export interface PreparedTarget {
 }
 
 /**
- * Loopback block for target number `index`: 127.R.(10+index).x, where R comes from the
- * process id so that two lbdrill runs on one machine (parallel CI jobs) do not collide.
+ * Loopback block for target number `index`: 127.R.(10+index).x, where R is this process's
+ * claimed block, so that two lbdrill runs on one machine (parallel CI jobs) do not collide.
  */
-function backendHosts(index: number, count: number): string[] {
-  const run = 1 + (process.pid % 250);
+async function backendHosts(index: number, count: number): Promise<string[]> {
+  const run = await loopbackBlock();
   return Array.from({ length: count }, (_, i) => `127.${run}.${10 + index}.${i + 1}`);
 }
 
@@ -118,7 +119,7 @@ export async function prepareTarget(options: {
   for (const u of analysis.upstreams) if (!firstByAddress.has(u.address)) firstByAddress.set(u.address, u);
   const distinct = [...firstByAddress.values()];
   if (options.network === 'netns') return prepareOnTestHosts(options, source, sourceFile, analysis, distinct);
-  const hosts = backendHosts(options.index, distinct.length);
+  const hosts = await backendHosts(options.index, distinct.length);
   const ports = [...new Set(distinct.map((u) => portOf(u.address)))];
   const portMap = new Map<number, number>();
   for (const port of ports) {

@@ -20,6 +20,7 @@ import { matchPools, type PoolMatch } from '../contracts/pools.ts';
 import { nodeMapFor } from '../contracts/node-map.ts';
 import { queueFor } from '../contracts/queue.ts';
 import { planChecks } from './plan-checks.ts';
+import { sweepLeftovers } from './sweep-leftovers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -116,6 +117,7 @@ export async function runProfile(options: RunOptions): Promise<RunReport> {
   await writeFile(join(reportDir, 'ca.pem'), ca.certPem);
   const failover = failoverSettings(options.profile, options.failover ?? {});
   const network = options.network ?? 'loopback';
+  await sweepLeftovers(network, options.onMessage);
   const linkFaults = planned.filter((p) => p.check.linkFaults).map((p) => p.check.id);
   if (linkFaults.length > 0 && network !== 'netns') throw new LbdrillError('LBDRILL_ERR_USAGE', `${linkFaults.join(', ')} injects link faults (link_down, partition): run with --network netns`);
   if (network === 'netns') {

@@ -84,6 +84,7 @@ export async function startTarget(options: StartTargetOptions): Promise<StartedT
     ? { certPem: await readFile(prepared.certificate.certFile, 'utf8'), keyPem: await readFile(prepared.certificate.keyFile, 'utf8') }
     : undefined;
   const running: RunningBackend[] = [];
+  onEvent({ type: 'target-start', target: name, detail: `starting ${prepared.backends.length} test backends${testHosts ? ' on their test hosts' : ''}` });
   for (const plan of prepared.backends) {
     const own = { id: plan.id, healthPaths, ...(plan.upstream.tls && tls ? { tls } : {}) };
     if (testHosts && plan.testHost !== undefined) {
