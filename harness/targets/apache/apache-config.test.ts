@@ -6,8 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../../errors.ts';
 import { apacheDialect, apacheTimeoutMs } from './apache-config.ts';
-import type { ConfigAnalysis, RenderPlan } from '../config-plan.ts';
+import type { ConfigAnalysis, ListenerRef, RenderPlan } from '../config-plan.ts';
 import { changedLines, freePort, get, makeCertificate, runConfig, startBackend, startProxy, type Backend } from '../live-proxy-kit.ts';
+
+/** Listeners without their client limits (client-limits.test.ts reads those). */
+function withoutLimits(listeners: readonly ListenerRef[]): Array<Omit<ListenerRef, 'limits'>> {
+  return listeners.map(({ limits, ...rest }) => rest);
+}
 
 const SHAKENFIST = '/work/shared/real-configs/shakenfist/apache-loadbalancer.conf';
 
@@ -48,7 +53,7 @@ describe('apacheDialect.analyze', () => {
       { pool: 'sfapi', name: '10.0.0.1:13000', address: '10.0.0.1:13000', line: 60, backup: false },
       { pool: 'sfapi', name: '10.0.0.2:13000', address: '10.0.0.2:13000', line: 61, backup: false },
     ]);
-    expect(analysis.listeners).toEqual([
+    expect(withoutLimits(analysis.listeners)).toEqual([
       { spec: '*:80', port: 80, tls: false, serverNames: ['sf.example.com'], line: 33 },
       // its SSLProtocol line is a comment: the TLS library's defaults decide
       { spec: '*:443', port: 443, tls: true, serverNames: ['sf.example.com'], line: 39 },
@@ -88,13 +93,13 @@ describe('apacheDialect.analyze', () => {
       ['192.168.1.6:80', '192.168.1.6:80', false, 13],
       ['192.168.1.7:7000', '192.168.1.7:7000', false, 16],
     ]);
-    expect(analysis.listeners).toEqual([{ spec: '*:8080', port: 8080, tls: false, serverNames: ['api.example.com', 'www.api.example.com'], line: 7 }]);
+    expect(withoutLimits(analysis.listeners)).toEqual([{ spec: '*:8080', port: 8080, tls: false, serverNames: ['api.example.com', 'www.api.example.com'], line: 7 }]);
   });
 
   it('drops Listen [::]:P next to Listen P, and keeps a Listen no vhost covers', () => {
     const source = ['Listen 80', 'Listen [::]:80', 'Listen 8443 https', 'SSLEngine on', '<VirtualHost *:80>', '</VirtualHost>'].join('\n');
     const analysis = apacheDialect.analyze(source, 'site.conf');
-    expect(analysis.listeners).toEqual([
+    expect(withoutLimits(analysis.listeners)).toEqual([
       { spec: '8443', port: 8443, tls: true, serverNames: [], line: 3 },
       { spec: '*:80', port: 80, tls: false, serverNames: [], line: 5 },
     ]);

@@ -5,9 +5,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../../errors.ts';
-import type { ConfigAnalysis, RenderPlan } from '../config-plan.ts';
+import type { ConfigAnalysis, ListenerRef, RenderPlan } from '../config-plan.ts';
 import { changedLines, eventually, freePort, get, makeCertificate, runtimeCommand, startBackend, startProxy, type Backend } from '../live-proxy-kit.ts';
 import { haproxyDialect, haproxyTimeMs } from './haproxy-config.ts';
+
+/** Listeners without their client limits (client-limits.test.ts reads those). */
+function withoutLimits(listeners: readonly ListenerRef[]): Array<Omit<ListenerRef, 'limits'>> {
+  return listeners.map(({ limits, ...rest }) => rest);
+}
 
 const SYSMANAGE = '/work/shared/real-configs/sysmanage/haproxy.cfg';
 
@@ -65,7 +70,7 @@ describe('haproxyDialect.analyze', () => {
     ]);
     // the frontend's use_backend and default_backend, in the order written
     const routed = ['sysmanage_websocket', 'sysmanage_api', 'sysmanage_static', 'sysmanage_health', 'sysmanage_web'];
-    expect(analysis.listeners).toEqual([
+    expect(withoutLimits(analysis.listeners)).toEqual([
       { spec: '*:80', port: 80, tls: false, serverNames: [], pools: routed, line: 34 },
       // the global ssl-default-bind-options decides the :443 bind's versions (line 8)
       { spec: '*:443', port: 443, tls: true, serverNames: [], pools: routed, line: 35, tlsProtocols: { text: 'ssl-default-bind-options no-sslv3 no-tlsv10 no-tlsv11', line: 8 } },

@@ -5,9 +5,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLbdrillError } from '../../errors.ts';
-import type { ConfigAnalysis, RenderPlan } from '../config-plan.ts';
+import type { ConfigAnalysis, ListenerRef, RenderPlan } from '../config-plan.ts';
 import { changedLines, freePort, get, makeCertificate, runConfig, startBackend, startProxy, type Backend } from '../live-proxy-kit.ts';
 import { nginxDialect, nginxGlobalDirectives, nginxTempDirs, nginxTimeMs } from './nginx-config.ts';
+
+/** Listeners without their client limits (client-limits.test.ts reads those). */
+function withoutLimits(listeners: readonly ListenerRef[]): Array<Omit<ListenerRef, 'limits'>> {
+  return listeners.map(({ limits, ...rest }) => rest);
+}
 
 const SHAKENFIST = '/work/shared/real-configs/shakenfist/nginx-loadbalancer.conf';
 const SYSMANAGE = '/work/shared/real-configs/sysmanage/nginx.conf';
@@ -43,7 +48,7 @@ describe('nginxDialect.analyze', () => {
       { pool: 'sfapi', name: '10.0.0.1:13000', address: '10.0.0.1:13000', line: 32, backup: false },
       { pool: 'sfapi', name: '10.0.0.2:13000', address: '10.0.0.2:13000', line: 33, backup: false },
     ]);
-    expect(analysis.listeners).toEqual([
+    expect(withoutLimits(analysis.listeners)).toEqual([
       { spec: '80', port: 80, tls: false, serverNames: ['sf.example.com'], line: 42 },
       // no ssl_protocols anywhere: the refusal of TLS 1.0/1.1 is OpenSSL's default, not the config's
       { spec: '443', port: 443, tls: true, serverNames: ['sf.example.com'], line: 49 },
@@ -108,7 +113,7 @@ describe('nginxDialect.analyze', () => {
       '}',
     ].join('\n');
     const analysis = nginxDialect.analyze(source, 'site.conf');
-    expect(analysis.listeners).toEqual([{ spec: '443', port: 443, tls: true, serverNames: ['a.example.com', 'b.example.com'], line: 2 }]);
+    expect(withoutLimits(analysis.listeners)).toEqual([{ spec: '443', port: 443, tls: true, serverNames: ['a.example.com', 'b.example.com'], line: 2 }]);
     expect(analysis.upstreams.map((u) => u.address)).toEqual(['10.0.0.9:81']);
   });
 
@@ -123,7 +128,7 @@ describe('nginxDialect.analyze', () => {
 
   it('treats a server block with no listen as nginx does: *:80', () => {
     const analysis = nginxDialect.analyze('server { server_name x.example.com; location / { proxy_pass http://10.0.0.1; } }', 'site.conf');
-    expect(analysis.listeners).toEqual([{ spec: '*:80', port: 80, tls: false, serverNames: ['x.example.com'], line: 1 }]);
+    expect(withoutLimits(analysis.listeners)).toEqual([{ spec: '*:80', port: 80, tls: false, serverNames: ['x.example.com'], line: 1 }]);
   });
 
   it('succeeds with no upstreams at all', () => {
