@@ -128,8 +128,15 @@ export async function runSoak(options: { durationMs: number; seed: number; signa
   const done = (): boolean => signal.aborted || elapsed() >= durationMs;
   const pause = (ms: number): Promise<void> =>
     new Promise((resolve) => {
-      const timer = setTimeout(resolve, Math.max(0, Math.min(ms, durationMs - elapsed())));
-      signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, Math.max(0, Math.min(ms, durationMs - elapsed())));
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   const inFlight = new Set<Promise<void>>();
   const track = (p: Promise<void>): void => {
