@@ -70,7 +70,6 @@ const INEXPRESSIBLE: Record<string, string> = {
   'reference smuggling.duplicate-cl': 'the reference LB has no parser switch',
   'reference parsing.bare-lf-cr-nul': 'the reference LB has no parser switch',
   'haproxy smuggling.cl-te': 'HAProxy 2.6 has no option that relaxes CL/TE handling',
-  'haproxy smuggling.te-obfuscated': 'HAProxy 2.6 has no option that relaxes Transfer-Encoding parsing',
   'haproxy smuggling.duplicate-cl': 'HAProxy 2.6 has no option that relaxes Content-Length parsing',
   'haproxy parsing.absolute-form': 'HAProxy 2.6 refuses an authority/Host mismatch in its parser, before any rule runs',
   'nginx smuggling.cl-te': 'nginx has no directive that relaxes CL/TE handling',
