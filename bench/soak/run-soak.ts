@@ -8,6 +8,7 @@ import { FaultController, type FaultSpec } from '../../harness/faults/fault-cont
 import type { FaultSite } from '../../harness/faults/fault.ts';
 import { seededRandom } from '../../harness/faults/seeded-random.ts';
 import { REPO_ROOT } from '../../harness/paths.ts';
+import { trackTempDir } from '../../harness/process/cleanup.ts';
 import { ManagedProcess } from '../../harness/process/managed-process.ts';
 import { freePort } from '../../harness/runner/ports.ts';
 import { startProxiedBackend } from '../../harness/runner/proxied-backend.ts';
@@ -88,7 +89,12 @@ export async function runSoak(options: { durationMs: number; seed: number; signa
   const { durationMs, seed, signal, progress } = options;
   await using stack = new AsyncDisposableStack();
   const dir = await mkdtemp(join(tmpdir(), 'lbdrill-soak-'));
-  stack.defer(() => rm(dir, { recursive: true, force: true }));
+  // On Ctrl-C lbdrill's signal handler kills the LB and exits before this stack unwinds: it removes tracked dirs too.
+  const untrack = trackTempDir(dir);
+  stack.defer(async () => {
+    await rm(dir, { recursive: true, force: true });
+    untrack();
+  });
 
   const config = parse(await readFile(SOAK_CONFIG, 'utf8')) as {
     upstreams: Record<string, { servers: Array<{ address: string }> }>;
