@@ -25,7 +25,7 @@ export interface FlakeCheckReport extends FlakeComparison {
 const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 function evidenceText(evidence: Record<string, unknown>): string {
-  const json = JSON.stringify(evidence, null, 1);
+  const json = JSON.stringify(evidence);
   return json.length > EVIDENCE_CHARS ? `${json.slice(0, EVIDENCE_CHARS)}\n… (${json.length} characters, all in flake-check.json)` : json;
 }
 
