@@ -189,12 +189,12 @@ export const referenceDialect: ConfigDialect = {
   },
 };
 
-/** The reference LB's defaults (config-schema.ts timeouts) and node's own header size limit, which it keeps (http.maxHeaderSize). */
+/** The reference LB's defaults (config-schema.ts timeouts and limits). */
 const DEFAULT_CLIENT_HEADER_MS = 60_000;
 const DEFAULT_SEND_MS = 60_000;
-const NODE_MAX_HEADER_BYTES = 16_384;
+const DEFAULT_HEADER_BYTES = 16_384;
 
-/** timeouts.client_header_ms and send_ms (0 = none) as written, else their defaults; the head is limited by node (431). */
+/** timeouts.client_header_ms and send_ms (0 = none) and limits.header_bytes (the whole head, 431 over) as written, else their defaults. */
 function clientLimits(doc: Document, source: string, lines: LineCounter): ClientLimits {
   const timeout = (key: string, fallbackMs: number, zeroIsNone: boolean): ClientLimit => {
     const value = scalarAt(doc, ['timeouts', key])?.value;
@@ -205,8 +205,15 @@ function clientLimits(doc: Document, source: string, lines: LineCounter): Client
   return {
     headerTimeoutMs: timeout('client_header_ms', DEFAULT_CLIENT_HEADER_MS, false),
     bodyTimeoutMs: timeout('send_ms', DEFAULT_SEND_MS, true),
-    headerBytes: { value: NODE_MAX_HEADER_BYTES, scope: 'head', source: `node's default http.maxHeaderSize ${NODE_MAX_HEADER_BYTES}` },
+    headerBytes: headerBytes(doc, source, lines),
   };
+}
+
+function headerBytes(doc: Document, source: string, lines: LineCounter): ClientLimits['headerBytes'] {
+  const value = scalarAt(doc, ['limits', 'header_bytes'])?.value;
+  const at = statementAt(doc, ['limits', 'header_bytes'], source, lines);
+  if (typeof value !== 'number' || at === undefined) return { value: DEFAULT_HEADER_BYTES, scope: 'head', source: `reference LB default: limits.header_bytes ${DEFAULT_HEADER_BYTES}` };
+  return { value, scope: 'head', at, source: `limits.header_bytes: ${value}` };
 }
 
 /** An upstream as written: the fields poolsOf reads. */
