@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -77,13 +77,17 @@ describe('deployment file', () => {
 
   test('lb.ca is read relative to the file; an unreadable one is named', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lbdrill-deployment-'));
-    writeFileSync(join(dir, 'ca.pem'), 'PEM');
-    const d = good();
-    d['lb'] = { url: 'https://127.0.0.1:8443', ca: 'ca.pem', probe: { path: '/' } };
-    writeFileSync(join(dir, 'd.yaml'), JSON.stringify(d));
-    expect(loadDeployment(join(dir, 'd.yaml')).lb).toMatchObject({ caPem: 'PEM', caFile: join(dir, 'ca.pem'), probeRatePerSec: 20 });
-    d['lb'].ca = 'missing.pem';
-    writeFileSync(join(dir, 'd.yaml'), JSON.stringify(d));
-    expect(() => loadDeployment(join(dir, 'd.yaml'))).toThrow(/lb\.ca: cannot read .*missing\.pem: ENOENT/);
+    try {
+      writeFileSync(join(dir, 'ca.pem'), 'PEM');
+      const d = good();
+      d['lb'] = { url: 'https://127.0.0.1:8443', ca: 'ca.pem', probe: { path: '/' } };
+      writeFileSync(join(dir, 'd.yaml'), JSON.stringify(d));
+      expect(loadDeployment(join(dir, 'd.yaml')).lb).toMatchObject({ caPem: 'PEM', caFile: join(dir, 'ca.pem'), probeRatePerSec: 20 });
+      d['lb'].ca = 'missing.pem';
+      writeFileSync(join(dir, 'd.yaml'), JSON.stringify(d));
+      expect(() => loadDeployment(join(dir, 'd.yaml'))).toThrow(/lb\.ca: cannot read .*missing\.pem: ENOENT/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
