@@ -97,6 +97,8 @@ beforeAll(() => {
 
 afterAll(() => {
   pool('down');
+  // the example pool's own state (pid files, logs, HAProxy's socket): a test leaves nothing in /tmp
+  rmSync(STATE, { recursive: true, force: true });
   rmSync(scratch, { recursive: true, force: true });
 });
 
