@@ -196,24 +196,17 @@ const DEFAULT_HEADER_BYTES = 16_384;
 
 /** timeouts.client_header_ms and send_ms (0 = none) and limits.header_bytes (the whole head, 431 over) as written, else their defaults. */
 function clientLimits(doc: Document, source: string, lines: LineCounter): ClientLimits {
-  const timeout = (key: string, fallbackMs: number, zeroIsNone: boolean): ClientLimit => {
-    const value = scalarAt(doc, ['timeouts', key])?.value;
-    const at = statementAt(doc, ['timeouts', key], source, lines);
-    if (typeof value !== 'number' || at === undefined) return { value: fallbackMs, source: `reference LB default: timeouts.${key} ${fallbackMs}` };
-    return { value: zeroIsNone && value === 0 ? null : value, at, source: `timeouts.${key}: ${value}` };
+  const written = (section: string, key: string, fallback: number, zeroIsNone: boolean): ClientLimit => {
+    const value = scalarAt(doc, [section, key])?.value;
+    const at = statementAt(doc, [section, key], source, lines);
+    if (typeof value !== 'number' || at === undefined) return { value: fallback, source: `reference LB default: ${section}.${key} ${fallback}` };
+    return { value: zeroIsNone && value === 0 ? null : value, at, source: `${section}.${key}: ${value}` };
   };
   return {
-    headerTimeoutMs: timeout('client_header_ms', DEFAULT_CLIENT_HEADER_MS, false),
-    bodyTimeoutMs: timeout('send_ms', DEFAULT_SEND_MS, true),
-    headerBytes: headerBytes(doc, source, lines),
+    headerTimeoutMs: written('timeouts', 'client_header_ms', DEFAULT_CLIENT_HEADER_MS, false),
+    bodyTimeoutMs: written('timeouts', 'send_ms', DEFAULT_SEND_MS, true),
+    headerBytes: { ...written('limits', 'header_bytes', DEFAULT_HEADER_BYTES, false), scope: 'head' },
   };
-}
-
-function headerBytes(doc: Document, source: string, lines: LineCounter): ClientLimits['headerBytes'] {
-  const value = scalarAt(doc, ['limits', 'header_bytes'])?.value;
-  const at = statementAt(doc, ['limits', 'header_bytes'], source, lines);
-  if (typeof value !== 'number' || at === undefined) return { value: DEFAULT_HEADER_BYTES, scope: 'head', source: `reference LB default: limits.header_bytes ${DEFAULT_HEADER_BYTES}` };
-  return { value, scope: 'head', at, source: `limits.header_bytes: ${value}` };
 }
 
 /** An upstream as written: the fields poolsOf reads. */
