@@ -18,6 +18,8 @@ export const SERIAL_SUITES = [
   // two runs at once (both cores), and kills whose inspection diffs the machine's claim routes
   'test/concurrent-runs.e2e.test.ts',
   'test/kill-phases.e2e.test.ts',
+  // issue 14's CI bar: every profile, four targets, 3 runs (~15 min); alone, as flake checks must be
+  'test/flake-check-every-profile.e2e.test.ts',
 ] as const;
 
 export default defineConfig({

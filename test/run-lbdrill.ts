@@ -16,8 +16,11 @@ afterAll(() => {
   for (const dir of reportDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs the real CLI the way a user does, and returns exit code, output and report. */
-export async function runLbdrill(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; report?: RunReport; reportDir: string }> {
+/**
+ * Runs the real CLI the way a user does, and returns exit code, output and report. A run that
+ * outlives `killAfterMs` is killed (and then fails its test).
+ */
+export async function runLbdrill(args: string[], { killAfterMs = 170_000 }: { killAfterMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string; report?: RunReport; reportDir: string }> {
   const reportDir = mkdtempSync(join(tmpdir(), 'lbdrill-test-'));
   reportDirs.push(reportDir);
   const child = spawn(process.execPath, [join(ROOT, 'bin', 'lbdrill.mjs'), ...args, '--report-dir', reportDir], {
@@ -29,8 +32,7 @@ export async function runLbdrill(args: string[]): Promise<{ code: number | null;
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  // Never outlive the test: a run that hangs is killed (and then fails its test).
-  const killer = setTimeout(() => child.kill('SIGKILL'), 170_000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
   const code = await new Promise<number | null>((r) => child.on('close', r));
   clearTimeout(killer);
   let report: RunReport | undefined;

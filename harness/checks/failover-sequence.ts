@@ -151,6 +151,12 @@ export async function runFailoverDrill(ctx: CheckContext): Promise<FailoverDrill
         waitMs,
         ctx.signal,
       );
+      // Every probe sent while the victim was out gets its answer first (bounded by the detect
+      // budget): measured on Apache under CPU starvation, a 175 ms stall let 16 probes sent before
+      // the restart reach the LB after it, and the restarted victim's answers read as detection
+      // at 4.0 s. A probe the LB itself holds towards the dead server still counts, after the bound.
+      mark('answering in-flight probes');
+      await probe.answered(detectBudget);
       mark(`${takeOut === 'stop' ? 'restart' : 'heal'} ${victim.backend.id}`);
       // Rejoin is timed from when the start returned: the backend serves only once its start hook is done.
       await fault.undo();

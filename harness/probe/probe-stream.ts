@@ -125,6 +125,24 @@ export class ProbeStream {
     this.#options.onSample?.(sample);
   }
 
+  /**
+   * Waits until every request sent so far has its answer, at most `timeoutMs` (sending goes on);
+   * true when they all did. A fault is undone only after this: a request held up in the client or
+   * in the LB's accept queue while the machine stalls would otherwise reach a restarted server and
+   * read as traffic the LB sent it while it was down.
+   */
+  async answered(timeoutMs: number): Promise<boolean> {
+    const pending = [...this.#inFlight];
+    if (pending.length === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<false>((resolve) => (timer = setTimeout(resolve, timeoutMs, false)));
+    try {
+      return await Promise.race([Promise.allSettled(pending).then(() => true as const), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Stops sending and waits for the requests still in flight (each ends within timeoutMs). */
   async stop(): Promise<ProbeSample[]> {
     this.#stopped = true;
