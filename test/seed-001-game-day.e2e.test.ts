@@ -24,10 +24,17 @@ import { ROOT, runLbdrill } from './run-lbdrill.ts';
  * partition` drops every packet of backend-api-1's test host, as the stopped container's vanished
  * address does, at the deployment's probe rate. Expected: the same mechanism on both sides (connects
  * time out after 5 s, then error-limit or the third failed check marks it DOWN; two passing checks
- * 5 s apart bring it UP), so HAProxy's DOWN and UP reports agree within one check interval (5 s,
- * where the fault lands in the check cycle) plus one poll of the deployed view (250 ms).
+ * 5 s apart bring it UP), so HAProxy's DOWN reports agree within one check interval (5 s, where the
+ * fault lands in the check cycle) plus one poll of the deployed view (250 ms); UP see SAME_UP_WITHIN_MS.
  */
 const SAME_WITHIN_MS = 5000 + 250;
+/**
+ * UP after the heal agrees within one check interval plus one check timeout (5 s: no `timeout check`,
+ * so min(timeout connect, inter)) plus the poll: a check in flight at the heal whose SYN and its
+ * retransmissions (1 s, 3 s) all fell inside the partition fails only at that timeout, and the two
+ * passes start after it. Measured in a clean-clone CI run: deployed UP 5.8 s, native 11.2 s.
+ */
+const SAME_UP_WITHIN_MS = 5000 + 5000 + 250;
 
 const PROJECT = 'lbdrill-seed001-e2e';
 
@@ -132,6 +139,6 @@ describe("seed 001's game day on the compose topology (Podman's Docker API)", ()
     expect(native.lbDownMs, JSON.stringify(figures)).not.toBeNull();
     expect(native.lbUpMs, JSON.stringify(figures)).not.toBeNull();
     expect(Math.abs(native.lbDownMs! - deployed!.lbDownMs!), `DOWN after the fault: ${JSON.stringify(figures)}`).toBeLessThanOrEqual(SAME_WITHIN_MS);
-    expect(Math.abs(native.lbUpMs! - deployed!.lbUpMs!), `UP after the restart: ${JSON.stringify(figures)}`).toBeLessThanOrEqual(SAME_WITHIN_MS);
+    expect(Math.abs(native.lbUpMs! - deployed!.lbUpMs!), `UP after the restart: ${JSON.stringify(figures)}`).toBeLessThanOrEqual(SAME_UP_WITHIN_MS);
   }, 300_000);
 });
