@@ -29,7 +29,9 @@ describe('ProbeStream.answered', () => {
     const answered = probe.answered(5_000);
     release();
     expect(await answered).toBe(true);
-    await probe.stop().then(() => release());
+    const stopping = probe.stop();
+    release();
+    await stopping;
   });
 
   it('gives up with false after its bound when an answer never comes, and sending goes on meanwhile', async () => {
@@ -44,5 +46,4 @@ describe('ProbeStream.answered', () => {
     release();
     await stopping;
   });
-
 });
